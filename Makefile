@@ -1,0 +1,36 @@
+# Wartel: `make run` serves with demo data; `make test` runs the whole suite on a real PostgreSQL.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-faults test-browser lint format bench-booking bench-audit bench-detect bench-report clean db-stop
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/wartel serve
+
+test: $(STAMP)
+	$(PY) -m pytest -q -m "not faults" $(PYTEST_ARGS)
+
+test-faults: $(STAMP)
+	$(PY) -m pytest -q -m faults -p no:randomly -s $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check wartel schedules audit tests bench
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format wartel schedules audit tests bench
+
+db-stop: $(STAMP)
+	$(VENV)/bin/wartel db stop
+
+clean:
+	rm -rf $(VENV) .pytest_cache

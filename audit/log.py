@@ -1,0 +1,125 @@
+"""The one interface the service calls: :func:`append`, inside the transaction making the change."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it: a user (with role), a kiosk device, or the system (a scheduled job)."""
+
+    type: Literal["user", "device", "system"]
+    id: str | None = None
+    role: str | None = None
+    request_id: str | None = None
+
+    @classmethod
+    def system(cls, job: str) -> Actor:
+        return cls(type="system", id=job)
+
+
+@dataclass(frozen=True)
+class LogRef:
+    """Which log an entry goes to: a facility's, a region's, or the national one."""
+
+    scope: Literal["facility", "region", "national"]
+    scope_id: int = 0
+
+    @classmethod
+    def facility(cls, facility_id: int) -> LogRef:
+        return cls("facility", facility_id)
+
+    @classmethod
+    def region(cls, region_id: int) -> LogRef:
+        return cls("region", region_id)
+
+    @classmethod
+    def national(cls) -> LogRef:
+        return cls("national", 0)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    log_id: int
+    seq: int
+    leaf_hash: bytes
+
+
+def canonical_json(value: Any) -> str:
+    """The one serialisation that is hashed: sorted keys, no spaces, UTF-8, ISO times."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    return str(value)
+
+
+def leaf_hash(canonical: str) -> bytes:
+    """RFC 6962 leaf hash: SHA-256(0x00 || entry)."""
+    return hashlib.sha256(b"\x00" + canonical.encode()).digest()
+
+
+_NEXT_SEQ = """
+INSERT INTO audit.logs AS l (scope, scope_id, size) VALUES ($1, $2, 1)
+ON CONFLICT (scope, scope_id) DO UPDATE SET size = l.size + 1
+RETURNING log_id, size
+"""
+
+_INSERT = """
+INSERT INTO audit.entries (log_id, seq, recorded_at, actor_type, actor_id, actor_role, action,
+                           subject_type, subject_id, payload, request_id, canonical, leaf_hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, $11, $12, $13)
+"""
+
+
+async def append(
+    conn: asyncpg.Connection,
+    log: LogRef,
+    *,
+    action: str,
+    subject_type: str,
+    subject_id: str | int,
+    payload: dict[str, Any] | None = None,
+    actor: Actor,
+) -> AuditEntry:
+    """Append one entry to ``log`` in the caller's transaction.
+
+    The caller must be inside a transaction: the entry commits or rolls back with the change it records.
+    Payloads carry identifiers, never personal data in clear (hash or reference phone numbers and names).
+    """
+    if not conn.is_in_transaction():
+        raise RuntimeError("audit.append must run inside the transaction that makes the change")
+    log_id, seq = await conn.fetchrow(_NEXT_SEQ, log.scope, log.scope_id)
+    recorded_at = datetime.now(UTC)
+    body = {
+        "log": f"{log.scope}:{log.scope_id}",
+        "seq": seq,
+        "recorded_at": recorded_at.isoformat(),
+        "actor": {"type": actor.type, "id": actor.id, "role": actor.role},
+        "action": action,
+        "subject": {"type": subject_type, "id": str(subject_id)},
+        "payload": payload or {},
+        "request_id": actor.request_id,
+    }
+    canonical = canonical_json(body)
+    digest = leaf_hash(canonical)
+    await conn.execute(
+        _INSERT, log_id, seq, recorded_at, actor.type, actor.id, actor.role, action, subject_type,
+        str(subject_id), canonical_json(payload or {}), actor.request_id, canonical, digest,
+    )
+    return AuditEntry(log_id=log_id, seq=seq, leaf_hash=digest)

@@ -1,0 +1,12 @@
+"""HTTP API under /api/v1: one module per area of the domain, each with its endpoint table."""
+
+from __future__ import annotations
+
+from wartel.http.endpoints import EndpointTable
+
+
+def all_tables() -> list[EndpointTable]:
+    # Imported here, not at module level, so a page or CLI import does not drag in every handler.
+    from wartel.api import auth, system
+
+    return [system.routes, auth.routes]

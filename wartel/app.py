@@ -1,0 +1,71 @@
+"""The application factory: ``create_app(settings)`` owns the pool, the scheduler and the routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+
+from wartel import keys, migrations
+from wartel.api import all_tables
+from wartel.config import Settings
+from wartel.db import DatabaseTarget, connect, create_pool, resolve_target
+from wartel.http import middlewares
+from wartel.http.endpoints import mount
+from wartel.metrics import Metrics
+from wartel.secrets import load_or_create_secret
+
+log = structlog.get_logger("wartel.app")
+
+
+def create_app(settings: Settings | None = None, *, target: DatabaseTarget | None = None,
+               migrate: bool = True) -> web.Application:
+    """Build the service. ``target`` overrides where to connect (tests); ``migrate`` applies migrations first."""
+    settings = settings or Settings()
+    app = web.Application(
+        client_max_size=settings.max_upload_bytes,
+        middlewares=[middlewares.request_context, middlewares.problems, middlewares.authenticate],
+    )
+    app[keys.SETTINGS] = settings
+    app[keys.METRICS] = Metrics()
+    app[keys.STATE] = {}
+    app[keys.SECRET_KEY] = load_or_create_secret(settings.secret_key_path)
+    app[keys.ENDPOINTS] = mount(app, all_tables())
+    _mount_pages(app)
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        where = target or resolve_target(settings)
+        if migrate:
+            conn = await connect(where.owner_dsn)
+            try:
+                applied = await migrations.migrate(conn)
+            finally:
+                await conn.close()
+            if applied:
+                log.info("migrations applied", count=len(applied))
+        app[keys.POOL] = await create_pool(where.app_dsn, settings)
+        yield
+        await app[keys.POOL].close()
+
+    async def scheduler(app: web.Application) -> AsyncIterator[None]:
+        if not settings.scheduler:
+            yield
+            return
+        from wartel.jobs import start_scheduler
+
+        sched = start_scheduler(app[keys.POOL], settings, app[keys.METRICS])
+        app[keys.SCHEDULER] = sched
+        yield
+        sched.shutdown(wait=False)
+
+    app.cleanup_ctx.extend([database, scheduler])
+    return app
+
+
+def _mount_pages(app: web.Application) -> None:
+    try:
+        from wartel.pages import setup_pages
+    except ImportError:
+        return
+    setup_pages(app)

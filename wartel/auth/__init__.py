@@ -1,0 +1,1 @@
+"""Authentication (passwords, sessions, API tokens) and authorisation (roles and scope)."""

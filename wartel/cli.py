@@ -1,0 +1,227 @@
+"""The ``wartel`` command: serve, migrate, demo, user and token management, audit and reports."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from wartel.config import Settings
+from wartel.logging import configure_logging
+
+Command = Callable[[argparse.Namespace, Settings], int]
+_COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str) -> Callable[[Command], Command]:
+    def register(func: Command) -> Command:
+        _COMMANDS[name] = func
+        return func
+    return register
+
+
+def _run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+async def _owner_conn(settings: Settings):  # type: ignore[no-untyped-def]
+    from wartel.db import connect, resolve_target
+
+    target = resolve_target(settings)
+    return target, await connect(target.owner_dsn)
+
+
+@command("serve")
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from wartel.app import create_app
+    from wartel.db import resolve_target
+
+    if args.host:
+        settings = settings.model_copy(update={"host": args.host})
+    if args.port:
+        settings = settings.model_copy(update={"port": args.port})
+    target = resolve_target(settings)
+
+    async def prepare() -> list[str]:
+        from wartel import migrations
+        from wartel.db import connect
+
+        conn = await connect(target.owner_dsn)
+        try:
+            await migrations.migrate(conn)
+            if settings.demo:
+                from wartel.demo import load_demo
+
+                return await load_demo(conn)
+            return []
+        finally:
+            await conn.close()
+
+    logins = _run(prepare())
+    if logins:
+        print("Demo logins (username / password):", flush=True)
+        for line in logins:
+            print(f"  {line}", flush=True)
+    print(f"Wartel serving on http://{settings.host}:{settings.port}", flush=True)
+    web.run_app(create_app(settings, target=target, migrate=False), host=settings.host, port=settings.port,
+                print=None, access_log=None, shutdown_timeout=10)
+    return 0
+
+
+@command("migrate")
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from wartel import migrations
+
+    async def go() -> int:
+        _, conn = await _owner_conn(settings)
+        try:
+            done = await migrations.migrate(conn, dry_run=args.dry_run)
+        except migrations.MigrationError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            await conn.close()
+        verb = "would apply" if args.dry_run else "applied"
+        for m in done:
+            print(f"{verb} {m.version:04d}_{m.name}")
+        if not done:
+            print("schema is current")
+        return 0
+
+    return _run(go())
+
+
+@command("demo")
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from wartel import migrations
+    from wartel.demo import load_demo
+
+    async def go() -> int:
+        _, conn = await _owner_conn(settings)
+        try:
+            await migrations.migrate(conn)
+            for line in await load_demo(conn):
+                print(line)
+        finally:
+            await conn.close()
+        return 0
+
+    return _run(go())
+
+
+@command("user create")
+def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
+    from wartel.users import UserInput, create_user
+
+    password = args.password or getpass.getpass("Password: ")
+
+    async def go() -> int:
+        _, conn = await _owner_conn(settings)
+        try:
+            user_id = await create_user(conn, UserInput(
+                username=args.username, full_name=args.full_name or args.username, role=args.role,
+                facility_code=args.facility, region_code=args.region, password=password))
+        except Exception as exc:
+            if getattr(exc, "problem_kind", None):
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            raise
+        finally:
+            await conn.close()
+        print(f"user {args.username} created (id {user_id})")
+        return 0
+
+    return _run(go())
+
+
+@command("token create")
+def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
+    from audit import Actor
+    from wartel.auth.credentials import create_api_token
+
+    async def go() -> int:
+        _, conn = await _owner_conn(settings)
+        try:
+            user_id = await conn.fetchval("SELECT id FROM users WHERE username = $1", args.username)
+            if user_id is None:
+                print(f"error: no user {args.username}", file=sys.stderr)
+                return 2
+            _, token = await create_api_token(conn, user_id, args.name, actor=Actor.system("cli"))
+        finally:
+            await conn.close()
+        print(token)
+        return 0
+
+    return _run(go())
+
+
+@command("db stop")
+def cmd_db_stop(args: argparse.Namespace, settings: Settings) -> int:
+    from wartel.db import stop_embedded
+
+    print("stopped" if stop_embedded(settings.data_dir) else "not running")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wartel", description="Wartelsuspas service.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("serve", help="apply migrations, load demo data (if enabled) and serve HTTP")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(cmd="serve")
+
+    p = sub.add_parser("migrate", help="apply pending SQL migrations")
+    p.add_argument("--dry-run", action="store_true", help="list what would be applied, apply nothing")
+    p.set_defaults(cmd="migrate")
+
+    p = sub.add_parser("demo", help="load demo data (once; a second run keeps it)")
+    p.set_defaults(cmd="demo")
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="sub", required=True, metavar="ACTION")
+    p = user.add_parser("create", help="create a user")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=["officer", "security", "regional", "admin"])
+    p.add_argument("--facility", help="facility code (officer, facility security)")
+    p.add_argument("--region", help="region code (regional, regional security)")
+    p.add_argument("--full-name")
+    p.add_argument("--password", help="asked for when not given")
+    p.set_defaults(cmd="user create")
+
+    token = sub.add_parser("token", help="manage API tokens").add_subparsers(dest="sub", required=True,
+                                                                             metavar="ACTION")
+    p = token.add_parser("create", help="create an API token for a user and print it once")
+    p.add_argument("username")
+    p.add_argument("--name", default="cli")
+    p.set_defaults(cmd="token create")
+
+    db = sub.add_parser("db", help="the embedded PostgreSQL").add_subparsers(dest="sub", required=True,
+                                                                            metavar="ACTION")
+    p = db.add_parser("stop", help="stop the embedded PostgreSQL server")
+    p.set_defaults(cmd="db stop")
+
+    for extend in _extensions():
+        extend(sub)
+    return parser
+
+
+def _extensions() -> list[Callable[[Any], None]]:
+    """Subcommands of other areas (audit, detection, reports, simulation) register themselves here."""
+    return []
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return _COMMANDS[args.cmd](args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

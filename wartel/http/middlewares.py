@@ -1,0 +1,166 @@
+"""Request id and summary line, authentication, CSRF, and the mapping of every error to problem+json."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import time
+
+import asyncpg
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from pydantic import ValidationError
+
+from wartel import keys
+from wartel.auth import credentials
+from wartel.db import DatabaseUnavailable, acquire
+from wartel.http.endpoints import validation_problem
+from wartel.http.problems import CONSTRAINT_PROBLEMS, STATUS_BY_KIND, Problem, problem_response
+from wartel.i18n import negotiate, t
+
+log = structlog.get_logger("wartel.http")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+RETRY_AFTER_S = "5"
+
+
+def _wants_html(req: web.Request) -> bool:
+    return not req.path.startswith("/api") and "text/html" in req.headers.get("Accept", "")
+
+
+@web.middleware
+async def request_context(req: web.Request, handler: Handler) -> web.StreamResponse:
+    incoming = req.headers.get("X-Request-ID", "")
+    request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
+    req[keys.REQUEST_ID] = request_id
+    req[keys.LANGUAGE] = negotiate(req.headers.get("Accept-Language"), req.query.get("lang"))
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(req)
+        status = response.status
+        response.headers["X-Request-ID"] = request_id
+        return response
+    finally:
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+        principal = req.get(keys.PRINCIPAL)
+        route = req.match_info.route.resource.canonical if req.match_info.route.resource else "unmatched"
+        metrics = req.app.get(keys.METRICS)
+        if metrics is not None:
+            metrics.observe_request(req.method, route, status, elapsed_ms / 1000)
+        log.info("request", method=req.method, path=route, status=status, ms=elapsed_ms,
+                 user=principal.user_id if principal else None)
+
+
+@web.middleware
+async def authenticate(req: web.Request, handler: Handler) -> web.StreamResponse:
+    """Find the principal from a bearer token or the session cookie; enforce CSRF for cookie sessions."""
+    auth = req.headers.get("Authorization", "")
+    cookie = req.cookies.get(credentials.SESSION_COOKIE)
+    if not auth and not cookie:
+        return await handler(req)
+    settings = req.app[keys.SETTINGS]
+    async with acquire(req.app[keys.POOL], settings.db_acquire_timeout_s) as conn:
+        if auth.startswith("Bearer "):
+            token = auth[7:].strip()
+            if token.startswith(credentials.TOKEN_PREFIX):
+                req[keys.PRINCIPAL] = await credentials.principal_from_token(conn, token)
+            else:
+                device_lookup = req.app.get(keys.STATE, {}).get("device_lookup")
+                if device_lookup is not None:
+                    device = await device_lookup(conn, token)
+                    if device is not None:
+                        req[keys.DEVICE] = device
+            if req.get(keys.PRINCIPAL) is None and req.get(keys.DEVICE) is None:
+                raise Problem(401, "invalid_token", "the bearer token is unknown, expired or revoked",
+                              headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        elif cookie:
+            principal = await credentials.principal_from_session(conn, cookie)
+            if principal is not None:
+                req[keys.PRINCIPAL] = principal
+                if "lang" not in req.query:
+                    req[keys.LANGUAGE] = principal.language
+    principal = req.get(keys.PRINCIPAL)
+    if principal is not None and principal.via == "session" and req.method in _UNSAFE:
+        sent = req.headers.get("X-CSRF-Token")
+        if sent is None and req.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            sent = (await req.post()).get("csrf_token")
+        if not sent or not secrets.compare_digest(str(sent), principal.csrf_token or ""):
+            raise Problem(403, "csrf_failed", "the form's CSRF token is missing or wrong; reload the page",
+                          field="csrf_token")
+    return await handler(req)
+
+
+def _title(lang: str, code: str, fallback: str) -> str:
+    return t(lang, f"problem.{code}", fallback)
+
+
+@web.middleware
+async def problems(req: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error leaves as RFC 9457 problem+json with a stable code; never a bare 500 for input."""
+    lang = req.get(keys.LANGUAGE, "id")
+    try:
+        return await handler(req)
+    except Problem as exc:
+        return problem_response(exc.status, exc.code, _title(lang, exc.code, exc.code.replace("_", " ")),
+                                detail=exc.detail, field=exc.field, headers=exc.headers, **exc.extra)
+    except ValidationError as exc:
+        p = validation_problem(exc)
+        return problem_response(p.status, p.code, _title(lang, p.code, "invalid input"), detail=p.detail,
+                                field=p.field, **p.extra)
+    except web.HTTPException as exc:
+        if exc.status < 400 or (_wants_html(req) and exc.status in (404, 405)):
+            raise
+        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
+                415: "unsupported_media_type"}.get(exc.status, f"http_{exc.status}")
+        return problem_response(exc.status, code, _title(lang, code, exc.reason), detail=exc.text
+                                if exc.status != 404 else None,
+                                headers={k: v for k, v in exc.headers.items() if k == "Allow"})
+    except DatabaseUnavailable:
+        return problem_response(503, "database_unavailable",
+                                _title(lang, "database_unavailable", "database unavailable, retry shortly"),
+                                headers={"Retry-After": RETRY_AFTER_S})
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        name = getattr(exc, "constraint_name", None)
+        code, status, field = CONSTRAINT_PROBLEMS.get(name or "", ("constraint_violation", 409, None))
+        return problem_response(status, code, _title(lang, code, code.replace("_", " ")),
+                                detail=exc.message if code == "constraint_violation" else None, field=field,
+                                constraint=name)
+    except asyncpg.InsufficientPrivilegeError as exc:
+        log.error("database refused a privileged change", error=str(exc))
+        return problem_response(403, "forbidden_change", _title(lang, "forbidden_change", "change refused"))
+    except (asyncpg.QueryCanceledError, asyncio.TimeoutError):
+        return problem_response(503, "timeout", _title(lang, "timeout", "the request took too long"),
+                                headers={"Retry-After": RETRY_AFTER_S})
+    except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError, OSError,
+            asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError) as exc:
+        log.warning("database connection lost", error=type(exc).__name__)
+        return problem_response(503, "database_unavailable",
+                                _title(lang, "database_unavailable", "database unavailable, retry shortly"),
+                                headers={"Retry-After": RETRY_AFTER_S})
+    except Exception as exc:
+        kind = getattr(exc, "problem_kind", None)
+        if kind is not None:
+            status = STATUS_BY_KIND.get(kind, 409)
+            code = getattr(exc, "code", kind)
+            return problem_response(status, code, _title(lang, code, code.replace("_", " ")),
+                                    detail=getattr(exc, "detail", str(exc)), field=getattr(exc, "field", None),
+                                    **getattr(exc, "extra", {}))
+        if isinstance(exc, asyncio.CancelledError):
+            raise
+        log.exception("unhandled error")
+        return problem_response(500, "internal_error", _title(lang, "internal_error", "internal error"),
+                                detail=f"quote request id {req.get(keys.REQUEST_ID)} when reporting this")
+
+
+@web.middleware
+async def credentials_throttled(req: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(req)
+    except credentials.LoginThrottled as exc:
+        raise Problem(429, "login_throttled", "too many failed logins; wait and try again",
+                      headers={"Retry-After": str(exc.retry_after_s)}) from exc

@@ -1,0 +1,128 @@
+"""The OpenAPI 3.1 document, generated from the endpoint table and its pydantic models."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+
+from wartel import __version__
+from wartel.http.endpoints import Endpoint
+
+_REF = "#/components/schemas/{model}"
+_PARAM = re.compile(r"{(\w+)}")
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem details. `code` is stable and machine-readable; `field` names the input.",
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "code": {"type": "string"}, "detail": {"type": "string"}, "field": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["type", "title", "status", "code"],
+}
+
+
+def _schema(tp: Any, components: dict[str, Any], mode: str) -> dict[str, Any]:
+    adapter = TypeAdapter(tp)
+    schema = adapter.json_schema(ref_template=_REF, mode=mode)  # type: ignore[arg-type]
+    for name, sub in schema.pop("$defs", {}).items():
+        components.setdefault(name, sub)
+    if isinstance(tp, type) and issubclass(tp, BaseModel) and "properties" in schema:
+        name = tp.__name__
+        components.setdefault(name, schema)
+        return {"$ref": _REF.format(model=name)}
+    return schema
+
+
+def _params(ep: Endpoint, components: dict[str, Any]) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = []
+    path_fields = ep.path_model.model_fields if ep.path_model else {}
+    for name in _PARAM.findall(ep.path):
+        schema: dict[str, Any] = {"type": "string"}
+        if name in path_fields:
+            schema = TypeAdapter(path_fields[name].annotation).json_schema()
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    if ep.query is not None:
+        for name, f in ep.query.model_fields.items():
+            schema = TypeAdapter(f.annotation).json_schema(ref_template=_REF)
+            schema.pop("$defs", None)
+            param: dict[str, Any] = {"name": f.alias or name, "in": "query", "required": f.is_required(),
+                                     "schema": schema}
+            if f.description:
+                param["description"] = f.description
+            params.append(param)
+    if ep.idempotent:
+        params.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                       "description": "A retried request with the same key returns the first response.",
+                       "schema": {"type": "string", "minLength": 1, "maxLength": 200}})
+    return params
+
+
+def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
+    components: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
+    paths: dict[str, dict[str, Any]] = {}
+    for ep in sorted(endpoints, key=lambda e: (e.path, e.method)):
+        op: dict[str, Any] = {"operationId": ep.operation_id, "summary": ep.summary, "tags": list(ep.tags)}
+        doc = ep.description or (ep.handler.__doc__ or "").strip()
+        if doc:
+            op["description"] = doc
+        if ep.roles is not None and ep.auth == "user":
+            op["description"] = (op.get("description", "") + f"\n\nRoles: {', '.join(sorted(ep.roles))}.").strip()
+        params = _params(ep, components)
+        if params:
+            op["parameters"] = params
+        if ep.body is not None:
+            op["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": _schema(ep.body, components, "validation")}}}
+        elif ep.request_content:
+            op["requestBody"] = {"required": True, "content": ep.request_content}
+        responses: dict[str, Any] = {}
+        if ep.response_content:
+            responses[str(ep.status)] = {"description": "OK", "content": ep.response_content}
+        elif ep.response is not None:
+            responses[str(ep.status)] = {"description": "OK", "content": {
+                "application/json": {"schema": _schema(ep.response, components, "serialization")}}}
+        else:
+            responses[str(ep.status if ep.status != 200 else 204)] = {"description": "Done"}
+        problem = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        codes = set(ep.errors)
+        if ep.body is not None or ep.query is not None or ep.path_model is not None:
+            codes |= {400, 422}
+        if ep.body is not None:
+            codes |= {413, 415}
+        if ep.auth != "none":
+            codes |= {401}
+        if ep.auth == "user" and ep.roles is not None:
+            codes |= {403}
+        if ep.db:
+            codes |= {503}
+        for code in sorted(codes):
+            responses[str(code)] = {"description": "Problem", **problem}
+        op["responses"] = responses
+        if ep.auth == "user":
+            op["security"] = [{"bearer": []}, {"session": []}]
+        elif ep.auth == "device":
+            op["security"] = [{"device": []}]
+        else:
+            op["security"] = []
+        paths.setdefault(ep.path, {})[ep.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Wartel API", "version": __version__,
+                 "description": "Call rights, booth booking, supervised calls, audit log and compliance "
+                                "reports for Wartelsuspas kiosks."},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "API token (wtl_…)"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "wartel_session"},
+                "device": {"type": "http", "scheme": "bearer", "description": "Booth terminal device token"},
+            },
+        },
+    }

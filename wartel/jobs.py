@@ -1,0 +1,72 @@
+"""Scheduled jobs (APScheduler, in process). Each run happens once across service processes.
+
+Every job takes a PostgreSQL advisory lock named after it for the length of its run: a second process
+whose scheduler fires at the same moment finds the lock taken and skips that run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from wartel.config import Settings
+
+log = structlog.get_logger("wartel.jobs")
+
+JobFunc = Callable[[asyncpg.Pool, Settings], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    func: JobFunc
+    every_s: float
+    jitter_s: int = 0
+
+
+def lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"wartel-job:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+async def run_once(pool: asyncpg.Pool, settings: Settings, job: JobSpec, metrics: Any = None) -> bool:
+    """Run ``job`` if no other process is running it now. Returns whether this process ran it."""
+    async with pool.acquire() as lock_conn:
+        got = await lock_conn.fetchval("SELECT pg_try_advisory_lock($1)", lock_key(job.name))
+        if not got:
+            if metrics is not None:
+                metrics.job_runs.labels(job.name, "skipped").inc()
+            return False
+        try:
+            await job.func(pool, settings)
+            if metrics is not None:
+                metrics.job_runs.labels(job.name, "ok").inc()
+            return True
+        except Exception:
+            log.exception("job failed", job=job.name)
+            if metrics is not None:
+                metrics.job_runs.labels(job.name, "error").inc()
+            return True
+        finally:
+            await lock_conn.execute("SELECT pg_advisory_unlock($1)", lock_key(job.name))
+
+
+def all_jobs() -> list[JobSpec]:
+    """Every scheduled job of the service; each area adds its jobs here."""
+    return []
+
+
+def start_scheduler(pool: asyncpg.Pool, settings: Settings, metrics: Any = None) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    for job in all_jobs():
+        scheduler.add_job(run_once, IntervalTrigger(seconds=job.every_s, jitter=job.jitter_s or None),
+                          args=[pool, settings, job, metrics], id=job.name, name=job.name,
+                          max_instances=1, coalesce=True, misfire_grace_time=30)
+    scheduler.start()
+    return scheduler
