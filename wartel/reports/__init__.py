@@ -1,0 +1,1 @@
+"""Regional compliance reports: figures per facility and region, CSV, printable HTML, monthly archive."""

@@ -1,0 +1,143 @@
+-- Compliance report queries, looked up by name (wartel/reports/queries.py).
+-- Parameters: $1 facility ids, $2 first day, $3 last day (inclusive); facility_periods turns them into
+-- instants in each facility's own time zone.
+
+-- name: calls
+-- One pass over the period's calls; GROUPING SETS gives per-facility rows and the region row.
+WITH facility_periods AS (
+    SELECT f.id AS facility_id, f.time_zone,
+           ($2::date)::timestamp AT TIME ZONE f.time_zone AS starts,
+           ($3::date + 1)::timestamp AT TIME ZONE f.time_zone AS ends
+      FROM facilities f
+     WHERE f.id = ANY($1::bigint[])
+)
+SELECT c.facility_id, grouping(c.facility_id) = 1 AS is_total,
+       count(*) FILTER (WHERE c.outcome IN ('completed', 'time_limited')) AS calls_completed,
+       count(DISTINCT c.inmate_id) FILTER (WHERE c.outcome IN ('completed', 'time_limited')) AS inmates_with_call,
+       coalesce(sum(extract(epoch FROM c.ended_at - c.started_at))
+                FILTER (WHERE c.outcome IN ('completed', 'time_limited')), 0)::float8 AS completed_s,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM c.ended_at - c.started_at))
+                FILTER (WHERE c.outcome IN ('completed', 'time_limited')) AS median_s,
+       count(*) FILTER (WHERE c.outcome = 'cut_off') AS cut_offs,
+       count(*) FILTER (WHERE c.outcome = 'technical_failure') AS technical_failures,
+       count(*) FILTER (WHERE c.outcome = 'not_answered') AS not_answered,
+       coalesce(sum(extract(epoch FROM c.ended_at - c.started_at)), 0)::float8 AS booth_used_s
+  FROM facility_periods fp
+  JOIN calls c ON c.facility_id = fp.facility_id AND c.started_at >= fp.starts AND c.started_at < fp.ends
+ WHERE c.ended_at IS NOT NULL
+ GROUP BY GROUPING SETS ((c.facility_id), ());
+
+-- name: bookings
+-- No-shows, cancellations by reason and overrides per facility.
+WITH facility_periods AS (
+    SELECT f.id AS facility_id, f.time_zone,
+           ($2::date)::timestamp AT TIME ZONE f.time_zone AS starts,
+           ($3::date + 1)::timestamp AT TIME ZONE f.time_zone AS ends
+      FROM facilities f
+     WHERE f.id = ANY($1::bigint[])
+)
+SELECT b.facility_id, b.status, b.cancel_reason, b.is_override, count(*) AS n
+  FROM facility_periods fp
+  JOIN bookings b ON b.facility_id = fp.facility_id
+                 AND lower(b.slot) >= fp.starts AND lower(b.slot) < fp.ends
+ WHERE b.status IN ('no_show', 'cancelled') OR b.is_override
+ GROUP BY b.facility_id, b.status, b.cancel_reason, b.is_override;
+
+-- name: inmates
+-- Inmates held at each facility on some day of the period.
+SELECT i.current_facility_id AS facility_id, count(*) AS active_inmates
+  FROM inmates i
+ WHERE i.current_facility_id = ANY($1::bigint[])
+   AND i.status <> 'transferred'
+   AND i.admitted_on <= $3::date
+   AND (i.released_on IS NULL OR i.released_on >= $2::date)
+ GROUP BY i.current_facility_id;
+
+-- name: booth_time
+-- Open booth time: each day's windows in local time, less closures.
+WITH facility_periods AS (
+    SELECT f.id AS facility_id, f.time_zone,
+           ($2::date)::timestamp AT TIME ZONE f.time_zone AS starts,
+           ($3::date + 1)::timestamp AT TIME ZONE f.time_zone AS ends
+      FROM facilities f
+     WHERE f.id = ANY($1::bigint[])
+),
+windows AS (
+    SELECT fp.facility_id,
+           tstzrange((d.day + oh.opens) AT TIME ZONE fp.time_zone, (d.day + oh.closes) AT TIME ZONE fp.time_zone) AS w
+      FROM facility_periods fp
+     CROSS JOIN LATERAL (SELECT g::date AS day FROM generate_series($2::date, $3::date, interval '1 day') g) d
+      JOIN opening_hours oh ON oh.facility_id = fp.facility_id AND oh.weekday = extract(isodow FROM d.day)
+),
+open_time AS (
+    SELECT w.facility_id,
+           sum(extract(epoch FROM upper(w.w) - lower(w.w))
+               - coalesce((SELECT sum(extract(epoch FROM upper(w.w * cl.during) - lower(w.w * cl.during)))
+                             FROM closures cl WHERE cl.facility_id = w.facility_id AND cl.during && w.w), 0)
+           )::float8 AS open_s
+      FROM windows w
+     GROUP BY w.facility_id
+)
+SELECT o.facility_id, o.open_s,
+       (SELECT count(*) FROM booths b WHERE b.facility_id = o.facility_id AND b.in_service) AS booths
+  FROM open_time o;
+
+-- name: without_call
+-- Active inmates with no completed call in more than $4 days before the period end.
+WITH facility_periods AS (
+    SELECT f.id AS facility_id, f.time_zone,
+           ($2::date)::timestamp AT TIME ZONE f.time_zone AS starts,
+           ($3::date + 1)::timestamp AT TIME ZONE f.time_zone AS ends
+      FROM facilities f
+     WHERE f.id = ANY($1::bigint[])
+)
+SELECT i.id AS inmate_id, i.registration_no, i.full_name, i.current_facility_id AS facility_id,
+       f.code AS facility_code, last.at AS last_call_at,
+       floor(extract(epoch FROM fp.ends - coalesce(last.at, i.admitted_on::timestamp AT TIME ZONE fp.time_zone))
+             / 86400)::int AS days_without_call
+  FROM facility_periods fp
+  JOIN facilities f ON f.id = fp.facility_id
+  JOIN inmates i ON i.current_facility_id = fp.facility_id
+  LEFT JOIN LATERAL (
+        SELECT max(c.started_at) AS at FROM calls c
+         WHERE c.inmate_id = i.id AND c.started_at < fp.ends AND c.outcome IN ('completed', 'time_limited')
+  ) last ON true
+ WHERE i.status = 'active' AND i.admitted_on <= $3::date
+   AND coalesce(last.at, i.admitted_on::timestamp AT TIME ZONE fp.time_zone) < fp.ends - make_interval(days => $4)
+ ORDER BY f.code, days_without_call DESC, i.registration_no;
+
+-- name: cut_offs_by_officer
+-- Officer cut-offs per officer.
+WITH facility_periods AS (
+    SELECT f.id AS facility_id, f.time_zone,
+           ($2::date)::timestamp AT TIME ZONE f.time_zone AS starts,
+           ($3::date + 1)::timestamp AT TIME ZONE f.time_zone AS ends
+      FROM facilities f
+     WHERE f.id = ANY($1::bigint[])
+)
+SELECT c.facility_id, f.code AS facility_code, u.id AS user_id, u.username, u.full_name, count(*) AS count
+  FROM facility_periods fp
+  JOIN calls c ON c.facility_id = fp.facility_id AND c.started_at >= fp.starts AND c.started_at < fp.ends
+  JOIN facilities f ON f.id = c.facility_id
+  JOIN users u ON u.id = c.ended_by
+ WHERE c.outcome = 'cut_off'
+ GROUP BY c.facility_id, f.code, u.id
+ ORDER BY count DESC, f.code, u.username;
+
+-- name: overrides_by_officer
+-- Quota overrides per officer.
+WITH facility_periods AS (
+    SELECT f.id AS facility_id, f.time_zone,
+           ($2::date)::timestamp AT TIME ZONE f.time_zone AS starts,
+           ($3::date + 1)::timestamp AT TIME ZONE f.time_zone AS ends
+      FROM facilities f
+     WHERE f.id = ANY($1::bigint[])
+)
+SELECT b.facility_id, f.code AS facility_code, u.id AS user_id, u.username, u.full_name, count(*) AS count
+  FROM facility_periods fp
+  JOIN bookings b ON b.facility_id = fp.facility_id AND lower(b.slot) >= fp.starts AND lower(b.slot) < fp.ends
+  JOIN facilities f ON f.id = b.facility_id
+  JOIN users u ON u.id = b.booked_by
+ WHERE b.is_override
+ GROUP BY b.facility_id, f.code, u.id
+ ORDER BY count DESC, f.code, u.username;
