@@ -124,6 +124,12 @@ async def problems(req: web.Request, handler: Handler) -> web.StreamResponse:
         return problem_response(503, "database_unavailable",
                                 _title(lang, "database_unavailable", "database unavailable, retry shortly"),
                                 headers={"Retry-After": RETRY_AFTER_S})
+    except asyncpg.DataError as exc:
+        # A value the request schema allowed but PostgreSQL cannot hold (an id beyond bigint, an unknown
+        # time zone name): bad input, so a 422, and the transaction has rolled back.
+        log.warning("database refused an input value", error=type(exc).__name__)
+        return problem_response(422, "invalid_value", _title(lang, "invalid_value", "invalid value"),
+                                detail="a value in the request is out of the range the service can store")
     except asyncpg.IntegrityConstraintViolationError as exc:
         name = getattr(exc, "constraint_name", None)
         code, status, field = CONSTRAINT_PROBLEMS.get(name or "", ("constraint_violation", 409, None))
