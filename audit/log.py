@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import asyncpg
@@ -53,7 +53,8 @@ class AuditEntry:
 
 
 def canonical_json(value: Any) -> str:
-    """The one serialisation that is hashed: sorted keys, no spaces, UTF-8, ISO times."""
+    """JSON of a payload as sent to the database: sorted keys, ISO times. The database stores it as jsonb and
+    builds the hashed canonical text from the columns (``audit.canonical_entry``)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable)
 
 
@@ -74,17 +75,9 @@ def leaf_hash(canonical: str) -> bytes:
     return hashlib.sha256(b"\x00" + canonical.encode()).digest()
 
 
-_NEXT_SEQ = """
-INSERT INTO audit.logs AS l (scope, scope_id, size) VALUES ($1, $2, 1)
-ON CONFLICT (scope, scope_id) DO UPDATE SET size = l.size + 1
-RETURNING log_id, size
-"""
-
-_INSERT = """
-INSERT INTO audit.entries (log_id, seq, recorded_at, actor_type, actor_id, actor_role, action,
-                           subject_type, subject_id, payload, request_id, canonical, leaf_hash)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, $11, $12, $13)
-"""
+# One round trip: the SECURITY DEFINER function takes the log's row lock (gapless sequence), builds the
+# canonical text, hashes it and inserts the entry (sql/0010_audit_append_checkpoints.sql).
+_APPEND = "SELECT log_id, seq, leaf_hash FROM audit.append_entry($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 
 
 async def append(
@@ -104,22 +97,8 @@ async def append(
     """
     if not conn.is_in_transaction():
         raise RuntimeError("audit.append must run inside the transaction that makes the change")
-    log_id, seq = await conn.fetchrow(_NEXT_SEQ, log.scope, log.scope_id)
-    recorded_at = datetime.now(UTC)
-    body = {
-        "log": f"{log.scope}:{log.scope_id}",
-        "seq": seq,
-        "recorded_at": recorded_at.isoformat(),
-        "actor": {"type": actor.type, "id": actor.id, "role": actor.role},
-        "action": action,
-        "subject": {"type": subject_type, "id": str(subject_id)},
-        "payload": payload or {},
-        "request_id": actor.request_id,
-    }
-    canonical = canonical_json(body)
-    digest = leaf_hash(canonical)
-    await conn.execute(
-        _INSERT, log_id, seq, recorded_at, actor.type, actor.id, actor.role, action, subject_type,
-        str(subject_id), canonical_json(payload or {}), actor.request_id, canonical, digest,
+    row = await conn.fetchrow(
+        _APPEND, log.scope, log.scope_id, actor.type, actor.id, actor.role, action, subject_type,
+        str(subject_id), canonical_json(payload or {}), actor.request_id,
     )
-    return AuditEntry(log_id=log_id, seq=seq, leaf_hash=digest)
+    return AuditEntry(log_id=row[0], seq=row[1], leaf_hash=row[2])
