@@ -1,0 +1,121 @@
+"""Free slots per facility, booth and day, from opening hours and closures in the facility's zone.
+
+A slot starts at an opening time plus a whole number of slot lengths and ends inside the same opening
+window. Booth state and existing bookings decide whether it is free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from schedules.errors import FacilityClosed, NotFound, OutsideOpeningHours, SlotMisaligned
+
+
+@dataclass(frozen=True)
+class Facility:
+    id: int
+    region_id: int
+    time_zone: str
+    slot_minutes: int
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+async def load_facility(conn: asyncpg.Connection, facility_id: int) -> Facility:
+    row = await conn.fetchrow(
+        "SELECT id, region_id, time_zone, slot_minutes FROM facilities WHERE id = $1", facility_id)
+    if row is None:
+        raise NotFound(f"facility {facility_id} not found", code="facility_not_found", field="facility_id")
+    return Facility(row["id"], row["region_id"], row["time_zone"], row["slot_minutes"])
+
+
+async def opening_windows(conn: asyncpg.Connection, facility: Facility, day: date) -> list[tuple[datetime, datetime]]:
+    """The kiosk's opening windows on a facility-local day, as UTC intervals."""
+    rows = await conn.fetch(
+        "SELECT opens, closes FROM opening_hours WHERE facility_id = $1 AND weekday = $2 ORDER BY opens",
+        facility.id, day.isoweekday())
+    return [(datetime.combine(day, r["opens"], tzinfo=facility.zone).astimezone(UTC),
+             datetime.combine(day, r["closes"], tzinfo=facility.zone).astimezone(UTC)) for r in rows]
+
+
+def _slots_in(window: tuple[datetime, datetime], minutes: int) -> list[tuple[datetime, datetime]]:
+    step = timedelta(minutes=minutes)
+    start, end = window
+    out = []
+    while start + step <= end:
+        out.append((start, start + step))
+        start += step
+    return out
+
+
+async def slot_at(conn: asyncpg.Connection, facility: Facility, starts_at: datetime) -> tuple[datetime, datetime]:
+    """The slot starting at ``starts_at``, or the reason there is none (hours, alignment, closure)."""
+    day = starts_at.astimezone(facility.zone).date()
+    windows = await opening_windows(conn, facility, day)
+    inside = [w for w in windows if w[0] <= starts_at < w[1]]
+    if not inside:
+        raise OutsideOpeningHours("the kiosk is not open at that time", field="starts_at")
+    for slot in _slots_in(inside[0], facility.slot_minutes):
+        if slot[0] == starts_at:
+            break
+    else:
+        raise SlotMisaligned(
+            f"slots are {facility.slot_minutes} minutes from the opening time; pick a slot start",
+            field="starts_at")
+    closed = await conn.fetchval(
+        "SELECT closure_id FROM closures WHERE facility_id = $1 AND during && tstzrange($2, $3, '[)') LIMIT 1",
+        facility.id, slot[0], slot[1])
+    if closed is not None:
+        raise FacilityClosed("the kiosk is closed then", field="starts_at", closure_id=closed)
+    return slot
+
+
+async def free_slots(conn: asyncpg.Connection, facility: Facility, day: date, *, booth_id: int | None = None,
+                     now: datetime | None = None) -> list[dict[str, Any]]:
+    """Per booth, every slot of the local ``day`` with whether it can still be booked and why not."""
+    now = now or datetime.now(UTC)
+    booths = await conn.fetch(
+        "SELECT booth_id, name, kind, in_service FROM booths WHERE facility_id = $1 "
+        "AND ($2::bigint IS NULL OR booth_id = $2) ORDER BY booth_id", facility.id, booth_id)
+    if booth_id is not None and not booths:
+        raise NotFound(f"booth {booth_id} not found", code="booth_not_found", field="booth_id")
+    windows = await opening_windows(conn, facility, day)
+    slots = [s for w in windows for s in _slots_in(w, facility.slot_minutes)]
+    if not slots:
+        return [{"booth_id": b["booth_id"], "name": b["name"], "kind": b["kind"], "in_service": b["in_service"],
+                 "slots": []} for b in booths]
+    day_start, day_end = slots[0][0], slots[-1][1]
+    closures = await conn.fetch(
+        "SELECT lower(during) AS s, upper(during) AS e FROM closures WHERE facility_id = $1 "
+        "AND during && tstzrange($2, $3, '[)')", facility.id, day_start, day_end)
+    taken = await conn.fetch(
+        "SELECT booth_id, lower(slot) AS s, upper(slot) AS e FROM bookings WHERE facility_id = $1 "
+        "AND status <> 'cancelled' AND slot && tstzrange($2, $3, '[)')", facility.id, day_start, day_end)
+    by_booth: dict[int, list[tuple[datetime, datetime]]] = {}
+    for t in taken:
+        by_booth.setdefault(t["booth_id"], []).append((t["s"], t["e"]))
+    out = []
+    for b in booths:
+        items = []
+        for s, e in slots:
+            if s < now:
+                state = "past"
+            elif any(c["s"] < e and s < c["e"] for c in closures):
+                state = "closed"
+            elif not b["in_service"]:
+                state = "out_of_service"
+            elif any(ts < e and s < te for ts, te in by_booth.get(b["booth_id"], ())):
+                state = "taken"
+            else:
+                state = "free"
+            items.append({"starts_at": s, "ends_at": e, "state": state})
+        out.append({"booth_id": b["booth_id"], "name": b["name"], "kind": b["kind"], "in_service": b["in_service"],
+                    "slots": items})
+    return out

@@ -1,0 +1,372 @@
+"""Booking a booth slot for an inmate and a verified contact; cancelling and rescheduling.
+
+The two overlap rules (one booking per booth slot, one booking per inmate at a time) are the exclusion
+constraints ``booking_booth_no_overlap`` and ``booking_inmate_no_overlap``; the quota is the ledger row's
+CHECK. The Python checks before them exist to give a precise refusal, never to guard an invariant.
+Every change appends its audit record and notifies the live board in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import asyncpg
+
+from audit import Actor, LogRef, append
+from schedules import quota
+from schedules.availability import Facility, load_facility, slot_at
+from schedules.board import notify_board
+from schedules.errors import (
+    BoothKindNotCovered,
+    BoothOutOfService,
+    CancellationCutoffPassed,
+    ContactBlocked,
+    ContactNotVerified,
+    InmateBusy,
+    InmateNotActive,
+    InmateSanctioned,
+    InvalidTransition,
+    NotFound,
+    OutsideBookingWindow,
+    SlotTaken,
+    Unprocessable,
+)
+from schedules.periods import local_day, period_of
+from schedules.policy import PolicyVersion, policy_version, resolve_policy
+from schedules.sanctions import restriction_at
+
+CancelReason = Literal["inmate", "family", "facility", "technical"]
+# Cancellations the inmate's side did not cause are always refunded.
+REFUNDED_CANCEL_REASONS = frozenset({"facility", "technical"})
+
+BOOKING_COLUMNS = """facility_id, booking_id, booth_id, inmate_id, contact_id, lower(slot) AS starts_at,
+    upper(slot) AS ends_at, status, allowance, period, period_start, policy_id, policy_version, max_minutes,
+    charged, refunded, is_override, override_reason, booked_by, booked_at, checked_in_by, checked_in_at,
+    cancelled_by, cancelled_at, cancel_reason, cancel_note, ended_at, updated_at"""
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    facility_id: int
+    booth_id: int
+    inmate_id: int
+    contact_id: int
+    starts_at: datetime
+    override_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class _Terms:
+    """What a booking will be made under: slot, policy, allowance and limits."""
+
+    slot: tuple[datetime, datetime]
+    policy: PolicyVersion
+    allowance: str
+    calls_allowed: int
+    max_minutes: int
+    period_start: Any
+
+
+def _reason_digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+async def _booth(conn: asyncpg.Connection, facility_id: int, booth_id: int) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "SELECT kind, in_service, max_call_minutes FROM booths WHERE facility_id = $1 AND booth_id = $2",
+        facility_id, booth_id)
+    if row is None:
+        raise NotFound(f"booth {booth_id} not found", code="booth_not_found", field="booth_id")
+    if not row["in_service"]:
+        raise BoothOutOfService("this booth is out of service", field="booth_id")
+    return row
+
+
+async def _inmate(conn: asyncpg.Connection, facility_id: int, inmate_id: int) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "SELECT status, current_facility_id, risk_level FROM inmates WHERE id = $1", inmate_id)
+    if row is None or row["current_facility_id"] != facility_id:
+        raise NotFound(f"inmate {inmate_id} not found at this facility", code="inmate_not_found",
+                       field="inmate_id")
+    if row["status"] != "active":
+        raise InmateNotActive(f"the inmate is {row['status']}, not active here", field="inmate_id")
+    return row
+
+
+async def _contact(conn: asyncpg.Connection, inmate_id: int, contact_id: int) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "SELECT inmate_id, status, is_legal_counsel, max_call_minutes FROM contacts WHERE id = $1", contact_id)
+    if row is None or row["inmate_id"] != inmate_id:
+        raise NotFound(f"contact {contact_id} not found for this inmate", code="contact_not_found",
+                       field="contact_id")
+    if row["status"] in ("rejected", "revoked"):
+        raise ContactBlocked("this contact is blocked", field="contact_id")
+    if row["status"] != "verified":
+        raise ContactNotVerified("this contact is not verified yet", field="contact_id")
+    return row
+
+
+async def _terms(conn: asyncpg.Connection, facility: Facility, *, booth: asyncpg.Record, inmate_id: int,
+                 risk_level: str, contact: asyncpg.Record, starts_at: datetime, now: datetime,
+                 override: bool) -> _Terms:
+    slot = await slot_at(conn, facility, starts_at)
+    allowance = "legal" if contact["is_legal_counsel"] else "family"
+    policy = await resolve_policy(conn, facility.id, risk_level, allowance)  # type: ignore[arg-type]
+    s = policy.settings
+    if booth["kind"] not in s.booth_kinds:
+        raise BoothKindNotCovered(f"the policy does not cover {booth['kind']} booths for this inmate",
+                                  field="booth_id", booth_kinds=list(s.booth_kinds))
+    if slot[0] < now:
+        raise OutsideBookingWindow("that slot has already started", field="starts_at")
+    # An emergency override may skip the lead time, never the opening hours or the far end of the window.
+    if not override and slot[0] < now + timedelta(minutes=s.min_lead_minutes):
+        raise OutsideBookingWindow(f"book at least {s.min_lead_minutes} minutes ahead", field="starts_at",
+                                   min_lead_minutes=s.min_lead_minutes)
+    last_day = local_day(now, facility.time_zone) + timedelta(days=s.max_days_ahead)
+    if local_day(slot[0], facility.time_zone) > last_day:
+        raise OutsideBookingWindow(f"book at most {s.max_days_ahead} days ahead", field="starts_at",
+                                   max_days_ahead=s.max_days_ahead)
+    calls_allowed = s.calls_allowed
+    limits = [s.max_minutes, facility.slot_minutes, booth["max_call_minutes"], contact["max_call_minutes"]]
+    if allowance == "family":
+        restriction = await restriction_at(conn, inmate_id, slot[0])
+        if restriction.suspended:
+            raise InmateSanctioned("the inmate's calls are suspended by a sanction at that time",
+                                   field="inmate_id", sanction_ids=list(restriction.sanction_ids))
+        if restriction.calls_allowed is not None:
+            calls_allowed = min(calls_allowed, restriction.calls_allowed)
+        limits.append(restriction.max_minutes)
+    return _Terms(slot=slot, policy=policy, allowance=allowance, calls_allowed=calls_allowed,
+                  max_minutes=min(m for m in limits if m is not None),
+                  period_start=period_of(slot[0], facility.time_zone, s.period))
+
+
+def _overlap_error(exc: asyncpg.ExclusionViolationError) -> Exception:
+    if exc.constraint_name == "booking_booth_no_overlap":
+        return SlotTaken("this booth slot was just booked by someone else", field="starts_at")
+    if exc.constraint_name == "booking_inmate_no_overlap":
+        return InmateBusy("the inmate already has a booking at that time", field="inmate_id")
+    return exc
+
+
+async def book_call(conn: asyncpg.Connection, request: BookingRequest, *, user_id: int, actor: Actor,
+                    now: datetime | None = None) -> dict[str, Any]:
+    """Book a slot; raises a refusal with its code. Must run inside the caller's (short) transaction."""
+    now = now or datetime.now(UTC)
+    override = request.override_reason is not None
+    if override and not request.override_reason.strip():  # type: ignore[union-attr]
+        raise Unprocessable("an override needs a reason", code="override_reason_required", field="override_reason")
+    facility = await load_facility(conn, request.facility_id)
+    booth = await _booth(conn, facility.id, request.booth_id)
+    inmate = await _inmate(conn, facility.id, request.inmate_id)
+    contact = await _contact(conn, request.inmate_id, request.contact_id)
+    terms = await _terms(conn, facility, booth=booth, inmate_id=request.inmate_id, risk_level=inmate["risk_level"],
+                         contact=contact, starts_at=request.starts_at, now=now, override=override)
+    s = terms.policy.settings
+    try:
+        row = await conn.fetchrow(
+            f"""INSERT INTO bookings (facility_id, booth_id, inmate_id, contact_id, slot, allowance, period,
+                    period_start, policy_id, policy_version, max_minutes, charged, is_override, override_reason,
+                    booked_by)
+                VALUES ($1, $2, $3, $4, tstzrange($5, $6, '[)'), $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                RETURNING {BOOKING_COLUMNS}""",  # noqa: S608 - constant column list, values are $n parameters
+            facility.id, request.booth_id, request.inmate_id, request.contact_id, terms.slot[0], terms.slot[1],
+            terms.allowance, s.period, terms.period_start, terms.policy.policy_id, terms.policy.version,
+            terms.max_minutes, not override, override,
+            request.override_reason.strip() if override else None, user_id)  # type: ignore[union-attr]
+    except asyncpg.ExclusionViolationError as exc:
+        raise _overlap_error(exc) from exc
+    ledger_args = {"inmate_id": request.inmate_id, "allowance": terms.allowance, "period": s.period,
+                   "period_start": terms.period_start, "allowed": terms.calls_allowed}
+    state = await (quota.record_override(conn, **ledger_args) if override else quota.charge(conn, **ledger_args))
+    payload: dict[str, Any] = {
+        "booking_id": row["booking_id"], "booth_id": request.booth_id, "inmate_id": request.inmate_id,
+        "contact_id": request.contact_id, "starts_at": terms.slot[0], "allowance": terms.allowance,
+        "policy_id": terms.policy.policy_id, "policy_version": terms.policy.version,
+        "period_start": terms.period_start, "quota_used": state.used, "quota_allowed": state.allowed}
+    if override:
+        payload["override_reason_sha256"] = _reason_digest(request.override_reason)  # type: ignore[arg-type]
+    await append(conn, LogRef.facility(facility.id), action="booking.override" if override else "booking.created",
+                 subject_type="booking", subject_id=row["booking_id"], payload=payload, actor=actor)
+    await notify_board(conn, facility.id, "booking.created", row["booking_id"])
+    return dict(row)
+
+
+async def get_booking(conn: asyncpg.Connection, booking_id: int, *, facility_ids: list[int] | None,
+                      lock: bool = False) -> dict[str, Any]:
+    """One booking, if within ``facility_ids`` (None: any). ``lock`` takes its row lock for a change."""
+    row = await conn.fetchrow(
+        f"""SELECT {BOOKING_COLUMNS} FROM bookings WHERE booking_id = $1
+              AND ($2::bigint[] IS NULL OR facility_id = ANY($2::bigint[])) {"FOR UPDATE" if lock else ""}""",  # noqa: S608 - constant column list, values are $n parameters
+        booking_id, facility_ids)
+    if row is None:
+        raise NotFound(f"booking {booking_id} not found", code="booking_not_found", field="booking_id")
+    return dict(row)
+
+
+async def list_bookings(conn: asyncpg.Connection, *, facility_ids: list[int] | None, facility_id: int | None = None,
+                        inmate_id: int | None = None, status: str | None = None, since: datetime | None = None,
+                        until: datetime | None = None, after: tuple[datetime, int] | None = None,
+                        limit: int = 50) -> list[dict[str, Any]]:
+    """Bookings in slot order, keyset-paginated by (starts_at, booking_id)."""
+    rows = await conn.fetch(
+        f"""SELECT {BOOKING_COLUMNS} FROM bookings
+             WHERE ($1::bigint[] IS NULL OR facility_id = ANY($1::bigint[]))
+               AND ($2::bigint IS NULL OR facility_id = $2) AND ($3::bigint IS NULL OR inmate_id = $3)
+               AND ($4::text IS NULL OR status = $4) AND ($5::timestamptz IS NULL OR upper(slot) > $5)
+               AND ($6::timestamptz IS NULL OR lower(slot) < $6)
+               AND ($7::timestamptz IS NULL OR (lower(slot), booking_id) > ($7, $8::bigint))
+             ORDER BY lower(slot), booking_id LIMIT $9""",  # noqa: S608 - constant column list, values are $n parameters
+        facility_ids, facility_id, inmate_id, status, since, until, after[0] if after else None,
+        after[1] if after else None, limit)
+    return [dict(r) for r in rows]
+
+
+async def refund_booking(conn: asyncpg.Connection, booking: dict[str, Any]) -> bool:
+    """Give a charged booking's call back to its period. Returns whether anything was refunded."""
+    if not booking["charged"]:
+        return False
+    await quota.refund(conn, inmate_id=booking["inmate_id"], allowance=booking["allowance"],
+                       period=booking["period"], period_start=booking["period_start"])
+    await conn.execute(
+        "UPDATE bookings SET charged = false, refunded = true, updated_at = now() "
+        "WHERE facility_id = $1 AND booking_id = $2", booking["facility_id"], booking["booking_id"])
+    return True
+
+
+async def _cancel(conn: asyncpg.Connection, booking: dict[str, Any], *, reason: str, note: str | None,
+                  refund: bool, user_id: int | None, actor: Actor, action: str = "booking.cancelled",
+                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    refunded = await refund_booking(conn, booking) if refund else False
+    row = await conn.fetchrow(
+        f"""UPDATE bookings SET status = 'cancelled', cancel_reason = $3, cancel_note = $4, cancelled_by = $5,
+                cancelled_at = now(), updated_at = now()
+            WHERE facility_id = $1 AND booking_id = $2 RETURNING {BOOKING_COLUMNS}""",  # noqa: S608 - constant column list, values are $n parameters
+        booking["facility_id"], booking["booking_id"], reason, note, user_id)
+    await append(conn, LogRef.facility(booking["facility_id"]), action=action, subject_type="booking",
+                 subject_id=booking["booking_id"], actor=actor,
+                 payload={"booking_id": booking["booking_id"], "inmate_id": booking["inmate_id"],
+                          "booth_id": booking["booth_id"], "reason": reason, "refunded": refunded,
+                          "previous_status": booking["status"], **(extra or {})})
+    await notify_board(conn, booking["facility_id"], "booking.cancelled", booking["booking_id"])
+    return dict(row)
+
+
+async def cancel_booking(conn: asyncpg.Connection, booking_id: int, *, facility_ids: list[int] | None,
+                         reason: CancelReason, note: str | None, user_id: int, actor: Actor,
+                         now: datetime | None = None) -> dict[str, Any]:
+    """Cancel a booking that has not started.
+
+    Facility and technical cancellations are always refunded. The inmate's or family's cancellation is
+    refunded before the policy's cutoff; after it the slot is still freed but the call stays charged.
+    """
+    now = now or datetime.now(UTC)
+    booking = await get_booking(conn, booking_id, facility_ids=facility_ids, lock=True)
+    if booking["status"] not in ("booked", "checked_in"):
+        raise InvalidTransition(f"a booking that is {booking['status']} cannot be cancelled",
+                                status=booking["status"])
+    policy = await policy_version(conn, booking["policy_id"], booking["policy_version"])
+    before_cutoff = now <= booking["starts_at"] - timedelta(minutes=policy.settings.cancel_cutoff_minutes)
+    refund = reason in REFUNDED_CANCEL_REASONS or before_cutoff
+    return await _cancel(conn, booking, reason=reason, note=note, refund=refund, user_id=user_id, actor=actor,
+                         extra={"before_cutoff": before_cutoff})
+
+
+async def reschedule_booking(conn: asyncpg.Connection, booking_id: int, *, facility_ids: list[int] | None,
+                             starts_at: datetime, booth_id: int | None, reason: CancelReason, user_id: int,
+                             actor: Actor, now: datetime | None = None) -> dict[str, Any]:
+    """Move a booking to another slot (and booth) in one step: it keeps its id, policy version and charge.
+
+    The move is refused after the cancellation cutoff unless the facility or a technical fault causes it;
+    if the new slot lies in another quota period the charge moves with it (and may find that period full).
+    """
+    now = now or datetime.now(UTC)
+    booking = await get_booking(conn, booking_id, facility_ids=facility_ids, lock=True)
+    if booking["status"] != "booked":
+        raise InvalidTransition(f"a booking that is {booking['status']} cannot be rescheduled",
+                                status=booking["status"])
+    policy = await policy_version(conn, booking["policy_id"], booking["policy_version"])
+    cutoff = booking["starts_at"] - timedelta(minutes=policy.settings.cancel_cutoff_minutes)
+    if reason not in REFUNDED_CANCEL_REASONS and now > cutoff:
+        raise CancellationCutoffPassed("too late to move this booking; the cutoff has passed",
+                                       cutoff=cutoff.isoformat())
+    facility = await load_facility(conn, booking["facility_id"])
+    new_booth_id = booth_id or booking["booth_id"]
+    booth = await _booth(conn, facility.id, new_booth_id)
+    inmate = await _inmate(conn, facility.id, booking["inmate_id"])
+    contact = await _contact(conn, booking["inmate_id"], booking["contact_id"])
+    terms = await _terms(conn, facility, booth=booth, inmate_id=booking["inmate_id"],
+                         risk_level=inmate["risk_level"], contact=contact, starts_at=starts_at, now=now,
+                         override=booking["is_override"])
+    new_period_start = period_of(terms.slot[0], facility.time_zone, booking["period"])  # type: ignore[arg-type]
+    try:
+        row = await conn.fetchrow(
+            f"""UPDATE bookings SET booth_id = $3, slot = tstzrange($4, $5, '[)'), period_start = $6,
+                    max_minutes = LEAST(max_minutes, $7), updated_at = now()
+                WHERE facility_id = $1 AND booking_id = $2 RETURNING {BOOKING_COLUMNS}""",  # noqa: S608 - constant column list, values are $n parameters
+            facility.id, booking_id, new_booth_id, terms.slot[0], terms.slot[1], new_period_start,
+            terms.max_minutes)
+    except asyncpg.ExclusionViolationError as exc:
+        raise _overlap_error(exc) from exc
+    if booking["charged"] and new_period_start != booking["period_start"]:
+        await quota.refund(conn, inmate_id=booking["inmate_id"], allowance=booking["allowance"],
+                           period=booking["period"], period_start=booking["period_start"])
+        await quota.charge(conn, inmate_id=booking["inmate_id"], allowance=booking["allowance"],
+                           period=booking["period"], period_start=new_period_start, allowed=terms.calls_allowed)
+    await append(conn, LogRef.facility(facility.id), action="booking.rescheduled", subject_type="booking",
+                 subject_id=booking_id, actor=actor,
+                 payload={"booking_id": booking_id, "inmate_id": booking["inmate_id"], "reason": reason,
+                          "from_booth_id": booking["booth_id"], "from_starts_at": booking["starts_at"],
+                          "to_booth_id": new_booth_id, "to_starts_at": terms.slot[0]})
+    await notify_board(conn, facility.id, "booking.rescheduled", booking_id)
+    return dict(row)
+
+
+async def cancel_for_facility_event(conn: asyncpg.Connection, facility_id: int, *, booth_id: int | None = None,
+                                    during: tuple[datetime, datetime] | None = None, note: str,
+                                    actor: Actor, user_id: int | None = None,
+                                    now: datetime | None = None) -> list[dict[str, Any]]:
+    """Cancel (reason ``facility``, refunded) the bookings a booth outage or a closure makes impossible.
+
+    ``booth_id``: every future booking of that booth; ``during``: every booking overlapping that time
+    (both: the booth's bookings in that time). Calls already in progress are left to the supervising
+    officer. Returns the affected bookings, so officers can tell the inmates and families.
+    """
+    if booth_id is None and during is None:
+        raise ValueError("name a booth or a time range")
+    now = now or datetime.now(UTC)
+    # Inmate order keeps the quota-row locks in one order across concurrent cancellations.
+    rows = await conn.fetch(
+        f"""SELECT {BOOKING_COLUMNS} FROM bookings
+             WHERE facility_id = $1 AND status IN ('booked', 'checked_in') AND upper(slot) > $2
+               AND ($3::bigint IS NULL OR booth_id = $3)
+               AND ($4::timestamptz IS NULL OR slot && tstzrange($4, $5, '[)'))
+             ORDER BY inmate_id, booking_id FOR UPDATE""",  # noqa: S608 - constant column list, values are $n parameters
+        facility_id, now, booth_id, during[0] if during else None, during[1] if during else None)
+    affected = []
+    for booking in rows:
+        await _cancel(conn, booking if isinstance(booking, dict) else dict(booking), reason="facility",
+                      note=note, refund=True, user_id=user_id, actor=actor,
+                      extra={"cause": "booth_out_of_service" if during is None else "closure"})
+        affected.append({"booking_id": booking["booking_id"], "inmate_id": booking["inmate_id"],
+                         "booth_id": booking["booth_id"], "contact_id": booking["contact_id"],
+                         "starts_at": booking["starts_at"], "ends_at": booking["ends_at"]})
+    return affected
+
+
+async def cancel_bookings_for_sanction(conn: asyncpg.Connection, *, facility_id: int, inmate_id: int,
+                                       starts_at: datetime, ends_at: datetime, sanction_id: int,
+                                       actor: Actor) -> list[int]:
+    """A suspension cancels the inmate's family bookings in its window; the charge is given back."""
+    rows = await conn.fetch(
+        f"""SELECT {BOOKING_COLUMNS} FROM bookings
+             WHERE inmate_id = $1 AND facility_id = $2 AND status = 'booked' AND allowance = 'family'
+               AND slot && tstzrange($3, $4, '[)') ORDER BY booking_id FOR UPDATE""",  # noqa: S608 - constant column list, values are $n parameters
+        inmate_id, facility_id, starts_at, ends_at)
+    for booking in rows:
+        await _cancel(conn, dict(booking), reason="inmate", note=f"sanction {sanction_id}", refund=True,
+                      user_id=None, actor=actor, extra={"sanction_id": sanction_id})
+    return [r["booking_id"] for r in rows]
