@@ -123,10 +123,10 @@ class EndpointTable:
 def validation_problem(exc: ValidationError, prefix: str = "") -> Problem:
     errors = exc.errors(include_url=False, include_context=False, include_input=False)
     if errors and errors[0]["type"] == "json_invalid":
-        return Problem(400, "invalid_json", "the body is not valid JSON")
+        return Problem(400, "invalid_json", "the body is not valid JSON", field="body")
     first = errors[0] if errors else {"loc": (), "msg": "invalid"}
     loc = ".".join(str(p) for p in first["loc"])
-    field_name = f"{prefix}{loc}" if loc else (prefix.rstrip(".") or None)
+    field_name = f"{prefix}{loc}" if loc else (prefix.rstrip(".") or "body")
     return Problem(422, "validation_failed", f"{field_name or 'body'}: {first['msg']}", field=field_name,
                    errors=[{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
                            for e in errors])
@@ -137,7 +137,12 @@ async def _read_json_body(req: web.Request, model: type[BaseModel]) -> BaseModel
     if ctype != "application/json" and not ctype.endswith("+json"):
         raise Problem(415, "unsupported_media_type", f"send application/json, not {ctype or 'nothing'}",
                       field="Content-Type")
+    limit = req.app[keys.SETTINGS].max_body_bytes
+    if (req.content_length or 0) > limit:
+        raise Problem(413, "body_too_large", f"a JSON body may be at most {limit} bytes", field="body")
     raw = await req.read()
+    if len(raw) > limit:
+        raise Problem(413, "body_too_large", f"a JSON body may be at most {limit} bytes", field="body")
     try:
         # strict: "5" is not 5 and 1 is not true; JSON strings still parse as dates and times.
         return model.model_validate_json(raw or b"null", strict=True)

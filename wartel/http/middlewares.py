@@ -119,6 +119,7 @@ async def problems(req: web.Request, handler: Handler) -> web.StreamResponse:
                 415: "unsupported_media_type"}.get(exc.status, f"http_{exc.status}")
         return problem_response(exc.status, code, _title(lang, code, exc.reason), detail=exc.text
                                 if exc.status != 404 else None,
+                                field={413: "body", 415: "Content-Type"}.get(exc.status),
                                 headers={k: v for k, v in exc.headers.items() if k == "Allow"})
     except DatabaseUnavailable:
         return problem_response(503, "database_unavailable",

@@ -32,7 +32,8 @@ def _schema(tp: Any, components: dict[str, Any], mode: str) -> dict[str, Any]:
     for name, sub in schema.pop("$defs", {}).items():
         components.setdefault(name, sub)
     if isinstance(tp, type) and issubclass(tp, BaseModel) and "properties" in schema:
-        name = tp.__name__
+        # OpenAPI component names allow [A-Za-z0-9._-] only: Page[InmateOut] becomes Page_InmateOut_.
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", tp.__name__)
         components.setdefault(name, schema)
         return {"$ref": _REF.format(model=name)}
     return schema
