@@ -195,6 +195,9 @@ def render(ep: Endpoint, result: Any) -> web.StreamResponse:
         return web.Response(status=204 if ep.status in (200, 204) else ep.status)
     if isinstance(result, BaseModel):
         payload = result.model_dump_json()
+    elif isinstance(result, list) and result and isinstance(result[0], BaseModel):
+        # A list of models (list[FacilityOut] and the like): dump each with its own serialiser.
+        payload = "[" + ",".join(item.model_dump_json() for item in result) + "]"
     else:
         payload = json.dumps(result, default=str, ensure_ascii=False)
     return web.Response(status=ep.status, text=payload, content_type="application/json")

@@ -51,6 +51,8 @@ async def register_contact(conn: asyncpg.Connection, principal: Principal, inmat
         if inmate["status"] != "active":
             raise Conflict(f"contacts can only be registered for an active inmate (this one is {inmate['status']})",
                            code="inmate_not_active", field="inmate_id")
+        cap = await conn.fetchval("SELECT family_contact_cap FROM facilities WHERE id = $1",
+                                  inmate["current_facility_id"])
         try:
             row = await conn.fetchrow(
                 "INSERT INTO contacts AS c (inmate_id, phone_e164, name, relation, is_legal_counsel, created_by)"
@@ -61,8 +63,7 @@ async def register_contact(conn: asyncpg.Connection, principal: Principal, inmat
                            field="phone") from exc
         except asyncpg.CheckViolationError as exc:
             if exc.constraint_name == "contact_family_cap":
-                cap = await conn.fetchval("SELECT family_contact_cap FROM facilities WHERE id = $1",
-                                          inmate["current_facility_id"])
+                # The transaction is aborted now: no more queries, report the cap read before the insert.
                 raise Conflict(f"the inmate already has {cap} family contacts, the facility's limit; revoke one "
                                "first (legal counsel does not count)", code="family_contact_cap_reached",
                                field="relation", cap=cap) from exc
@@ -84,7 +85,7 @@ async def _decide(conn: asyncpg.Connection, principal: Principal, contact_id: in
         if contact["status"] not in allowed_from:
             raise Conflict(f"a {contact['status']} contact cannot be {to}",
                            code="contact_not_pending" if allowed_from == ("pending",) else "contact_not_active",
-                           field="contact_id", status=contact["status"])
+                           field="contact_id", contact_status=contact["status"])
         if method == "bar_card" and not contact["is_legal_counsel"]:
             raise Unprocessable("a bar card verifies legal counsel only", code="method_not_for_family",
                                 field="method")
