@@ -267,7 +267,7 @@ async def cancel_booking(conn: asyncpg.Connection, booking_id: int, *, facility_
     booking = await get_booking(conn, booking_id, facility_ids=facility_ids, lock=True)
     if booking["status"] not in ("booked", "checked_in"):
         raise InvalidTransition(f"a booking that is {booking['status']} cannot be cancelled",
-                                status=booking["status"])
+                                booking_status=booking["status"])
     policy = await policy_version(conn, booking["policy_id"], booking["policy_version"])
     before_cutoff = now <= booking["starts_at"] - timedelta(minutes=policy.settings.cancel_cutoff_minutes)
     refund = reason in REFUNDED_CANCEL_REASONS or before_cutoff
@@ -287,7 +287,7 @@ async def reschedule_booking(conn: asyncpg.Connection, booking_id: int, *, facil
     booking = await get_booking(conn, booking_id, facility_ids=facility_ids, lock=True)
     if booking["status"] != "booked":
         raise InvalidTransition(f"a booking that is {booking['status']} cannot be rescheduled",
-                                status=booking["status"])
+                                booking_status=booking["status"])
     policy = await policy_version(conn, booking["policy_id"], booking["policy_version"])
     cutoff = booking["starts_at"] - timedelta(minutes=policy.settings.cancel_cutoff_minutes)
     if reason not in REFUNDED_CANCEL_REASONS and now > cutoff:
@@ -348,12 +348,10 @@ async def cancel_for_facility_event(conn: asyncpg.Connection, facility_id: int, 
         facility_id, now, booth_id, during[0] if during else None, during[1] if during else None)
     affected = []
     for booking in rows:
-        await _cancel(conn, booking if isinstance(booking, dict) else dict(booking), reason="facility",
+        await _cancel(conn, dict(booking), reason="facility",
                       note=note, refund=True, user_id=user_id, actor=actor,
                       extra={"cause": "booth_out_of_service" if during is None else "closure"})
-        affected.append({"booking_id": booking["booking_id"], "inmate_id": booking["inmate_id"],
-                         "booth_id": booking["booth_id"], "contact_id": booking["contact_id"],
-                         "starts_at": booking["starts_at"], "ends_at": booking["ends_at"]})
+        affected.append(_affected(booking))
     return affected
 
 
@@ -370,3 +368,80 @@ async def cancel_bookings_for_sanction(conn: asyncpg.Connection, *, facility_id:
         await _cancel(conn, dict(booking), reason="inmate", note=f"sanction {sanction_id}", refund=True,
                       user_id=None, actor=actor, extra={"sanction_id": sanction_id})
     return [r["booking_id"] for r in rows]
+
+
+async def _cancel_where(conn: asyncpg.Connection, facility_id: int, *, inmate_id: int | None = None,
+                        contact_id: int | None = None, reason: str, note: str, cause: str,
+                        actor: Actor, now: datetime) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        f"""SELECT {BOOKING_COLUMNS} FROM bookings
+             WHERE facility_id = $1 AND status IN ('booked', 'checked_in') AND upper(slot) > $2
+               AND ($3::bigint IS NULL OR inmate_id = $3) AND ($4::bigint IS NULL OR contact_id = $4)
+             ORDER BY inmate_id, booking_id FOR UPDATE""",  # noqa: S608 - constant column list, values are $n parameters
+        facility_id, now, inmate_id, contact_id)
+    for booking in rows:
+        await _cancel(conn, dict(booking), reason=reason, note=note, refund=True, user_id=None, actor=actor,
+                      extra={"cause": cause})
+    return [_affected(r) for r in rows]
+
+
+def _affected(booking: Any) -> dict[str, Any]:
+    return {"booking_id": booking["booking_id"], "inmate_id": booking["inmate_id"], "booth_id": booking["booth_id"],
+            "contact_id": booking["contact_id"], "starts_at": booking["starts_at"], "ends_at": booking["ends_at"]}
+
+
+async def _cancel_outside_hours(conn: asyncpg.Connection, facility_id: int, *, actor: Actor,
+                                now: datetime) -> list[dict[str, Any]]:
+    from schedules.errors import ScheduleError
+
+    facility = await load_facility(conn, facility_id)
+    rows = await conn.fetch(
+        f"""SELECT {BOOKING_COLUMNS} FROM bookings WHERE facility_id = $1 AND status IN ('booked', 'checked_in')
+              AND upper(slot) > $2 ORDER BY inmate_id, booking_id FOR UPDATE""",  # noqa: S608 - constant column list
+        facility_id, now)
+    affected = []
+    for booking in rows:
+        try:
+            slot = await slot_at(conn, facility, booking["starts_at"])
+            if slot[1] == booking["ends_at"]:
+                continue
+        except ScheduleError:
+            pass
+        await _cancel(conn, dict(booking), reason="facility", note="opening hours changed", refund=True,
+                      user_id=None, actor=actor, extra={"cause": "hours_changed"})
+        affected.append(_affected(booking))
+    return affected
+
+
+async def on_facility_change(conn: asyncpg.Connection, change: Any, actor: Actor) -> list[dict[str, Any]]:
+    """React to a registry change in its transaction: cancel, and credit, the bookings it makes impossible.
+
+    ``change`` is the registry's ``FacilityChange`` (kind, facility_id, booth_id, during, inmate_id,
+    contact_id). Returns the affected bookings.
+    """
+    now = datetime.now(UTC)
+    if change.kind == "booth_out_of_service":
+        return await cancel_for_facility_event(conn, change.facility_id, booth_id=change.booth_id,
+                                               note="booth out of service", actor=actor, now=now)
+    if change.kind == "closure_added":
+        return await cancel_for_facility_event(conn, change.facility_id, during=change.during,
+                                               note="kiosk closed", actor=actor, now=now)
+    if change.kind == "hours_changed":
+        return await _cancel_outside_hours(conn, change.facility_id, actor=actor, now=now)
+    if change.kind == "inmate_left":
+        return await _cancel_where(conn, change.facility_id, inmate_id=change.inmate_id, reason="facility",
+                                   note="inmate left the facility", cause="inmate_left", actor=actor, now=now)
+    if change.kind == "contact_withdrawn":
+        return await _cancel_where(conn, change.facility_id, contact_id=change.contact_id, reason="family",
+                                   note="contact withdrawn", cause="contact_withdrawn", actor=actor, now=now)
+    return []
+
+
+async def cancelled_by_facility_in_this_transaction(conn: asyncpg.Connection, facility_id: int) -> list[dict[str, Any]]:
+    """Bookings the current transaction cancelled for a facility-side reason (``now()`` is the
+    transaction's start), so a registry endpoint can list the inmates officers must tell."""
+    rows = await conn.fetch(
+        f"""SELECT {BOOKING_COLUMNS} FROM bookings WHERE facility_id = $1 AND status = 'cancelled'
+              AND cancelled_at = now() AND cancel_reason IN ('facility', 'family') ORDER BY lower(slot), booking_id""",  # noqa: S608 - constant column list
+        facility_id)
+    return [_affected(r) for r in rows]

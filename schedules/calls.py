@@ -44,7 +44,7 @@ CALL_COLUMNS = """facility_id, call_id, booking_id, booth_id, inmate_id, contact
 def _require(booking: dict[str, Any], target: str) -> None:
     if target not in TRANSITIONS.get(booking["status"], frozenset()):
         raise InvalidTransition(f"a booking that is {booking['status']} cannot become {target}",
-                                status=booking["status"], target=target)
+                                booking_status=booking["status"], target=target)
 
 
 async def _set_status(conn: asyncpg.Connection, booking: dict[str, Any], status: str, **columns: Any) -> dict[str, Any]:

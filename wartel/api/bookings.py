@@ -63,6 +63,23 @@ class BookingOut(OutModel):
     ended_at: datetime | None
 
 
+class AffectedBooking(OutModel):
+    """A booking a facility-side change cancelled (and credited): tell this inmate and family."""
+
+    booking_id: int
+    inmate_id: int
+    booth_id: int
+    contact_id: int
+    starts_at: datetime
+    ends_at: datetime
+
+
+async def facility_cancellations(conn: object, facility_id: int) -> list[AffectedBooking]:
+    """The bookings the current transaction cancelled at ``facility_id`` (for registry responses)."""
+    rows = await domain.cancelled_by_facility_in_this_transaction(conn, facility_id)  # type: ignore[arg-type]
+    return [AffectedBooking(**r) for r in rows]
+
+
 class BookingIn(ApiModel):
     facility_id: int
     booth_id: int
@@ -257,7 +274,13 @@ async def call_rights(req: web.Request, ctx: Ctx) -> RightsOut:
 
 def _schedules_tables() -> list[EndpointTable]:
     """Every endpoint table of the schedules area, registered once in ``wartel.api.all_tables``."""
-    return [routes]
+    from wartel.api import board, calls, kiosk, policies, sanctions
+
+    return [routes, calls.routes, policies.routes, sanctions.routes, kiosk.routes, board.routes]
 
 
-TABLES = _schedules_tables()
+def __getattr__(name: str) -> list[EndpointTable]:
+    # ``TABLES`` is built on first use: the other schedules modules import this one for shared models.
+    if name == "TABLES":
+        return _schedules_tables()
+    raise AttributeError(name)

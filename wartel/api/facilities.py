@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import Field, model_validator
 
+from wartel.api.bookings import AffectedBooking, facility_cancellations
 from wartel.auth.principal import require_facility
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, QueryModel
@@ -126,6 +127,8 @@ class BoothOut(OutModel):
     in_service: bool
     service_note: str | None
     created_at: datetime
+    cancelled_bookings: list[AffectedBooking] = Field(
+        default=[], description="Bookings this change cancelled and credited: tell these inmates.")
 
 
 class BoothPath(ApiModel):
@@ -157,7 +160,9 @@ async def set_booth_service(req: web.Request, ctx: Ctx) -> BoothOut:
     await require_facility(ctx.db, ctx.user, ctx.path.facility_id)
     row = await facilities.set_booth_service(ctx.db, ctx.path.facility_id, ctx.path.booth_id,
                                              in_service=ctx.body.in_service, note=ctx.body.note, actor=ctx.actor)
-    return BoothOut.model_validate(dict(row))
+    out = BoothOut.model_validate(dict(row))
+    out.cancelled_bookings = await facility_cancellations(ctx.db, ctx.path.facility_id)
+    return out
 
 
 # Opening hours -----------------------------------------------------------------------------------------
@@ -227,6 +232,8 @@ class ClosureOut(OutModel):
     ends_local: datetime
     created_by: int | None
     created_at: datetime
+    cancelled_bookings: list[AffectedBooking] = Field(
+        default=[], description="Bookings this closure cancelled and credited: tell these inmates.")
 
 
 class ClosurePath(ApiModel):
@@ -265,7 +272,9 @@ async def add_closure(req: web.Request, ctx: Ctx) -> ClosureOut:
     b = ctx.body
     row = await hours.add_closure(ctx.db, ctx.path.facility_id, starts_local=b.starts, ends_local=b.ends,
                                   kind=b.kind, reason=b.reason, created_by=ctx.user.user_id, actor=ctx.actor)
-    return _closure(row, await hours.facility_zone(ctx.db, ctx.path.facility_id))
+    out = _closure(row, await hours.facility_zone(ctx.db, ctx.path.facility_id))
+    out.cancelled_bookings = await facility_cancellations(ctx.db, ctx.path.facility_id)
+    return out
 
 
 @routes.delete("/api/v1/facilities/{facility_id}/closures/{closure_id}", summary="Lift a closure",

@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
+from schedules.kiosk import device_from_token
 from wartel import keys
 from wartel.auth import credentials
 from wartel.db import DatabaseUnavailable, acquire
@@ -70,11 +71,9 @@ async def authenticate(req: web.Request, handler: Handler) -> web.StreamResponse
             if token.startswith(credentials.TOKEN_PREFIX):
                 req[keys.PRINCIPAL] = await credentials.principal_from_token(conn, token)
             else:
-                device_lookup = req.app.get(keys.STATE, {}).get("device_lookup")
-                if device_lookup is not None:
-                    device = await device_lookup(conn, token)
-                    if device is not None:
-                        req[keys.DEVICE] = device
+                device = await device_from_token(conn, token)
+                if device is not None:
+                    req[keys.DEVICE] = device
             if req.get(keys.PRINCIPAL) is None and req.get(keys.DEVICE) is None:
                 raise Problem(401, "invalid_token", "the bearer token is unknown, expired or revoked",
                               headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})

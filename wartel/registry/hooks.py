@@ -37,7 +37,9 @@ FacilityChangeHook = Callable[[asyncpg.Connection, FacilityChange, Actor], Await
 
 def facility_change_hooks() -> list[FacilityChangeHook]:
     """The hooks to call; the booking area adds its facility-side cancellation here (one-line edit)."""
-    return []
+    from schedules.booking import on_facility_change
+
+    return [on_facility_change]
 
 
 async def notify(conn: asyncpg.Connection, change: FacilityChange, actor: Actor) -> None:
