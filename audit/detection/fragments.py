@@ -1,0 +1,49 @@
+"""SQL fragments shared by the rules, spliced in by name (constant text only; values always go as $n).
+
+Every rule query takes the same parameters:
+$1 since (timestamptz): the first period to evaluate is the one containing it;
+$2 until (timestamptz): the evaluation instant, records at or after it are ignored;
+$3 the rule's default parameters (jsonb), overlaid per region by ``detection_rule_params``;
+$4 the rule id; $5 focus ids (inmates or officers, NULL = all); $6 focus numbers (NULL = all).
+It returns region_id, subject_type, subject_key, period_start, facility_ids, metric, last_event_at, evidence.
+"""
+
+from __future__ import annotations
+
+FRAGMENTS = {
+    # Parameters in force per region: catalogue defaults overlaid by the region's own values.
+    "/*prm*/": """prm AS (
+    SELECT g.id AS region_id, $3::jsonb || coalesce(o.params, '{}'::jsonb) AS p
+      FROM regions g
+      LEFT JOIN detection_rule_params o ON o.region_id = g.id AND o.rule_id = $4::text
+     WHERE coalesce(o.enabled, true))""",
+    # Legal counsel: privileged numbers, excluded from every content-style rule and from link views.
+    "/*counsel*/": """counsel AS (
+    SELECT DISTINCT phone_e164 AS num FROM contacts WHERE is_legal_counsel AND status = 'verified')""",
+    # A household: inmates who registered the number as verified core family (identity checked). Such
+    # inmates count as one caller of the number, up to the household_max parameter.
+    "/*family*/": """family AS (
+    SELECT DISTINCT phone_e164 AS num, inmate_id FROM contacts
+     WHERE status = 'verified' AND relation IN ('spouse', 'parent', 'child', 'sibling', 'guardian')
+       AND verification_method IN ('ktp', 'in_person', 'callback'))""",
+    # Audit entries written by a user, with the facility of the log they went to (or the user's own).
+    "/*user_audit*/": """user_audit AS (
+    SELECT coalesce(CASE WHEN l.scope = 'facility' THEN l.scope_id END, u.scope_facility_id) AS facility_id,
+           u.id AS officer_id, e.action, e.log_id, e.seq, e.recorded_at AS t
+      FROM audit.entries e
+      JOIN audit.logs l ON l.log_id = e.log_id
+      JOIN users u ON e.actor_type = 'user' AND e.actor_id ~ '^[0-9]{1,18}$' AND u.id = e.actor_id::bigint
+     WHERE e.recorded_at >= (SELECT lo FROM bounds) AND e.recorded_at < $2::timestamptz)""",
+    # Earliest record any region's window needs, as one constant so indexes on time can be used.
+    "/*bounds*/": """bounds AS (
+    SELECT coalesce(min(least(detection_bucket($1::timestamptz, (p->>'window_days')::int),
+                              $2::timestamptz - make_interval(days => (p->>'window_days')::int))),
+                    $2::timestamptz) AS lo
+      FROM prm)""",
+}
+
+
+def expand(sql: str) -> str:
+    for marker, text in FRAGMENTS.items():
+        sql = sql.replace(marker, text)
+    return sql

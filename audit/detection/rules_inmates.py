@@ -1,0 +1,332 @@
+"""Rules whose subject is an inmate (detection.md patterns 3, 7, 9, 10, 12, 19 and kiosk mismatches)."""
+
+from __future__ import annotations
+
+from audit.detection.fragments import expand
+
+# 3. Weekly call count against the inmate's own previous four weeks, both directions (modified z with
+# median and MAD). Inmates with under four weeks of history are compared with their facility block.
+VOLUME_CHANGE = expand("""
+WITH /*prm*/, /*counsel*/,
+bounds AS (SELECT least(detection_bucket($1::timestamptz, 7), detection_bucket($2::timestamptz, 7)) - interval '35 days' AS lo),
+weekly AS (
+    SELECT c.inmate_id, per.period_start AS wk, count(*) AS n, max(c.started_at) AS last_at,
+           (array_agg(c.call_id ORDER BY c.started_at DESC))[1:20] AS call_ids
+      FROM calls c
+     CROSS JOIN LATERAL unnest(detection_periods(c.started_at, $2::timestamptz, 7)) AS per(period_start)
+     WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz AND c.inmate_id IS NOT NULL
+       AND coalesce(c.dialled_e164, '') NOT IN (SELECT num FROM counsel)
+       AND ($5::bigint[] IS NULL OR c.inmate_id IN (
+             SELECT o.id FROM inmates o JOIN inmates me ON me.current_facility_id = o.current_facility_id
+                    AND me.block IS NOT DISTINCT FROM o.block WHERE me.id = ANY($5::bigint[])))
+     GROUP BY c.inmate_id, per.period_start),
+inm AS (
+    SELECT i.id AS inmate_id, i.current_facility_id AS facility_id, i.block, f.region_id,
+           greatest((SELECT lo FROM bounds), detection_bucket(i.admitted_on::timestamptz, 7) + interval '7 days') AS first_wk,
+           least(detection_bucket($2::timestamptz, 7),
+                 coalesce(detection_bucket(i.released_on::timestamptz, 7) - interval '7 days', 'infinity')) AS last_wk
+      FROM inmates i JOIN facilities f ON f.id = i.current_facility_id
+     WHERE (i.released_on IS NULL OR i.released_on >= (SELECT lo FROM bounds)::date)
+       AND ($5::bigint[] IS NULL OR (i.current_facility_id, coalesce(i.block, '')) IN (
+             SELECT current_facility_id, coalesce(block, '') FROM inmates WHERE id = ANY($5::bigint[])))),
+series AS (
+    SELECT d.inmate_id, d.facility_id, d.block, d.region_id, g.wk, coalesce(w.n, 0)::float8 AS n, w.last_at, w.call_ids,
+           array_agg(coalesce(w.n, 0)::float8) OVER h AS hist, min(coalesce(w.n, 0)) OVER h AS hmin,
+           max(coalesce(w.n, 0)) OVER h AS hmax, count(*) OVER h AS hlen
+      FROM inm d
+     CROSS JOIN LATERAL generate_series(d.first_wk, d.last_wk, interval '7 days') AS g(wk)
+      LEFT JOIN weekly w ON w.inmate_id = d.inmate_id AND w.wk = g.wk
+    WINDOW h AS (PARTITION BY d.inmate_id ORDER BY g.wk ROWS BETWEEN 4 PRECEDING AND 1 PRECEDING)),
+block_vals AS (
+    SELECT facility_id, block, wk, array_agg(n) AS vals FROM series GROUP BY facility_id, block, wk),
+cand AS (
+    SELECT s.*, prm.p, s.hist AS baseline, 'own_history' AS baseline_kind
+      FROM series s JOIN prm ON prm.region_id = s.region_id
+     WHERE s.hlen >= 4 AND (s.n >= s.hmin + (prm.p->>'min_delta')::int OR s.n <= s.hmax - (prm.p->>'min_delta')::int)
+    UNION ALL
+    SELECT s.*, prm.p, b.vals, 'facility_block'
+      FROM series s JOIN prm ON prm.region_id = s.region_id
+      JOIN block_vals b ON b.facility_id = s.facility_id AND b.block IS NOT DISTINCT FROM s.block AND b.wk = s.wk
+     WHERE s.hlen < 4 AND cardinality(b.vals) >= (prm.p->>'min_block_peers')::int),
+scored AS (
+    SELECT c.*, detection_median(c.baseline) AS med,
+           detection_modified_z(c.n, c.baseline, (c.p->>'mad_floor')::float8) AS z
+      FROM cand c
+     WHERE c.wk >= detection_bucket($1::timestamptz, 7)
+       AND ($5::bigint[] IS NULL OR c.inmate_id = ANY($5::bigint[])))
+SELECT region_id, 'inmate', inmate_id::text, wk, ARRAY[facility_id], z, coalesce(last_at, wk),
+       jsonb_build_object('week_start', wk, 'calls', n, 'baseline', baseline, 'baseline_kind', baseline_kind,
+                          'median', med, 'modified_z', round(z::numeric, 2),
+                          'direction', CASE WHEN n > med THEN 'rise' ELSE 'drop' END, 'call_ids', call_ids,
+                          'thresholds', jsonb_build_object('z', (p->>'z_threshold')::float8,
+                                                           'min_delta', (p->>'min_delta')::int,
+                                                           'history_days', 28))
+  FROM scored
+ WHERE abs(z) > (p->>'z_threshold')::float8 AND abs(n - med) >= (p->>'min_delta')::int
+""")
+
+# 7. Random dialling: >= min_new_numbers never-before-called numbers within window_minutes, with short
+# calls (median duration under max_median_duration_s) or few answers (answer rate under min_answer_rate).
+NEW_NUMBER_BURST = expand("""
+WITH /*prm*/, /*counsel*/,
+bounds AS (SELECT least(detection_bucket($1::timestamptz, 1), $2::timestamptz - interval '1 day') - interval '1 day' AS lo),
+firsts AS (
+    SELECT c.inmate_id, c.dialled_e164 AS num, min(c.started_at) AS first_at
+      FROM calls c
+     WHERE c.started_at < $2::timestamptz AND c.inmate_id IS NOT NULL AND c.dialled_e164 IS NOT NULL
+       AND ($5::bigint[] IS NULL OR c.inmate_id = ANY($5::bigint[]))
+     GROUP BY c.inmate_id, c.dialled_e164
+    HAVING min(c.started_at) >= (SELECT lo FROM bounds)),
+new_calls AS (
+    SELECT c.facility_id, c.inmate_id, c.call_id, c.started_at, c.answered,
+           extract(epoch FROM coalesce(c.ended_at, c.started_at) - c.started_at) AS duration_s, f.region_id
+      FROM firsts fi
+      JOIN calls c ON c.inmate_id = fi.inmate_id AND c.dialled_e164 = fi.num AND c.started_at = fi.first_at
+      JOIN facilities f ON f.id = c.facility_id
+     WHERE fi.num NOT IN (SELECT num FROM counsel)),
+crossing AS (
+    SELECT a.region_id, a.inmate_id, a.facility_id, a.started_at, count(*) AS n
+      FROM new_calls a
+      JOIN prm ON prm.region_id = a.region_id
+      JOIN new_calls b ON b.inmate_id = a.inmate_id AND b.started_at <= a.started_at
+                      AND b.started_at > a.started_at - make_interval(mins => (prm.p->>'window_minutes')::int)
+     GROUP BY a.region_id, a.inmate_id, a.facility_id, a.started_at, a.call_id
+    HAVING count(*) >= min((prm.p->>'min_new_numbers')::int)),
+first_cross AS (
+    SELECT region_id, inmate_id, min(facility_id) AS facility_id, detection_bucket(started_at, 1) AS period_start,
+           min(started_at) AS t
+      FROM crossing GROUP BY region_id, inmate_id, detection_bucket(started_at, 1)),
+burst AS (
+    SELECT fc.region_id, fc.inmate_id, fc.facility_id, fc.period_start, fc.t, prm.p, count(*) AS n,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY nc.duration_s) AS median_s,
+           avg(nc.answered::int) AS answer_rate, array_agg(nc.call_id ORDER BY nc.started_at) AS call_ids
+      FROM first_cross fc
+      JOIN prm ON prm.region_id = fc.region_id
+      JOIN new_calls nc ON nc.inmate_id = fc.inmate_id AND nc.started_at <= fc.t
+                       AND nc.started_at > fc.t - make_interval(mins => (prm.p->>'window_minutes')::int)
+     WHERE fc.period_start >= detection_bucket($1::timestamptz, 1)
+     GROUP BY fc.region_id, fc.inmate_id, fc.facility_id, fc.period_start, fc.t, prm.p)
+SELECT region_id, 'inmate', inmate_id::text, period_start, ARRAY[facility_id], n::float8, t,
+       jsonb_build_object('new_numbers', n, 'median_duration_s', round(median_s::numeric, 1),
+                          'answer_rate', round(answer_rate::numeric, 2), 'call_ids', call_ids,
+                          'thresholds', jsonb_build_object('window_minutes', (p->>'window_minutes')::int,
+                                                           'min_new_numbers', (p->>'min_new_numbers')::int,
+                                                           'max_median_duration_s', (p->>'max_median_duration_s')::int,
+                                                           'min_answer_rate', (p->>'min_answer_rate')::float8))
+  FROM burst
+ WHERE median_s < (p->>'max_median_duration_s')::int OR answer_rate < (p->>'min_answer_rate')::float8
+""")
+
+# 9. Contact churn: 1 - Dice(this week's numbers, the previous four weeks') above max_churn.
+CONTACT_CHURN = expand("""
+WITH /*prm*/, /*counsel*/,
+bounds AS (SELECT least(detection_bucket($1::timestamptz, 7), detection_bucket($2::timestamptz, 7)) - interval '35 days' AS lo),
+wk_nums AS (
+    SELECT c.inmate_id, per.period_start AS wk, c.dialled_e164 AS num, min(c.facility_id) AS facility_id,
+           max(c.started_at) AS last_at
+      FROM calls c
+     CROSS JOIN LATERAL unnest(detection_periods(c.started_at, $2::timestamptz, 7)) AS per(period_start)
+     WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz
+       AND c.inmate_id IS NOT NULL AND c.dialled_e164 IS NOT NULL
+       AND ($5::bigint[] IS NULL OR c.inmate_id = ANY($5::bigint[]))
+       AND c.dialled_e164 NOT IN (SELECT num FROM counsel)
+     GROUP BY c.inmate_id, per.period_start, c.dialled_e164),
+chained AS (
+    SELECT w.*, lag(w.wk) OVER p AS prev_wk, lead(w.wk) OVER p AS next_wk
+      FROM wk_nums w WINDOW p AS (PARTITION BY w.inmate_id, w.num ORDER BY w.wk)),
+-- Each appearance puts its number into the "previous four weeks" of the following weeks up to its next
+-- appearance, so counting rows gives |B| without a distinct.
+prev_cov AS (
+    SELECT ch.inmate_id, g.wk
+      FROM chained ch
+     CROSS JOIN LATERAL generate_series(ch.wk + interval '7 days',
+                                        least(ch.wk + interval '28 days', coalesce(ch.next_wk, ch.wk + interval '28 days')),
+                                        interval '7 days') AS g(wk)),
+b AS (SELECT inmate_id, wk, count(*) AS b_size FROM prev_cov GROUP BY inmate_id, wk),
+a AS (
+    SELECT inmate_id, wk, count(*) AS a_size, count(*) FILTER (WHERE prev_wk >= wk - interval '28 days') AS common,
+           min(facility_id) AS facility_id, max(last_at) AS last_at
+      FROM chained
+     WHERE wk >= detection_bucket($1::timestamptz, 7)
+     GROUP BY inmate_id, wk),
+scored AS (
+    SELECT a.*, b.b_size, f.region_id, prm.p, 2.0 * a.common / (a.a_size + b.b_size) AS dice
+      FROM a JOIN b USING (inmate_id, wk)
+      JOIN facilities f ON f.id = a.facility_id
+      JOIN prm ON prm.region_id = f.region_id
+     WHERE a.a_size >= (prm.p->>'min_current')::int AND b.b_size >= (prm.p->>'min_previous')::int)
+SELECT region_id, 'inmate', inmate_id::text, wk, ARRAY[facility_id], (1 - dice)::float8, last_at,
+       jsonb_build_object('week_start', wk, 'numbers_this_week', a_size, 'numbers_previous_4_weeks', b_size,
+                          'common', common, 'dice', round(dice, 3), 'churn', round(1 - dice, 3),
+                          'thresholds', jsonb_build_object('max_churn', (p->>'max_churn')::float8,
+                                                           'min_current', (p->>'min_current')::int,
+                                                           'min_previous', (p->>'min_previous')::int))
+  FROM scored
+ WHERE 1 - dice > (p->>'max_churn')::float8
+""")
+
+# 10. Dice overlap of an inmate's numbers in window_days with the numbers of a known fraudster (an inmate
+# subject of a confirmed flag) over fraud_history_days before release (or now).
+FRAUD_SET_OVERLAP = expand("""
+WITH /*prm*/, /*counsel*/, /*family*/, /*bounds*/,
+fraudsters AS (
+    SELECT DISTINCT i.id AS fraudster_id,
+           least($2::timestamptz, coalesce(i.released_on::timestamptz + interval '1 day', $2::timestamptz)) AS upto
+      FROM detection_flags fl JOIN inmates i ON i.id = fl.subject_key::bigint
+     WHERE fl.subject_type = 'inmate' AND fl.status = 'confirmed'),
+fraud_set AS (
+    SELECT DISTINCT fr.fraudster_id, c.dialled_e164 AS num
+      FROM fraudsters fr
+      JOIN calls c ON c.inmate_id = fr.fraudster_id AND c.started_at < fr.upto
+                  AND c.started_at >= fr.upto - interval '1 day' * (SELECT max((p->>'fraud_history_days')::int) FROM prm)
+     WHERE c.dialled_e164 IS NOT NULL AND c.dialled_e164 NOT IN (SELECT num FROM counsel)),
+fraud_size AS (SELECT fraudster_id, count(*) AS size FROM fraud_set GROUP BY fraudster_id),
+mine AS (
+    SELECT prm.region_id, c.inmate_id, per.period_start, c.dialled_e164 AS num, min(c.facility_id) AS facility_id,
+           max(c.started_at) AS last_at
+      FROM calls c
+      JOIN facilities f ON f.id = c.facility_id
+      JOIN prm ON prm.region_id = f.region_id
+     CROSS JOIN LATERAL unnest(detection_periods(c.started_at, $2::timestamptz, (prm.p->>'window_days')::int)) AS per(period_start)
+     WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz
+       AND c.inmate_id IS NOT NULL AND c.dialled_e164 IS NOT NULL
+       AND ($5::bigint[] IS NULL OR c.inmate_id = ANY($5::bigint[]))
+       AND c.inmate_id NOT IN (SELECT fraudster_id FROM fraudsters)
+       AND c.dialled_e164 NOT IN (SELECT num FROM counsel)
+       AND per.period_start >= detection_bucket($1::timestamptz, (prm.p->>'window_days')::int)
+     GROUP BY prm.region_id, c.inmate_id, per.period_start, c.dialled_e164),
+mine_size AS (SELECT inmate_id, period_start, count(*) AS size FROM mine GROUP BY inmate_id, period_start),
+common AS (
+    SELECT m.region_id, m.inmate_id, m.period_start, fs.fraudster_id, count(*) AS common,
+           min(m.facility_id) AS facility_id, max(m.last_at) AS last_at
+      FROM mine m JOIN fraud_set fs ON fs.num = m.num
+     WHERE NOT (EXISTS (SELECT 1 FROM family a WHERE a.num = m.num AND a.inmate_id = m.inmate_id)
+                AND EXISTS (SELECT 1 FROM family b WHERE b.num = m.num AND b.inmate_id = fs.fraudster_id))
+     GROUP BY m.region_id, m.inmate_id, m.period_start, fs.fraudster_id),
+scored AS (
+    SELECT c.*, ms.size AS my_size, fz.size AS fraud_size, prm.p, 2.0 * c.common / (ms.size + fz.size) AS dice
+      FROM common c
+      JOIN mine_size ms USING (inmate_id, period_start)
+      JOIN fraud_size fz USING (fraudster_id)
+      JOIN prm ON prm.region_id = c.region_id)
+SELECT region_id, 'inmate', inmate_id::text, period_start, ARRAY[min(facility_id)], max(dice)::float8, max(last_at),
+       jsonb_build_object('fraudsters', jsonb_agg(jsonb_build_object('inmate_id', fraudster_id, 'common', common,
+                                                                   'their_numbers', fraud_size, 'dice', round(dice, 3))
+                                                  ORDER BY dice DESC),
+                          'numbers_called', min(my_size),
+                          'thresholds', jsonb_build_object('min_dice', min((p->>'min_dice')::float8),
+                                                           'min_common', min((p->>'min_common')::int),
+                                                           'window_days', min((p->>'window_days')::int)))
+  FROM scored
+ WHERE dice >= (p->>'min_dice')::float8 AND common >= (p->>'min_common')::int
+ GROUP BY region_id, inmate_id, period_start
+""")
+
+# 12. Repeated officer cut-offs of one inmate's calls.
+REPEATED_CUTOFFS = expand("""
+WITH /*prm*/, /*bounds*/,
+ev AS (
+    SELECT prm.region_id, prm.p, c.facility_id, c.inmate_id, c.call_id, c.ended_at, c.ended_by, per.period_start
+      FROM calls c
+      JOIN facilities f ON f.id = c.facility_id
+      JOIN prm ON prm.region_id = f.region_id
+     CROSS JOIN LATERAL unnest(detection_periods(c.ended_at, $2::timestamptz, (prm.p->>'window_days')::int)) AS per(period_start)
+     WHERE c.outcome = 'cut_off' AND c.ended_by IS NOT NULL AND c.inmate_id IS NOT NULL
+       AND c.ended_at >= (SELECT lo FROM bounds) AND c.ended_at < $2::timestamptz
+       AND ($5::bigint[] IS NULL OR c.inmate_id = ANY($5::bigint[]))
+       AND per.period_start >= detection_bucket($1::timestamptz, (prm.p->>'window_days')::int))
+SELECT region_id, 'inmate', inmate_id::text, period_start, array_agg(DISTINCT facility_id), count(*)::float8, max(ended_at),
+       jsonb_build_object('cut_offs', count(*), 'call_ids', array_agg(call_id ORDER BY ended_at),
+                          'officers', array_agg(DISTINCT ended_by),
+                          'thresholds', jsonb_build_object('min_cut_offs', min((p->>'min_cut_offs')::int),
+                                                           'window_days', min((p->>'window_days')::int)))
+  FROM ev
+ GROUP BY region_id, inmate_id, period_start
+HAVING count(*) >= min((p->>'min_cut_offs')::int)
+""")
+
+# 19. Rights starvation: an active inmate with no completed call for more than max_days. The flag is keyed
+# by the start of the gap (last completed call, or admission), so it grows while the gap lasts.
+RIGHTS_STARVATION = expand("""
+WITH /*prm*/,
+lookback AS (SELECT $1::timestamptz - interval '1 day' * (SELECT max((p->>'max_days')::int) + 1 FROM prm) AS lo),
+inm AS (
+    SELECT i.id AS inmate_id, i.current_facility_id AS facility_id, f.region_id, i.admitted_on, i.status,
+           i.released_on, prm.p
+      FROM inmates i JOIN facilities f ON f.id = i.current_facility_id JOIN prm ON prm.region_id = f.region_id
+     WHERE f.kind <> 'bapas' AND i.admitted_on::timestamptz < $2::timestamptz
+       AND (i.released_on IS NULL OR i.released_on::timestamptz >= $1::timestamptz)
+       AND ($5::bigint[] IS NULL OR i.id = ANY($5::bigint[]))),
+points AS (
+    SELECT c.inmate_id, c.started_at AS t, c.call_id
+      FROM calls c
+     WHERE c.outcome IN ('completed', 'time_limited') AND c.started_at < $2::timestamptz
+       AND c.started_at >= (SELECT lo FROM lookback) AND c.inmate_id IN (SELECT inmate_id FROM inm)
+    UNION ALL
+    -- where each inmate stood when the lookback starts: the last completed call before it, or admission
+    SELECT i.inmate_id, coalesce(prior.started_at, i.admitted_on::timestamptz), prior.call_id
+      FROM inm i
+      LEFT JOIN LATERAL (
+            SELECT c.started_at, c.call_id FROM calls c
+             WHERE c.inmate_id = i.inmate_id AND c.started_at < (SELECT lo FROM lookback)
+               AND c.outcome IN ('completed', 'time_limited')
+             ORDER BY c.started_at DESC LIMIT 1) prior ON true
+     WHERE prior.call_id IS NOT NULL OR i.admitted_on::timestamptz < (SELECT lo FROM lookback)
+    UNION ALL
+    SELECT i.inmate_id, i.admitted_on::timestamptz, NULL
+      FROM inm i WHERE i.admitted_on::timestamptz >= (SELECT lo FROM lookback)),
+gaps AS (
+    SELECT p.inmate_id, p.t AS gap_start, p.call_id AS after_call_id,
+           lead(p.t) OVER w AS next_t, lead(p.call_id) OVER w AS next_call_id
+      FROM points p WINDOW w AS (PARTITION BY p.inmate_id ORDER BY p.t, p.call_id NULLS FIRST)),
+bounded AS (
+    SELECT i.*, g.gap_start, g.after_call_id, g.next_call_id, g.next_t IS NULL AS ongoing,
+           coalesce(g.next_t, CASE WHEN i.status = 'active' THEN $2::timestamptz
+                                   ELSE least($2::timestamptz, i.released_on::timestamptz) END) AS gap_end
+      FROM gaps g JOIN inm i USING (inmate_id))
+SELECT region_id, 'inmate', inmate_id::text, gap_start, ARRAY[facility_id],
+       extract(epoch FROM gap_end - gap_start)::float8 / 86400.0, gap_end,
+       jsonb_build_object('gap_start', gap_start, 'gap_end', gap_end, 'ongoing', ongoing,
+                          'days_without_completed_call', floor(extract(epoch FROM gap_end - gap_start) / 86400.0),
+                          'last_completed_call_id', after_call_id, 'next_completed_call_id', next_call_id,
+                          'thresholds', jsonb_build_object('max_days', (p->>'max_days')::int))
+  FROM bounded
+ WHERE gap_end - gap_start > make_interval(days => (p->>'max_days')::int)
+   AND gap_end >= $1::timestamptz
+   AND (NOT ongoing OR status = 'active')
+""")
+
+# Kiosk call events that do not match their booking (another number, no booking, booking not live,
+# wrong booth), and kiosk-placed calls without a booking or to a number other than the booked one.
+KIOSK_MISMATCH = expand("""
+WITH /*prm*/,
+bounds AS (SELECT least(detection_bucket($1::timestamptz, 1), $2::timestamptz - interval '1 day') AS lo),
+ev AS (
+    SELECT e.facility_id, b.inmate_id, 'call_event' AS kind, e.event_id AS record_id, e.occurred_at AS t, e.mismatch AS reason
+      FROM call_events e
+      LEFT JOIN bookings b ON b.facility_id = e.facility_id AND b.booking_id = e.booking_id
+     WHERE e.mismatch IS NOT NULL AND e.occurred_at >= (SELECT lo FROM bounds) AND e.occurred_at < $2::timestamptz
+    UNION ALL
+    SELECT c.facility_id, coalesce(c.inmate_id, b.inmate_id), 'call', c.call_id, c.started_at,
+           CASE WHEN c.booking_id IS NULL THEN 'no_booking' ELSE 'number_not_booked' END
+      FROM calls c
+      LEFT JOIN bookings b ON b.facility_id = c.facility_id AND b.booking_id = c.booking_id
+      LEFT JOIN contacts k ON k.id = b.contact_id
+     WHERE c.source = 'kiosk' AND c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz
+       AND (c.booking_id IS NULL OR c.dialled_e164 IS DISTINCT FROM k.phone_e164)),
+matched AS (
+    SELECT prm.region_id, ev.*, per.period_start
+      FROM ev
+      JOIN facilities f ON f.id = ev.facility_id
+      JOIN prm ON prm.region_id = f.region_id
+     CROSS JOIN LATERAL unnest(detection_periods(ev.t, $2::timestamptz, 1)) AS per(period_start)
+     WHERE per.period_start >= detection_bucket($1::timestamptz, 1)
+       AND ($5::bigint[] IS NULL OR ev.facility_id = ANY($5::bigint[])))
+SELECT region_id, CASE WHEN inmate_id IS NULL THEN 'facility' ELSE 'inmate' END,
+       coalesce(inmate_id, facility_id)::text, period_start, array_agg(DISTINCT facility_id), count(*)::float8, max(t),
+       jsonb_build_object('reasons', array_agg(DISTINCT reason), 'count', count(*),
+                          'call_event_ids', array_agg(record_id ORDER BY t) FILTER (WHERE kind = 'call_event'),
+                          'call_ids', array_agg(record_id ORDER BY t) FILTER (WHERE kind = 'call'))
+  FROM matched
+ GROUP BY region_id, inmate_id IS NULL, coalesce(inmate_id, facility_id), period_start
+""")

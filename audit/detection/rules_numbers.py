@@ -1,0 +1,339 @@
+"""Rules whose subject is an outside number or number prefix (detection.md patterns 1, 2, 4, 5, 6, 8, 11, 13)."""
+
+from __future__ import annotations
+
+from audit.detection.fragments import expand
+
+# 1. One number called by >= min_inmates distinct inmates of a region in window_days. Inmates who hold
+# the number as verified core family count as one household (up to household_max of them).
+SHARED_NUMBER = expand("""
+WITH /*prm*/, /*counsel*/, /*family*/, /*bounds*/,
+ev AS (
+    SELECT prm.region_id, c.facility_id, c.inmate_id, c.dialled_e164 AS num, c.call_id, c.started_at,
+           per.period_start
+      FROM calls c
+      JOIN facilities f ON f.id = c.facility_id
+      JOIN prm ON prm.region_id = f.region_id
+     CROSS JOIN LATERAL unnest(detection_periods(c.started_at, $2::timestamptz, (prm.p->>'window_days')::int))
+           AS per(period_start)
+     WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz
+       AND c.inmate_id IS NOT NULL AND c.dialled_e164 IS NOT NULL
+       AND ($6::text[] IS NULL OR c.dialled_e164 = ANY($6::text[]))
+       AND c.dialled_e164 NOT IN (SELECT num FROM counsel)
+       AND per.period_start >= detection_bucket($1::timestamptz, (prm.p->>'window_days')::int)),
+per_inmate AS (
+    SELECT region_id, num, period_start, inmate_id, min(facility_id) AS facility_id, count(*) AS n,
+           max(started_at) AS last_at, (array_agg(call_id ORDER BY started_at DESC))[1:10] AS call_ids
+      FROM ev GROUP BY region_id, num, period_start, inmate_id),
+cand AS (
+    SELECT pi.region_id, pi.num, pi.period_start
+      FROM per_inmate pi JOIN prm ON prm.region_id = pi.region_id
+     GROUP BY pi.region_id, pi.num, pi.period_start
+    HAVING count(*) >= min((prm.p->>'min_inmates')::int)),
+grp AS (
+    SELECT pi.region_id, pi.num, pi.period_start, count(*) AS inmates,
+           count(*) FILTER (WHERE fam.inmate_id IS NOT NULL) AS household,
+           sum(pi.n) AS calls, max(pi.last_at) AS last_at, array_agg(DISTINCT pi.facility_id) AS facs,
+           jsonb_agg(jsonb_build_object('inmate_id', pi.inmate_id, 'facility_id', pi.facility_id, 'calls', pi.n,
+                                        'call_ids', pi.call_ids, 'household', fam.inmate_id IS NOT NULL)
+                     ORDER BY pi.n DESC, pi.inmate_id) AS inmates_detail
+      FROM per_inmate pi
+      JOIN cand USING (region_id, num, period_start)
+      LEFT JOIN family fam ON fam.num = pi.num AND fam.inmate_id = pi.inmate_id
+     GROUP BY pi.region_id, pi.num, pi.period_start),
+scored AS (
+    SELECT g.*, prm.p,
+           (g.inmates - g.household)
+           + CASE WHEN g.household <= (prm.p->>'household_max')::int THEN least(g.household, 1) ELSE g.household END
+           AS effective
+      FROM grp g JOIN prm ON prm.region_id = g.region_id)
+SELECT region_id, 'number' AS subject_type, num AS subject_key, period_start, facs AS facility_ids,
+       effective::float8 AS metric, last_at AS last_event_at,
+       jsonb_build_object('distinct_inmates', inmates, 'effective_inmates', effective, 'household_inmates', household,
+                          'calls', calls, 'facilities', facs, 'inmates', inmates_detail,
+                          'thresholds', jsonb_build_object('min_inmates', (p->>'min_inmates')::int,
+                                                           'window_days', (p->>'window_days')::int,
+                                                           'household_max', (p->>'household_max')::int)) AS evidence
+  FROM scored
+ WHERE effective >= (p->>'min_inmates')::int
+""")
+
+# 2. A number on several inmates' active contact lists. Each bucket with a new registration is checked
+# against every active registration of the number made before the bucket ends (not only recent ones).
+SHARED_REGISTRATION = expand("""
+WITH /*prm*/, /*counsel*/,
+regs AS (
+    SELECT prm.region_id, i.current_facility_id AS facility_id, k.inmate_id, k.phone_e164 AS num, k.id AS contact_id,
+           k.created_at, k.relation IN ('spouse', 'parent', 'child', 'sibling', 'guardian') AS core_family,
+           (prm.p->>'period_days')::int AS pd
+      FROM contacts k
+      JOIN inmates i ON i.id = k.inmate_id
+      JOIN facilities f ON f.id = i.current_facility_id
+      JOIN prm ON prm.region_id = f.region_id
+     WHERE k.status IN ('pending', 'verified') AND NOT k.is_legal_counsel AND k.created_at < $2::timestamptz
+       AND ($6::text[] IS NULL OR k.phone_e164 = ANY($6::text[]))
+       AND k.phone_e164 NOT IN (SELECT num FROM counsel)),
+trig AS (
+    SELECT DISTINCT region_id, num, detection_bucket(created_at, pd) AS period_start, pd
+      FROM regs WHERE created_at >= detection_bucket($1::timestamptz, pd)),
+members AS (
+    SELECT t.region_id, t.num, t.period_start, r.inmate_id, r.facility_id, r.contact_id, r.created_at, r.core_family
+      FROM trig t
+      JOIN regs r ON r.region_id = t.region_id AND r.num = t.num
+                 AND r.created_at < least(t.period_start + make_interval(days => t.pd), $2::timestamptz)),
+grp AS (
+    SELECT region_id, num, period_start, count(DISTINCT inmate_id) AS inmates,
+           count(DISTINCT inmate_id) FILTER (WHERE core_family) AS household,
+           max(created_at) AS last_at, array_agg(DISTINCT facility_id) AS facs,
+           jsonb_agg(jsonb_build_object('contact_id', contact_id, 'inmate_id', inmate_id, 'facility_id', facility_id,
+                                        'core_family', core_family) ORDER BY created_at) AS registrations
+      FROM members GROUP BY region_id, num, period_start),
+scored AS (
+    SELECT g.*, prm.p,
+           (g.inmates - g.household)
+           + CASE WHEN g.household <= (prm.p->>'household_max')::int THEN least(g.household, 1) ELSE g.household END
+           AS effective
+      FROM grp g JOIN prm ON prm.region_id = g.region_id)
+SELECT region_id, 'number', num, period_start, facs, effective::float8, last_at,
+       jsonb_build_object('distinct_inmates', inmates, 'effective_inmates', effective, 'household_inmates', household,
+                          'registrations', registrations, 'facilities', facs,
+                          'thresholds', jsonb_build_object('min_inmates', (p->>'min_inmates')::int,
+                                                           'household_max', (p->>'household_max')::int))
+  FROM scored
+ WHERE effective >= (p->>'min_inmates')::int
+""")
+
+# 4. A number called or registered by an inmate that an inmate released in the last released_days called
+# or registered. The caller's own verified core family is not a link (brothers share a mother).
+RELEASED_LINK = expand("""
+WITH /*prm*/, /*counsel*/, /*family*/, /*bounds*/,
+released AS (
+    SELECT r.id AS released_id, r.released_on
+      FROM inmates r
+     WHERE r.status = 'released'
+       AND r.released_on >= ((SELECT lo FROM bounds) - interval '1 day' * (SELECT max((p->>'released_days')::int) FROM prm))::date),
+released_nums AS (
+    SELECT DISTINCT r.released_id, r.released_on, x.num
+      FROM released r
+     CROSS JOIN LATERAL (
+           SELECT k.phone_e164 AS num FROM contacts k WHERE k.inmate_id = r.released_id AND k.status <> 'rejected'
+           UNION
+           SELECT c.dialled_e164 FROM calls c WHERE c.inmate_id = r.released_id AND c.dialled_e164 IS NOT NULL) x
+     WHERE x.num NOT IN (SELECT num FROM counsel)
+       AND ($6::text[] IS NULL OR x.num = ANY($6::text[]))),
+ev AS (
+    SELECT c.facility_id, c.inmate_id, c.dialled_e164 AS num, 'call' AS kind, c.call_id AS record_id, c.started_at AS t
+      FROM calls c
+     WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz AND c.inmate_id IS NOT NULL
+       AND c.dialled_e164 IN (SELECT num FROM released_nums)
+    UNION ALL
+    SELECT i.current_facility_id, k.inmate_id, k.phone_e164, 'registration', k.id, k.created_at
+      FROM contacts k JOIN inmates i ON i.id = k.inmate_id
+     WHERE k.created_at >= (SELECT lo FROM bounds) AND k.created_at < $2::timestamptz
+       AND k.status IN ('pending', 'verified') AND k.phone_e164 IN (SELECT num FROM released_nums)),
+matched AS (
+    SELECT prm.region_id, ev.*, rn.released_id, rn.released_on, per.period_start
+      FROM ev
+      JOIN released_nums rn ON rn.num = ev.num AND rn.released_id <> ev.inmate_id
+      JOIN facilities f ON f.id = ev.facility_id
+      JOIN prm ON prm.region_id = f.region_id
+     CROSS JOIN LATERAL unnest(detection_periods(ev.t, $2::timestamptz, (prm.p->>'window_days')::int)) AS per(period_start)
+     WHERE ev.t::date >= rn.released_on AND ev.t::date <= rn.released_on + (prm.p->>'released_days')::int
+       AND per.period_start >= detection_bucket($1::timestamptz, (prm.p->>'window_days')::int)
+       AND NOT EXISTS (SELECT 1 FROM family fam WHERE fam.num = ev.num AND fam.inmate_id = ev.inmate_id))
+SELECT m.region_id, 'number', m.num, m.period_start, array_agg(DISTINCT m.facility_id), count(*)::float8, max(m.t),
+       jsonb_build_object('released_inmates', jsonb_agg(DISTINCT jsonb_build_object('inmate_id', m.released_id,
+                                                                                  'released_on', m.released_on)),
+                          'inmates', array_agg(DISTINCT m.inmate_id),
+                          'call_ids', (array_agg(m.record_id ORDER BY m.t DESC) FILTER (WHERE m.kind = 'call'))[1:20],
+                          'contact_ids', array_agg(DISTINCT m.record_id) FILTER (WHERE m.kind = 'registration'),
+                          'count', count(*),
+                          'thresholds', jsonb_build_object('released_days', min((p->>'released_days')::int)))
+  FROM matched m JOIN prm ON prm.region_id = m.region_id
+ GROUP BY m.region_id, m.num, m.period_start
+""")
+
+# 5. Calls to, or registrations of, a number on the watchlist (watched or blocked) in the record's scope.
+WATCHED_NUMBER = expand("""
+WITH /*prm*/, /*bounds*/,
+entries AS (SELECT id, scope, scope_id, pattern_kind, pattern, mode FROM watchlist WHERE removed_at IS NULL),
+ev AS (
+    SELECT c.facility_id, c.inmate_id, c.dialled_e164 AS num, 'call' AS kind, c.call_id AS record_id, c.started_at AS t
+      FROM calls c
+     WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz AND c.dialled_e164 IS NOT NULL
+       AND ($6::text[] IS NULL OR c.dialled_e164 = ANY($6::text[]))
+    UNION ALL
+    SELECT i.current_facility_id, k.inmate_id, k.phone_e164, 'registration', k.id, k.created_at
+      FROM contacts k JOIN inmates i ON i.id = k.inmate_id
+     WHERE k.created_at >= (SELECT lo FROM bounds) AND k.created_at < $2::timestamptz
+       AND ($6::text[] IS NULL OR k.phone_e164 = ANY($6::text[]))),
+matched AS (
+    SELECT prm.region_id, ev.*, e.id AS entry_id, e.mode, per.period_start
+      FROM ev
+      JOIN facilities f ON f.id = ev.facility_id
+      JOIN prm ON prm.region_id = f.region_id
+      JOIN entries e ON (e.scope = 'national' OR (e.scope = 'region' AND e.scope_id = f.region_id)
+                         OR (e.scope = 'facility' AND e.scope_id = ev.facility_id))
+                    AND (ev.num = e.pattern OR (e.pattern_kind = 'prefix' AND starts_with(ev.num, e.pattern)))
+     CROSS JOIN LATERAL unnest(detection_periods(ev.t, $2::timestamptz, (prm.p->>'window_days')::int)) AS per(period_start)
+     WHERE per.period_start >= detection_bucket($1::timestamptz, (prm.p->>'window_days')::int))
+SELECT region_id, 'number', num, period_start, array_agg(DISTINCT facility_id), count(DISTINCT (kind, record_id))::float8,
+       max(t),
+       jsonb_build_object('watchlist_entry_ids', array_agg(DISTINCT entry_id), 'modes', array_agg(DISTINCT mode),
+                          'call_ids', (array_agg(DISTINCT record_id) FILTER (WHERE kind = 'call'))[1:50],
+                          'contact_ids', array_agg(DISTINCT record_id) FILTER (WHERE kind = 'registration'),
+                          'inmates', array_agg(DISTINCT inmate_id),
+                          'count', count(DISTINCT (kind, record_id)))
+  FROM matched
+ GROUP BY region_id, num, period_start
+""")
+
+# 6. Calls to, or registrations of, a staff member's own number. The subject is the staff member.
+STAFF_NUMBER = expand("""
+WITH /*prm*/, /*bounds*/,
+staff AS (SELECT id AS user_id, phone_e164 AS num FROM users WHERE phone_e164 IS NOT NULL),
+ev AS (
+    SELECT c.facility_id, c.inmate_id, c.dialled_e164 AS num, 'call' AS kind, c.call_id AS record_id, c.started_at AS t
+      FROM calls c
+     WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz
+       AND c.dialled_e164 IN (SELECT num FROM staff)
+       AND ($6::text[] IS NULL OR c.dialled_e164 = ANY($6::text[]))
+    UNION ALL
+    SELECT i.current_facility_id, k.inmate_id, k.phone_e164, 'registration', k.id, k.created_at
+      FROM contacts k JOIN inmates i ON i.id = k.inmate_id
+     WHERE k.created_at >= (SELECT lo FROM bounds) AND k.created_at < $2::timestamptz
+       AND k.phone_e164 IN (SELECT num FROM staff)
+       AND ($6::text[] IS NULL OR k.phone_e164 = ANY($6::text[]))),
+matched AS (
+    SELECT prm.region_id, s.user_id, ev.*, per.period_start
+      FROM ev
+      JOIN staff s ON s.num = ev.num
+      JOIN facilities f ON f.id = ev.facility_id
+      JOIN prm ON prm.region_id = f.region_id
+     CROSS JOIN LATERAL unnest(detection_periods(ev.t, $2::timestamptz, (prm.p->>'window_days')::int)) AS per(period_start)
+     WHERE per.period_start >= detection_bucket($1::timestamptz, (prm.p->>'window_days')::int))
+SELECT region_id, 'officer', user_id::text, period_start, array_agg(DISTINCT facility_id), count(*)::float8, max(t),
+       jsonb_build_object('staff_user_id', user_id, 'inmates', array_agg(DISTINCT inmate_id),
+                          'call_ids', (array_agg(record_id ORDER BY t DESC) FILTER (WHERE kind = 'call'))[1:50],
+                          'contact_ids', array_agg(DISTINCT record_id) FILTER (WHERE kind = 'registration'),
+                          'calls', count(*) FILTER (WHERE kind = 'call'))
+  FROM matched
+ GROUP BY region_id, user_id, period_start
+""")
+
+# 8. Prefix hopping: many inmates calling several numbers of one range (number minus its last digits).
+PREFIX_HOPPING = expand("""
+WITH /*prm*/, /*counsel*/, /*family*/, /*bounds*/,
+ev AS (
+    SELECT prm.region_id, c.facility_id, c.inmate_id, c.dialled_e164 AS num, c.call_id, c.started_at,
+           left(c.dialled_e164, length(c.dialled_e164) - (prm.p->>'drop_digits')::int) AS prefix, per.period_start
+      FROM calls c
+      JOIN facilities f ON f.id = c.facility_id
+      JOIN prm ON prm.region_id = f.region_id
+     CROSS JOIN LATERAL unnest(detection_periods(c.started_at, $2::timestamptz, (prm.p->>'window_days')::int))
+           AS per(period_start)
+     WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz
+       AND c.inmate_id IS NOT NULL AND c.dialled_e164 IS NOT NULL
+       AND c.dialled_e164 NOT IN (SELECT num FROM counsel)
+       AND ($6::text[] IS NULL OR left(c.dialled_e164, length(c.dialled_e164) - (prm.p->>'drop_digits')::int)
+                                  IN (SELECT left(x, length(x) - (prm.p->>'drop_digits')::int) FROM unnest($6::text[]) x))
+       AND per.period_start >= detection_bucket($1::timestamptz, (prm.p->>'window_days')::int)
+       AND NOT EXISTS (SELECT 1 FROM family fam WHERE fam.num = c.dialled_e164 AND fam.inmate_id = c.inmate_id)),
+grp AS (
+    SELECT region_id, prefix, period_start, count(DISTINCT inmate_id) AS inmates, count(DISTINCT num) AS numbers,
+           count(*) AS calls, max(started_at) AS last_at, array_agg(DISTINCT facility_id) AS facs,
+           array_agg(DISTINCT inmate_id) AS inmate_ids, (array_agg(call_id ORDER BY started_at DESC))[1:50] AS call_ids
+      FROM ev GROUP BY region_id, prefix, period_start)
+SELECT g.region_id, 'prefix', g.prefix, g.period_start, g.facs, g.inmates::float8, g.last_at,
+       jsonb_build_object('distinct_inmates', g.inmates, 'distinct_numbers', g.numbers, 'calls', g.calls,
+                          'inmates', g.inmate_ids, 'call_ids', g.call_ids,
+                          'thresholds', jsonb_build_object('min_inmates', (prm.p->>'min_inmates')::int,
+                                                           'min_numbers', (prm.p->>'min_numbers')::int,
+                                                           'drop_digits', (prm.p->>'drop_digits')::int,
+                                                           'window_days', (prm.p->>'window_days')::int))
+  FROM grp g JOIN prm ON prm.region_id = g.region_id
+ WHERE g.inmates >= (prm.p->>'min_inmates')::int AND g.numbers >= (prm.p->>'min_numbers')::int
+""")
+
+# 11. International, premium-rate or toll-free numbers not on the region's allowed list.
+PREMIUM_INTERNATIONAL = expand("""
+WITH /*prm*/, /*counsel*/, /*bounds*/,
+ev AS (
+    SELECT c.facility_id, c.inmate_id, c.dialled_e164 AS num, 'call' AS kind, c.call_id AS record_id, c.started_at AS t
+      FROM calls c
+     WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz AND c.dialled_e164 IS NOT NULL
+       AND ($6::text[] IS NULL OR c.dialled_e164 = ANY($6::text[]))
+    UNION ALL
+    SELECT i.current_facility_id, k.inmate_id, k.phone_e164, 'registration', k.id, k.created_at
+      FROM contacts k JOIN inmates i ON i.id = k.inmate_id
+     WHERE k.created_at >= (SELECT lo FROM bounds) AND k.created_at < $2::timestamptz
+       AND k.status IN ('pending', 'verified') AND NOT k.is_legal_counsel
+       AND ($6::text[] IS NULL OR k.phone_e164 = ANY($6::text[]))),
+matched AS (
+    SELECT prm.region_id, prm.p, ev.*, per.period_start,
+           CASE WHEN NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(prm.p->'domestic_prefixes') d
+                                  WHERE starts_with(ev.num, d)) THEN 'international' ELSE 'premium_or_toll_free' END
+           AS category
+      FROM ev
+      JOIN facilities f ON f.id = ev.facility_id
+      JOIN prm ON prm.region_id = f.region_id
+     CROSS JOIN LATERAL unnest(detection_periods(ev.t, $2::timestamptz, (prm.p->>'window_days')::int)) AS per(period_start)
+     WHERE per.period_start >= detection_bucket($1::timestamptz, (prm.p->>'window_days')::int)
+       AND ev.num NOT IN (SELECT num FROM counsel)
+       AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(prm.p->'allowed_prefixes') a WHERE starts_with(ev.num, a))
+       AND (NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(prm.p->'domestic_prefixes') d WHERE starts_with(ev.num, d))
+            OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(prm.p->'premium_prefixes') x WHERE starts_with(ev.num, x))))
+SELECT region_id, 'number', num, period_start, array_agg(DISTINCT facility_id), count(*)::float8, max(t),
+       jsonb_build_object('category', min(category), 'inmates', array_agg(DISTINCT inmate_id),
+                          'call_ids', (array_agg(record_id ORDER BY t DESC) FILTER (WHERE kind = 'call'))[1:50],
+                          'contact_ids', array_agg(DISTINCT record_id) FILTER (WHERE kind = 'registration'),
+                          'count', count(*))
+  FROM matched
+ GROUP BY region_id, num, period_start
+""")
+
+# 13. Two inmates' calls to one number overlapping by >= min_overlap_s: a possible bridged call. Only
+# numbers where some call starts before an earlier call has ended are joined pairwise.
+OVERLAPPING_CALLS = expand("""
+WITH /*prm*/, /*counsel*/, /*family*/, /*bounds*/,
+base AS (
+    SELECT c.facility_id, c.call_id, c.inmate_id, c.dialled_e164 AS num, c.started_at, c.ended_at
+      FROM calls c
+     WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz
+       AND c.ended_at IS NOT NULL AND c.answered AND c.inmate_id IS NOT NULL AND c.dialled_e164 IS NOT NULL
+       AND ($6::text[] IS NULL OR c.dialled_e164 = ANY($6::text[]))
+       AND c.dialled_e164 NOT IN (SELECT num FROM counsel)),
+ordered AS (
+    SELECT b.*, max(b.ended_at) OVER (PARTITION BY b.num ORDER BY b.started_at, b.call_id
+                                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
+      FROM base b),
+cand_nums AS (SELECT DISTINCT num FROM ordered WHERE prev_end > started_at),
+pairs AS (
+    SELECT a.num, a.facility_id AS fa, b.facility_id AS fb, a.call_id AS ca, b.call_id AS cb,
+           a.inmate_id AS ia, b.inmate_id AS ib, b.started_at,
+           extract(epoch FROM least(a.ended_at, b.ended_at) - b.started_at) AS overlap_s
+      FROM base a
+      JOIN base b ON b.num = a.num AND b.inmate_id <> a.inmate_id
+                 AND (b.started_at, b.call_id) > (a.started_at, a.call_id) AND b.started_at < a.ended_at
+     WHERE a.num IN (SELECT num FROM cand_nums)
+       AND NOT (EXISTS (SELECT 1 FROM family f1 WHERE f1.num = a.num AND f1.inmate_id = a.inmate_id)
+                AND EXISTS (SELECT 1 FROM family f2 WHERE f2.num = a.num AND f2.inmate_id = b.inmate_id))),
+matched AS (
+    SELECT prm.region_id, pairs.*, per.period_start
+      FROM pairs
+      JOIN facilities f ON f.id = pairs.fa
+      JOIN prm ON prm.region_id = f.region_id
+     CROSS JOIN LATERAL unnest(detection_periods(pairs.started_at, $2::timestamptz, (prm.p->>'window_days')::int))
+           AS per(period_start)
+     WHERE pairs.overlap_s >= (prm.p->>'min_overlap_s')::int
+       AND per.period_start >= detection_bucket($1::timestamptz, (prm.p->>'window_days')::int))
+SELECT region_id, 'number', num, period_start, array_agg(DISTINCT fa) || array_agg(DISTINCT fb), max(overlap_s)::float8,
+       max(started_at),
+       jsonb_build_object('pairs', jsonb_agg(jsonb_build_object('call_ids', jsonb_build_array(ca, cb),
+                                                                'inmate_ids', jsonb_build_array(ia, ib),
+                                                                'overlap_s', round(overlap_s))
+                                             ORDER BY started_at),
+                          'thresholds', jsonb_build_object('min_overlap_s', min((p->>'min_overlap_s')::int)))
+  FROM matched JOIN prm USING (region_id)
+ GROUP BY region_id, num, period_start
+""")
