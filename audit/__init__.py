@@ -4,6 +4,8 @@ Imports nothing from ``wartel`` or ``schedules``; they call :func:`audit.log.app
 transactions.
 """
 
-from audit.log import Actor, AuditEntry, LogRef, append
+from audit.log import Actor, AuditEntry, LogRef, append, is_refused_audit_change, record_blocked_attempt
+from audit.verify import VerificationStatus, verification_status
 
-__all__ = ["Actor", "AuditEntry", "LogRef", "append"]
+__all__ = ["Actor", "AuditEntry", "LogRef", "VerificationStatus", "append", "is_refused_audit_change",
+           "record_blocked_attempt", "verification_status"]

@@ -102,3 +102,43 @@ async def append(
         str(subject_id), canonical_json(payload or {}), actor.request_id,
     )
     return AuditEntry(log_id=row[0], seq=row[1], leaf_hash=row[2])
+
+
+TAMPER_ACTION = "audit.tamper_blocked"
+_AUDIT_TABLES = ("entries", "logs", "checkpoints", "signing_keys", "verifications")
+
+
+def is_refused_audit_change(exc: BaseException) -> bool:
+    """Was this database error the refusal of a change to audit data (trigger or missing privilege)?"""
+    if not isinstance(exc, asyncpg.InsufficientPrivilegeError):
+        return False
+    if getattr(exc, "constraint_name", None) == "audit_append_only":
+        return True
+    message = str(exc)
+    return any(f"for table {t}" in message for t in _AUDIT_TABLES) or "for schema audit" in message \
+        or "for function append_entry" in message
+
+
+async def record_blocked_attempt(
+    conn: asyncpg.Connection,
+    log: LogRef,
+    *,
+    actor: Actor,
+    error: BaseException,
+    context: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Record a refused attempt to change audit data, in a transaction of its own.
+
+    Call it on a connection that is not inside the failed transaction (that one rolled back, and the record
+    must survive it). The entry is high severity: nobody's legitimate work updates or deletes audit data.
+    """
+    payload: dict[str, Any] = {
+        "severity": "high",
+        "sqlstate": getattr(error, "sqlstate", None),
+        "constraint": getattr(error, "constraint_name", None),
+        "refusal": str(error)[:200],
+        **(context or {}),
+    }
+    async with conn.transaction():
+        return await append(conn, log, action=TAMPER_ACTION, subject_type="audit_log",
+                            subject_id=f"{log.scope}:{log.scope_id}", payload=payload, actor=actor)

@@ -72,13 +72,11 @@ class MerkleTree:
                 upper.extend(_pair_level(lower[2 * done: 2 * (done + todo)]))
             k += 1
 
-    def subtree(self, start: int, end: int) -> bytes:
-        """MTH(D[start:end]) for ``start`` aligned to the largest power of two <= end - start (as the RFC's
-        recursion always is)."""
+    def pieces(self, start: int, end: int) -> list[bytes]:
+        """The complete subtrees that make up D[start:end], largest first; ``start`` must be aligned to the
+        largest power of two <= end - start (as the RFC's recursion always is)."""
         if end > self.size or start < 0 or start > end:
             raise ValueError(f"subtree [{start}, {end}) outside a tree of {self.size} leaves")
-        if start == end:
-            return EMPTY_ROOT
         pieces: list[bytes] = []
         pos, remaining = start, end - start
         for k in range(remaining.bit_length() - 1, -1, -1):
@@ -87,10 +85,11 @@ class MerkleTree:
                     raise ValueError(f"subtree [{start}, {end}) is not aligned")
                 pieces.append(self.levels[k][pos >> k])
                 pos += 1 << k
-        acc = pieces[-1]
-        for piece in reversed(pieces[:-1]):
-            acc = node_hash(piece, acc)
-        return acc
+        return pieces
+
+    def subtree(self, start: int, end: int) -> bytes:
+        """MTH(D[start:end]) (see :meth:`pieces` for the alignment it needs)."""
+        return fold(self.pieces(start, end))
 
     def root(self, size: int | None = None) -> bytes:
         """The tree head of the first ``size`` leaves (all of them by default)."""
@@ -140,6 +139,16 @@ class MerkleTree:
                 complete = False
         proof.reverse()
         return proof
+
+
+def fold(pieces: Sequence[bytes]) -> bytes:
+    """Right fold of complete subtrees, largest first: the RFC's MTH of the range they cover."""
+    if not pieces:
+        return EMPTY_ROOT
+    acc = pieces[-1]
+    for piece in reversed(pieces[:-1]):
+        acc = node_hash(piece, acc)
+    return acc
 
 
 def root_of(leaves: Sequence[bytes]) -> bytes:

@@ -213,7 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extensions() -> list[Callable[[Any], None]]:
     """Subcommands of other areas (audit, detection, reports, simulation) register themselves here."""
-    return []
+    from wartel.audit_cli import add_audit_commands
+
+    return [add_audit_commands]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from schedules.kiosk import device_from_token
 from wartel import keys
+from wartel.audit_service import record_refused_change
 from wartel.auth import credentials
 from wartel.db import DatabaseUnavailable, acquire
 from wartel.http.endpoints import validation_problem
@@ -138,6 +139,8 @@ async def problems(req: web.Request, handler: Handler) -> web.StreamResponse:
                                 constraint=name)
     except asyncpg.InsufficientPrivilegeError as exc:
         log.error("database refused a privileged change", error=str(exc))
+        await record_refused_change(req.app[keys.POOL], req.get(keys.PRINCIPAL), req.get(keys.REQUEST_ID), exc,
+                                    method=req.method, route=req.path)
         return problem_response(403, "forbidden_change", _title(lang, "forbidden_change", "change refused"))
     except (asyncpg.QueryCanceledError, asyncio.TimeoutError):
         return problem_response(503, "timeout", _title(lang, "timeout", "the request took too long"),

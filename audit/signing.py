@@ -1,0 +1,84 @@
+"""The Ed25519 key that signs checkpoints, and the exact bytes a checkpoint signature covers."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from audit.errors import SigningKeyUnsafe
+
+NOTE_ORIGIN = "wartel-audit-checkpoint/v1"
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    private: Ed25519PrivateKey
+    public_raw: bytes
+    key_id: str
+
+    def sign(self, message: bytes) -> bytes:
+        return self.private.sign(message)
+
+
+def key_id_of(public_raw: bytes) -> str:
+    """Short, stable name of a public key: the first 8 bytes of its SHA-256, in hex."""
+    return hashlib.sha256(public_raw).hexdigest()[:16]
+
+
+def _from_private(private: Ed25519PrivateKey) -> SigningKey:
+    raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return SigningKey(private=private, public_raw=raw, key_id=key_id_of(raw))
+
+
+def load_or_create(path: Path) -> SigningKey:
+    """Load the PEM key at ``path``, creating it (mode 0600) on first use.
+
+    A key file others can read is refused: whoever holds it can sign a rewritten history.
+    """
+    if path.exists():
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise SigningKeyUnsafe(f"audit signing key {path} has mode {mode:o}; chmod 600 it",
+                                   code="audit_signing_key_unsafe")
+        private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(private, Ed25519PrivateKey):
+            raise SigningKeyUnsafe(f"{path} is not an Ed25519 key", code="audit_signing_key_wrong_type")
+        return _from_private(private)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it a moment ago: use theirs
+        return load_or_create(path)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    return _from_private(private)
+
+
+def format_time(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def checkpoint_message(log_name: str, size: int, root_hash: bytes, signed_at: datetime) -> bytes:
+    """What a checkpoint signature covers: origin, log, size, root and time, one per line."""
+    root = base64.b64encode(root_hash).decode()
+    return f"{NOTE_ORIGIN}\n{log_name}\n{size}\n{root}\n{format_time(signed_at)}\n".encode()
+
+
+def verify_signature(public_raw: bytes, signature: bytes, message: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(public_raw).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True

@@ -1,0 +1,411 @@
+"""Verification: recompute every log's tree from its entries and hold it against the signed checkpoints.
+
+A log holds when its sequence numbers run 1..n without a gap, every entry's leaf hash is the hash of its
+canonical text, every row's columns say what its canonical text says, and the root of the first s entries
+equals the root of every checkpoint of size s (stored in the database or exported to the regional office).
+The first sequence number that does not hold is named; a root that disagrees with a checkpoint, while every
+row looks right (a rewrite that recomputed the hashes), names the first entry after the last checkpoint that
+still held — the finer the checkpoints, the closer that is.
+
+The database is read in chunks of 2**16 entries, one round trip each; chunks are hashed in worker processes
+while the next is read, and combined through the chunks' subtree roots, which are complete subtrees of the
+RFC 6962 tree. Offline, the same checks run on an export (:func:`verify_export`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from multiprocessing import get_all_start_methods, get_context
+from typing import IO, Any
+
+import asyncpg
+
+from audit.checkpoints import Checkpoint, checkpoint_from_json, public_keys, signature_holds
+from audit.entries import MOVED, ROWS_SQL, canonical_problem, fetch_chunk, row_problem
+from audit.errors import ExportInvalid
+from audit.log import LogRef
+from audit.merkle import MerkleTree, fold, leaf_hashes
+
+CHUNK = 1 << 16
+EXPORT_FORMAT = "wartel-audit-export/v1"
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class LogResult:
+    log_name: str
+    log_id: int | None
+    size: int
+    ok: bool = True
+    first_bad_seq: int | None = None
+    problem: str | None = None
+    checkpoints_checked: int = 0
+    notes: list[str] = field(default_factory=list)
+    moved: bool = False  # the first bad row is a genuine entry at the wrong position
+
+    def fail(self, seq: int | None, problem: str) -> None:
+        """Record a failure; the earliest sequence number wins."""
+        self.ok = False
+        if seq is None:
+            if self.problem is None:
+                self.problem = problem
+            else:
+                self.notes.append(problem)
+            return
+        if self.first_bad_seq is None or seq < self.first_bad_seq:
+            if self.problem is not None:
+                self.notes.append(self.problem)
+            self.first_bad_seq, self.problem, self.moved = seq, problem, problem == MOVED
+        else:
+            self.notes.append(problem)
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"{self.log_name}: {self.size} entries hold, {self.checkpoints_checked} checkpoints match"
+        where = f" at seq {self.first_bad_seq}" if self.first_bad_seq is not None else ""
+        return f"{self.log_name}: FAILED{where}: {self.problem}"
+
+
+@dataclass
+class ChunkResult:
+    lo: int
+    bad_seq: int | None
+    problem: str | None
+    root: bytes | None  # of the whole chunk, when it is complete and sound
+    cut_roots: dict[int, bytes]  # global size s -> MTH of the chunk's entries lo..s
+
+
+def hash_chunk(lo: int, canonical: bytes, leaves: bytes, count: int, cuts: tuple[int, ...],
+               full: bool) -> ChunkResult:
+    """Check and hash one chunk read by the fast path. Runs in a worker process: plain data in and out."""
+    texts = canonical.split(b"\n") if count else []
+    if len(texts) != count:
+        return ChunkResult(lo, None, "recheck", None, {})
+    computed = leaf_hashes(texts)
+    good = count
+    bad_seq = problem = None
+    if b"".join(computed) != leaves:
+        good = next(i for i in range(count) if computed[i] != leaves[32 * i:32 * i + 32])
+        bad_seq, problem = lo + good, "leaf hash does not match the canonical text"
+    return _roots(lo, computed[:good], cuts, full and bad_seq is None, bad_seq, problem)
+
+
+def _roots(lo: int, leaves: list[bytes], cuts: Iterable[int], full: bool, bad_seq: int | None,
+           problem: str | None) -> ChunkResult:
+    tree = MerkleTree(leaves)
+    cut_roots = {s: tree.root(s - lo + 1) for s in cuts if s - lo + 1 <= tree.size}
+    return ChunkResult(lo, bad_seq, problem, tree.root() if full else None, cut_roots)
+
+
+def check_rows(lo: int, hi: int, rows: list[Any], cuts: Iterable[int], full: bool) -> ChunkResult:
+    """The slow, exact path for a chunk the fast path found wanting: row by row, in Python."""
+    leaves: list[bytes] = []
+    by_seq = {r["seq"]: r for r in rows}
+    for seq in range(lo, hi + 1):
+        row = by_seq.get(seq)
+        problem = f"sequence number {seq} is missing" if row is None else row_problem(row, seq)
+        if problem is not None:
+            return _roots(lo, leaves, cuts, False, seq, problem)
+        leaves.append(bytes(row["leaf_hash"]))
+    return _roots(lo, leaves, cuts, full, None, None)
+
+
+class _ChunkRoots:
+    """Roots of prefixes of one log, from its chunks' roots (complete subtrees of 2**16 leaves)."""
+
+    def __init__(self, chunk: int) -> None:
+        self.chunk = chunk
+        self.tree = MerkleTree()
+        self.cut_roots: dict[int, bytes] = {}
+
+    def root_at(self, size: int) -> bytes | None:
+        q = (size - 1) // self.chunk
+        if q > self.tree.size or size not in self.cut_roots:
+            return None
+        return fold(self.tree.pieces(0, q) + [self.cut_roots[size]])
+
+
+def check_checkpoints(result: LogResult, checkpoints: list[tuple[Checkpoint, dict[str, bytes], str]],
+                      root_at: Callable[[int], bytes | None]) -> None:
+    """Hold the recomputed roots against each checkpoint, smallest first.
+
+    A checkpoint whose signature does not verify is itself reported (someone wrote it who does not hold the
+    key). Only entries before the first bad row can be judged by a root; the first root that disagrees
+    names the first entry after the last checkpoint that held.
+    """
+    last_good = 0
+    good_upto = result.size if result.first_bad_seq is None else result.first_bad_seq - 1
+    for cp, keys, origin in sorted(checkpoints, key=lambda c: c[0].size):
+        if not signature_holds(cp, keys):
+            result.fail(None, f"{origin} checkpoint at size {cp.size} has no valid signature "
+                              f"(key {cp.key_id})")
+            continue
+        if cp.size > good_upto:
+            if result.first_bad_seq is None:
+                result.fail(good_upto + 1, f"{origin} checkpoint covers {cp.size} entries; "
+                                           f"sequence number {good_upto + 1} is missing")
+            elif result.moved and last_good + 1 < result.first_bad_seq:
+                # Genuine entries were shifted along: something was put in before them, after the last
+                # checkpoint that still holds.
+                result.fail(last_good + 1, f"entries after {last_good} were moved and no longer match the "
+                                           f"{origin} checkpoint at size {cp.size}")
+            continue
+        root = root_at(cp.size)
+        if root != cp.root_hash:
+            result.fail(last_good + 1, f"entries {last_good + 1}..{cp.size} do not match the {origin} "
+                                       f"checkpoint signed at {cp.signed_at.isoformat()}")
+            return
+        last_good = max(last_good, cp.size)
+        result.checkpoints_checked += 1
+
+
+def _executor(total: int, workers: int | None, chunk: int) -> Executor | None:
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    if workers <= 1 or total < 4 * chunk:
+        return None
+    # fork: the workers need nothing but hashlib and this module, already imported; spawning would cost more
+    # than hashing a small database.
+    methods = get_all_start_methods()
+    return ProcessPoolExecutor(max_workers=workers,
+                               mp_context=get_context("fork" if "fork" in methods else methods[0]))
+
+
+async def verify_database(conn: asyncpg.Connection, *, log_ids: list[int] | None = None,
+                          external: list[Checkpoint] | None = None,
+                          external_keys: dict[str, bytes] | None = None,
+                          progress: Progress | None = None, workers: int | None = None,
+                          chunk: int = CHUNK, store: bool = True) -> list[LogResult]:
+    """Verify every log (or ``log_ids``) in the database; store each log's outcome unless ``store`` is off."""
+    logs = await conn.fetch(
+        "SELECT log_id, audit.log_name(scope, scope_id) AS name, size, "
+        "(SELECT max(seq) FROM audit.entries e WHERE e.log_id = l.log_id) AS last_seq "
+        "FROM audit.logs l WHERE $1::bigint[] IS NULL OR log_id = ANY($1) ORDER BY log_id", log_ids)
+    db_keys = await public_keys(conn)
+    stored = await conn.fetch(
+        "SELECT c.*, audit.log_name(l.scope, l.scope_id) AS log_name FROM audit.checkpoints c "
+        "JOIN audit.logs l USING (log_id) WHERE $1::bigint[] IS NULL OR c.log_id = ANY($1)", log_ids)
+    by_log: dict[str, list[tuple[Checkpoint, dict[str, bytes], str]]] = {}
+    for r in stored:
+        cp = Checkpoint(r["log_id"], r["log_name"], r["size"], bytes(r["root_hash"]), r["signed_at"],
+                        r["key_id"], bytes(r["signature"]))
+        by_log.setdefault(cp.log_name, []).append((cp, db_keys, "stored"))
+    for cp in external or []:
+        by_log.setdefault(cp.log_name, []).append((cp, external_keys or {}, "exported"))
+
+    results: list[LogResult] = []
+    names = {r["name"] for r in logs}
+    if log_ids is None:
+        for name in sorted(set(by_log) - names):
+            missing = LogResult(name, None, 0)
+            missing.fail(1, "the log is missing from the database but has exported checkpoints")
+            results.append(missing)
+
+    plan = []
+    for r in logs:
+        cps = by_log.get(r["name"], [])
+        size = max([r["size"], r["last_seq"] or 0, *(c[0].size for c in cps)])
+        plan.append((r, cps, size))
+    total = sum(p[2] for p in plan)
+    done = 0
+    executor = _executor(total, workers, chunk)
+    loop = asyncio.get_running_loop()
+    # Bounded read-ahead: at most two chunks per worker in flight, so memory stays a few chunks' worth.
+    window = asyncio.Semaphore(2 * (workers or os.cpu_count() or 1))
+    try:
+        for r, cps, size in plan:
+            result = LogResult(r["name"], r["log_id"], size)
+            if r["size"] < size:
+                result.notes.append(f"the log claims {r['size']} entries, its rows or checkpoints {size}")
+            cuts = sorted({c[0].size for c in cps})
+            roots = _ChunkRoots(chunk)
+            pending: list[asyncio.Future[ChunkResult]] = []
+
+            async def run(lo: int, hi: int, data: Any, local_cuts: tuple[int, ...]) -> ChunkResult:
+                try:
+                    if executor is None:
+                        return hash_chunk(lo, data.canonical, data.leaves, data.count, local_cuts,
+                                          hi - lo + 1 == chunk)
+                    return await loop.run_in_executor(executor, hash_chunk, lo, data.canonical, data.leaves,
+                                                      data.count, local_cuts, hi - lo + 1 == chunk)
+                finally:
+                    window.release()
+
+            for lo in range(1, size + 1, chunk):
+                hi = min(lo + chunk - 1, size)
+                local_cuts = tuple(s for s in cuts if lo <= s <= hi)
+                await window.acquire()
+                data = await fetch_chunk(conn, r["log_id"], lo, hi)
+                if data.complete:
+                    pending.append(asyncio.ensure_future(run(lo, hi, data, local_cuts)))
+                else:
+                    window.release()
+                    rows = await conn.fetch(ROWS_SQL, r["log_id"], lo, hi)
+                    res = check_rows(lo, hi, rows, local_cuts, hi - lo + 1 == chunk)
+                    if data.column_mismatch is not None and (res.bad_seq is None
+                                                             or data.column_mismatch < res.bad_seq):
+                        res = _roots(lo, [], (), False, data.column_mismatch,
+                                     "the row's columns disagree with its canonical text (database check)")
+                    pending.append(asyncio.ensure_future(_done(res)))
+                done += hi - lo + 1
+                if progress is not None:
+                    progress(done, total, r["name"])
+            for res in await asyncio.gather(*pending):
+                if res.problem == "recheck":
+                    hi = min(res.lo + chunk - 1, size)
+                    rows = await conn.fetch(ROWS_SQL, r["log_id"], res.lo, hi)
+                    res = check_rows(res.lo, hi, rows, tuple(s for s in cuts if res.lo <= s <= hi),
+                                     hi - res.lo + 1 == chunk)
+                if res.bad_seq is not None:
+                    result.fail(res.bad_seq, res.problem or "does not hold")
+                roots.cut_roots.update(res.cut_roots)
+                if res.root is not None and roots.tree.size == (res.lo - 1) // chunk:
+                    roots.tree.extend([res.root])
+            check_checkpoints(result, cps, roots.root_at)
+            results.append(result)
+    finally:
+        if executor is not None:
+            executor.shutdown()
+    if store:
+        await store_results(conn, [r for r in results if r.log_id is not None])
+    return results
+
+
+async def _done(res: ChunkResult) -> ChunkResult:
+    return res
+
+
+async def store_results(conn: asyncpg.Connection, results: list[LogResult]) -> None:
+    await conn.executemany(
+        "INSERT INTO audit.verifications (log_id, size, ok, first_bad_seq, checkpoints_checked, detail) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        [(r.log_id, r.size, r.ok, r.first_bad_seq, r.checkpoints_checked,
+          None if r.ok else "; ".join([r.problem or "", *r.notes])[:2000]) for r in results])
+
+
+@dataclass(frozen=True)
+class VerificationStatus:
+    log_id: int
+    verified_at: datetime
+    size: int
+    ok: bool
+    first_bad_seq: int | None
+    checkpoints_checked: int
+    detail: str | None
+
+
+async def verification_status(conn: asyncpg.Connection,
+                              logs: Iterable[LogRef | int]) -> dict[LogRef | int, VerificationStatus | None]:
+    """The last verification result of each log, for reports (``None``: never verified, or no such log)."""
+    wanted = list(logs)
+    ids = [w for w in wanted if isinstance(w, int)]
+    refs = [w for w in wanted if isinstance(w, LogRef)]
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (v.log_id) v.*, l.scope, l.scope_id FROM audit.verifications v "
+        "JOIN audit.logs l USING (log_id) "
+        "WHERE v.log_id = ANY($1) OR (l.scope, l.scope_id) IN (SELECT * FROM unnest($2::text[], $3::bigint[])) "
+        "ORDER BY v.log_id, v.verified_at DESC",
+        ids, [r.scope for r in refs], [r.scope_id for r in refs])
+    found: dict[Any, VerificationStatus] = {}
+    for r in rows:
+        status = VerificationStatus(r["log_id"], r["verified_at"], r["size"], r["ok"], r["first_bad_seq"],
+                                    r["checkpoints_checked"], r["detail"])
+        found[r["log_id"]] = status
+        found[LogRef(r["scope"], r["scope_id"])] = status
+    return {w: found.get(w) for w in wanted}
+
+
+# Offline: an export is JSON lines — a header with the public keys, then per log its entries and its
+# checkpoints. Nothing else is needed to check it.
+
+async def export_log_lines(conn: asyncpg.Connection, log_ids: list[int] | None = None) -> AsyncIterator[str]:
+    """Yield the export of every (given) log as JSON lines."""
+    keys = await public_keys(conn)
+    lines = [json.dumps({"type": "header", "format": EXPORT_FORMAT,
+                         "public_keys": [{"key_id": k, "algorithm": "ed25519", "public_key": v.hex()}
+                                         for k, v in sorted(keys.items())]})]
+    logs = await conn.fetch(
+        "SELECT log_id, audit.log_name(scope, scope_id) AS name, size FROM audit.logs "
+        "WHERE $1::bigint[] IS NULL OR log_id = ANY($1) ORDER BY log_id", log_ids)
+    for log in logs:
+        lines.append(json.dumps({"type": "log", "log": log["name"], "size": log["size"]}))
+        async with conn.transaction(readonly=True):
+            async for row in conn.cursor("SELECT seq, canonical, leaf_hash FROM audit.entries WHERE log_id = $1 "
+                                         "ORDER BY seq", log["log_id"], prefetch=5000):
+                lines.append(json.dumps({"type": "entry", "log": log["name"], "seq": row["seq"],
+                                         "canonical": row["canonical"], "leaf_hash": row["leaf_hash"].hex()},
+                                        ensure_ascii=False))
+                if len(lines) >= 5000:
+                    yield "\n".join(lines) + "\n"
+                    lines = []
+        for cp in await conn.fetch(
+                "SELECT c.*, $2::text AS log_name FROM audit.checkpoints c WHERE log_id = $1 ORDER BY size",
+                log["log_id"], log["name"]):
+            item = Checkpoint(cp["log_id"], cp["log_name"], cp["size"], bytes(cp["root_hash"]),
+                              cp["signed_at"], cp["key_id"], bytes(cp["signature"])).to_json()
+            lines.append(json.dumps({"type": "checkpoint", **item}))
+    yield "\n".join(lines) + "\n"
+
+
+def verify_export(stream: IO[str], *, external: list[Checkpoint] | None = None,
+                  external_keys: dict[str, bytes] | None = None,
+                  progress: Progress | None = None) -> list[LogResult]:
+    """Verify an export without the database: the same checks, on the canonical texts it carries."""
+    keys: dict[str, bytes] = {}
+    claimed: dict[str, int] = {}
+    entries: dict[str, list[tuple[int, str, bytes]]] = {}
+    checkpoints: dict[str, list[tuple[Checkpoint, dict[str, bytes], str]]] = {}
+    for number, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            kind = item["type"]
+            if kind == "header":
+                if item.get("format") != EXPORT_FORMAT:
+                    raise ExportInvalid(f"line {number}: not a {EXPORT_FORMAT} export", field="format")
+                keys.update({k["key_id"]: bytes.fromhex(k["public_key"]) for k in item["public_keys"]})
+            elif kind == "log":
+                claimed[item["log"]] = int(item["size"])
+            elif kind == "entry":
+                entries.setdefault(item["log"], []).append(
+                    (int(item["seq"]), item["canonical"], bytes.fromhex(item["leaf_hash"])))
+            elif kind == "checkpoint":
+                checkpoints.setdefault(item["log"], []).append((checkpoint_from_json(item), keys, "stored"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ExportInvalid(f"line {number} of the export is malformed: {exc}", field="line") from exc
+    for cp in external or []:
+        checkpoints.setdefault(cp.log_name, []).append((cp, external_keys or {}, "exported"))
+
+    results = []
+    names = sorted(set(claimed) | set(entries) | set(checkpoints))
+    total = sum(len(v) for v in entries.values())
+    done = 0
+    for name in names:
+        rows = entries.get(name, [])
+        cps = checkpoints.get(name, [])
+        size = max([claimed.get(name, 0), len(rows), *(c[0].size for c in cps)])
+        result = LogResult(name, None, size)
+        leaves: list[bytes] = []
+        for expected, (seq, canonical, leaf) in enumerate(sorted(rows), 1):
+            problem = (f"sequence number {expected} is missing" if seq != expected
+                       else canonical_problem(name, seq, canonical, leaf))
+            if problem is not None:
+                result.fail(expected, problem)
+                break
+            leaves.append(leaf)
+        else:
+            if len(leaves) < size:
+                result.fail(len(leaves) + 1, f"sequence number {len(leaves) + 1} is missing")
+        tree = MerkleTree(leaves)
+        check_checkpoints(result, cps, lambda s, t=tree: t.root(s) if s <= t.size else None)
+        results.append(result)
+        done += len(rows)
+        if progress is not None:
+            progress(done, total, name)
+    return results

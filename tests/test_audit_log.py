@@ -1,0 +1,93 @@
+"""Appending to the audit log: gapless per log under concurrency, and append-only for the service role."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import asyncpg
+import pytest
+
+from audit import Actor, LogRef, append
+from audit.log import leaf_hash
+from wartel.db import DatabaseTarget, connect
+
+ACTOR = Actor(type="user", id="7", role="officer", request_id="req-1")
+
+
+async def test_append_returns_gapless_sequence_and_the_leaf_of_the_canonical_text(app_conn) -> None:
+    async with app_conn.transaction():
+        first = await append(app_conn, LogRef.facility(1), action="booking.created", subject_type="booking",
+                             subject_id=10, payload={"booth_id": 3, "slot": "09:00"}, actor=ACTOR)
+        second = await append(app_conn, LogRef.facility(1), action="booking.cancelled", subject_type="booking",
+                              subject_id=10, payload={}, actor=ACTOR)
+        other = await append(app_conn, LogRef.region(1), action="policy.set", subject_type="policy",
+                             subject_id="quota", actor=ACTOR)
+    assert (first.seq, second.seq, other.seq) == (1, 2, 1)
+    row = await app_conn.fetchrow("SELECT * FROM audit.entries WHERE log_id = $1 AND seq = 1", first.log_id)
+    assert leaf_hash(row["canonical"]) == first.leaf_hash == row["leaf_hash"]
+    body = json.loads(row["canonical"])
+    assert body["seq"] == 1 and body["log"] == "facility:1" and body["action"] == "booking.created"
+    assert body["payload"] == {"booth_id": 3, "slot": "09:00"}
+    assert body["actor"] == {"id": "7", "role": "officer", "type": "user"}
+    assert body["subject"] == {"id": "10", "type": "booking"} and body["request_id"] == "req-1"
+
+
+async def test_an_entry_rolls_back_with_its_change(app_conn) -> None:
+    with pytest.raises(RuntimeError):
+        await append(app_conn, LogRef.facility(1), action="x", subject_type="y", subject_id=1, actor=ACTOR)
+    tx = app_conn.transaction()
+    await tx.start()
+    await append(app_conn, LogRef.facility(1), action="x", subject_type="y", subject_id=1, actor=ACTOR)
+    await tx.rollback()
+    async with app_conn.transaction():
+        entry = await append(app_conn, LogRef.facility(1), action="x", subject_type="y", subject_id=1, actor=ACTOR)
+    assert entry.seq == 1
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE audit.entries SET action = 'other'",
+    "DELETE FROM audit.entries",
+    "TRUNCATE audit.entries",
+    "UPDATE audit.logs SET size = 0",
+    "INSERT INTO audit.entries SELECT * FROM audit.entries",
+    "UPDATE audit.checkpoints SET size = 1",
+    "DELETE FROM audit.checkpoints",
+    "TRUNCATE audit.checkpoints",
+])
+async def test_the_service_role_cannot_change_audit_data(app_conn, statement: str) -> None:
+    async with app_conn.transaction():
+        await append(app_conn, LogRef.facility(1), action="x", subject_type="y", subject_id=1, actor=ACTOR)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await app_conn.execute(statement)
+    assert await app_conn.fetchval("SELECT count(*) FROM audit.entries") == 1
+
+
+async def test_even_the_owner_is_stopped_by_the_triggers(owner_conn) -> None:
+    async with owner_conn.transaction():
+        await append(owner_conn, LogRef.facility(1), action="x", subject_type="y", subject_id=1, actor=ACTOR)
+    for statement in ("UPDATE audit.entries SET action = 'z'", "DELETE FROM audit.entries",
+                      "TRUNCATE audit.entries"):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError) as info:
+            await owner_conn.execute(statement)
+        assert info.value.constraint_name == "audit_append_only"
+
+
+async def test_concurrent_appends_keep_every_log_gapless(database: DatabaseTarget) -> None:
+    connections = await asyncio.gather(*(connect(database.app_dsn) for _ in range(32)))
+    try:
+        async def writer(i: int, conn: asyncpg.Connection) -> None:
+            for j in range(50):
+                async with conn.transaction():
+                    await append(conn, LogRef.facility(1 + (i + j) % 4), action="call.started",
+                                 subject_type="call", subject_id=f"{i}-{j}", actor=ACTOR)
+
+        await asyncio.gather(*(writer(i, c) for i, c in enumerate(connections)))
+        rows = await connections[0].fetch(
+            "SELECT l.scope_id, l.size, count(e.seq) AS n, min(e.seq) AS lo, max(e.seq) AS hi "
+            "FROM audit.logs l JOIN audit.entries e USING (log_id) GROUP BY l.scope_id, l.size")
+    finally:
+        await asyncio.gather(*(c.close() for c in connections))
+    assert sum(r["n"] for r in rows) == 32 * 50
+    for r in rows:
+        assert (r["lo"], r["hi"], r["n"]) == (1, r["size"], r["size"]), dict(r)

@@ -1,0 +1,248 @@
+"""Tampering with the audit log is detected, naming the first sequence number that does not hold."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from audit import Actor, LogRef, append, verification_status
+from audit.checkpoints import TreeCache, export_document, make_checkpoint, public_keys, read_export_document
+from audit.errors import HistoryRewritten
+from audit.signing import SigningKey, load_or_create
+from audit.verify import LogResult, export_log_lines, verify_database, verify_export
+
+ACTOR = Actor(type="user", id="7", role="officer", request_id="req-t")
+LOG = LogRef.facility(1)
+
+
+@pytest.fixture
+def key(tmp_path: Path) -> SigningKey:
+    return load_or_create(tmp_path / "signing.key")
+
+
+async def _seed(conn: asyncpg.Connection, n: int = 10, log: LogRef = LOG) -> int:
+    for i in range(1, n + 1):
+        async with conn.transaction():
+            entry = await append(conn, log, action="booking.created", subject_type="booking", subject_id=100 + i,
+                                 payload={"booth_id": 3, "n": i, "slot": "2026-01-05T09:00:00+07:00"}, actor=ACTOR)
+    return entry.log_id
+
+
+async def _checkpoint_at(conn: asyncpg.Connection, key: SigningKey, log_id: int, size: int) -> None:
+    """A checkpoint of the first ``size`` entries, as the job would have made it when the log was that big."""
+    from audit.signing import checkpoint_message
+    from datetime import UTC, datetime
+
+    from audit.merkle import MerkleTree
+
+    leaves = [bytes(r["leaf_hash"]) for r in await conn.fetch(
+        "SELECT leaf_hash FROM audit.entries WHERE log_id = $1 AND seq <= $2 ORDER BY seq", log_id, size)]
+    root = MerkleTree(leaves).root()
+    at = datetime.now(UTC)
+    await conn.execute("INSERT INTO audit.signing_keys (key_id, public_key) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                       key.key_id, key.public_raw)
+    await conn.execute(
+        "INSERT INTO audit.checkpoints (log_id, size, root_hash, signed_at, key_id, signature) "
+        "VALUES ($1, $2, $3, $4, $5, $6)", log_id, size, root, at, key.key_id,
+        key.sign(checkpoint_message(f"facility:{LOG.scope_id}", size, root, at)))
+
+
+async def _tamper(owner: asyncpg.Connection, *statements: str) -> None:
+    """As a superuser with triggers switched off: what the database cannot prevent."""
+    async with owner.transaction():
+        await owner.execute("SET LOCAL session_replication_role = replica")
+        for statement in statements:
+            await owner.execute(statement)
+
+
+async def _verify(conn: asyncpg.Connection, **kw) -> LogResult:  # type: ignore[no-untyped-def]
+    results = await verify_database(conn, **kw)
+    assert len(results) == 1, results
+    return results[0]
+
+
+async def test_an_untouched_log_verifies_and_the_result_is_kept(app_conn, key) -> None:
+    log_id = await _seed(app_conn)
+    await _checkpoint_at(app_conn, key, log_id, 4)
+    await make_checkpoint(app_conn, key, log_id)
+    result = await _verify(app_conn)
+    assert result.ok, result.summary()
+    assert (result.size, result.checkpoints_checked) == (10, 2)
+    status = await verification_status(app_conn, [LOG, log_id, LogRef.facility(99)])
+    assert status[LOG] is not None and status[LOG].ok and status[LOG].size == 10
+    assert status[log_id] == status[LOG] and status[LogRef.facility(99)] is None
+
+
+async def test_a_changed_byte_in_a_payload_is_named(app_conn, owner_conn) -> None:
+    log_id = await _seed(app_conn)
+    await _tamper(owner_conn, f"UPDATE audit.entries SET canonical = replace(canonical, '\"n\": 6', '\"n\": 7') "
+                              f"WHERE log_id = {log_id} AND seq = 6")
+    result = await _verify(app_conn)
+    assert (result.ok, result.first_bad_seq) == (False, 6), result.summary()
+    assert "leaf hash" in result.problem
+
+
+async def test_a_changed_payload_column_is_named(app_conn, owner_conn) -> None:
+    log_id = await _seed(app_conn)
+    await _tamper(owner_conn, "UPDATE audit.entries SET payload = jsonb_set(payload, '{booth_id}', '4') "
+                              f"WHERE log_id = {log_id} AND seq = 3")
+    result = await _verify(app_conn)
+    assert (result.ok, result.first_bad_seq) == (False, 3), result.summary()
+
+
+async def test_a_superuser_edit_with_triggers_off_is_named(app_conn, owner_conn) -> None:
+    log_id = await _seed(app_conn)
+    await _tamper(owner_conn, f"UPDATE audit.entries SET action = 'booking.cancelled' WHERE log_id = {log_id} "
+                              "AND seq = 8")
+    result = await _verify(app_conn)
+    assert (result.ok, result.first_bad_seq) == (False, 8), result.summary()
+    assert "columns disagree" in result.problem or "column" in result.problem
+
+
+async def test_a_deleted_row_is_named(app_conn, owner_conn) -> None:
+    log_id = await _seed(app_conn)
+    await _tamper(owner_conn, f"DELETE FROM audit.entries WHERE log_id = {log_id} AND seq = 5")
+    result = await _verify(app_conn)
+    assert (result.ok, result.first_bad_seq) == (False, 5), result.summary()
+    assert "missing" in result.problem
+
+
+async def test_two_swapped_rows_are_named(app_conn, owner_conn) -> None:
+    log_id = await _seed(app_conn)
+    # Whole rows change places (every column moves with its row): only the order changed.
+    await _tamper(
+        owner_conn,
+        f"UPDATE audit.entries SET seq = 1000000 WHERE log_id = {log_id} AND seq = 4",
+        f"UPDATE audit.entries SET seq = 4 WHERE log_id = {log_id} AND seq = 7",
+        f"UPDATE audit.entries SET seq = 7 WHERE log_id = {log_id} AND seq = 1000000",
+    )
+    result = await _verify(app_conn)
+    assert (result.ok, result.first_bad_seq) == (False, 4), result.summary()
+
+
+async def test_a_truncated_tail_is_named_from_the_checkpoint(app_conn, owner_conn, key) -> None:
+    log_id = await _seed(app_conn)
+    await make_checkpoint(app_conn, key, log_id)
+    await _tamper(owner_conn, f"DELETE FROM audit.entries WHERE log_id = {log_id} AND seq > 7",
+                  f"UPDATE audit.logs SET size = 7 WHERE log_id = {log_id}")
+    result = await _verify(app_conn)
+    assert (result.ok, result.first_bad_seq) == (False, 8), result.summary()
+
+
+async def test_a_forged_row_inserted_in_the_middle_is_named(app_conn, owner_conn, key) -> None:
+    log_id = await _seed(app_conn)
+    await _checkpoint_at(app_conn, key, log_id, 5)
+    await make_checkpoint(app_conn, key, log_id)
+    # Shift 6..10 up by one and put a well-formed forged entry, with a correct leaf hash, at 6.
+    statements = [f"UPDATE audit.entries SET seq = seq + 1 WHERE log_id = {log_id} AND seq = {s}"
+                  for s in range(10, 5, -1)]
+    statements.append(f"""
+        INSERT INTO audit.entries (log_id, seq, recorded_at, actor_type, actor_id, actor_role, action,
+                                   subject_type, subject_id, payload, request_id, canonical, leaf_hash)
+        SELECT {log_id}, 6, now(), 'user', '7', 'officer', 'booking.created', 'booking', '999', '{{}}', NULL, c,
+               sha256('\\x00'::bytea || convert_to(c, 'UTF8'))
+        FROM (SELECT audit.canonical_entry('facility:1', 6, now(), 'user', '7', 'officer', 'booking.created',
+                                           'booking', '999', '{{}}', NULL) AS c) f""")
+    statements.append(f"UPDATE audit.logs SET size = 11 WHERE log_id = {log_id}")
+    await _tamper(owner_conn, *statements)
+    result = await _verify(app_conn)
+    assert (result.ok, result.first_bad_seq) == (False, 6), result.summary()
+
+
+async def test_a_rewrite_that_recomputes_every_hash_is_caught_by_the_checkpoints(app_conn, owner_conn, key) -> None:
+    log_id = await _seed(app_conn)
+    await _checkpoint_at(app_conn, key, log_id, 2)
+    await make_checkpoint(app_conn, key, log_id)
+    await _tamper(owner_conn, f"""
+        UPDATE audit.entries SET payload = '{{"booth_id": 9}}',
+               canonical = audit.canonical_entry('facility:1', seq, recorded_at, actor_type, actor_id, actor_role,
+                                                 action, subject_type, subject_id, '{{"booth_id": 9}}', request_id)
+        WHERE log_id = {log_id} AND seq = 3""",
+        f"UPDATE audit.entries SET leaf_hash = sha256('\\x00'::bytea || convert_to(canonical, 'UTF8')) "
+        f"WHERE log_id = {log_id} AND seq = 3")
+    result = await _verify(app_conn)
+    assert (result.ok, result.first_bad_seq) == (False, 3), result.summary()
+    assert "checkpoint" in result.problem
+    # And the job refuses to sign over the rewritten past.
+    async with app_conn.transaction():
+        await append(app_conn, LOG, action="x", subject_type="y", subject_id=1, actor=ACTOR)
+    with pytest.raises(HistoryRewritten):
+        await make_checkpoint(app_conn, key, log_id)
+
+
+async def test_exported_checkpoints_catch_what_the_database_hides(app_conn, owner_conn, key) -> None:
+    log_id = await _seed(app_conn)
+    cp = await make_checkpoint(app_conn, key, log_id)
+    document = json.loads(json.dumps(export_document([cp], key, await public_keys(app_conn))))
+    # The superuser removes the tail and every stored checkpoint: the database alone now looks consistent.
+    await _tamper(owner_conn, f"DELETE FROM audit.entries WHERE log_id = {log_id} AND seq > 6",
+                  f"UPDATE audit.logs SET size = 6 WHERE log_id = {log_id}",
+                  "DELETE FROM audit.checkpoints")
+    assert (await _verify(app_conn)).ok
+    external, keys = read_export_document(document)
+    result = await _verify(app_conn, external=external, external_keys=keys)
+    assert (result.ok, result.first_bad_seq) == (False, 7), result.summary()
+
+
+async def test_a_checkpoint_with_a_bad_signature_is_reported(app_conn, key, tmp_path) -> None:
+    log_id = await _seed(app_conn)
+    cp = await make_checkpoint(app_conn, key, log_id)
+    other = load_or_create(tmp_path / "other.key")
+    document = export_document([cp], key, {})
+    document["public_keys"][0]["public_key"] = other.public_raw.hex()
+    external, keys = read_export_document(document)
+    result = await _verify(app_conn, external=external, external_keys=keys)
+    assert not result.ok and "signature" in result.problem, result.summary()
+
+
+async def test_chunked_and_parallel_verification_agree_with_the_simple_one(app_conn, owner_conn, key) -> None:
+    log_id = await _seed(app_conn, 37)
+    for size in (3, 4, 16, 17, 33):
+        await _checkpoint_at(app_conn, key, log_id, size)
+    await make_checkpoint(app_conn, key, log_id)
+    for workers in (1, 2):
+        result = await _verify(app_conn, chunk=4, workers=workers, store=False)
+        assert result.ok and result.checkpoints_checked == 6, result.summary()
+    await _tamper(owner_conn, f"UPDATE audit.entries SET canonical = canonical || ' ' WHERE log_id = {log_id} "
+                              "AND seq = 22")
+    result = await _verify(app_conn, chunk=4, workers=2, store=False)
+    assert (result.ok, result.first_bad_seq) == (False, 22), result.summary()
+
+
+async def test_offline_export_verifies_without_the_database_and_names_tampering(app_conn, key) -> None:
+    log_id = await _seed(app_conn)
+    await _seed(app_conn, 3, LogRef.region(1))
+    await make_checkpoint(app_conn, key, log_id)
+    text = "".join([block async for block in export_log_lines(app_conn)])
+    results = verify_export(io.StringIO(text))
+    assert all(r.ok for r in results) and len(results) == 2, [r.summary() for r in results]
+    assert {r.log_name: r.checkpoints_checked for r in results} == {"facility:1": 1, "region:1": 0}
+
+    lines = text.splitlines()
+    index = next(i for i, line in enumerate(lines) if '"seq": 4' in line and "facility:1" in line)
+    lines[index] = lines[index].replace("booth_id", "booth_ix")
+    bad = verify_export(io.StringIO("\n".join(lines)))
+    assert [(r.log_name, r.first_bad_seq) for r in bad if not r.ok] == [("facility:1", 4)]
+
+    dropped = [line for i, line in enumerate(lines) if i != index]
+    bad = verify_export(io.StringIO("\n".join(dropped)))
+    assert [(r.log_name, r.first_bad_seq) for r in bad if not r.ok] == [("facility:1", 4)]
+
+
+async def test_a_cached_tree_keeps_the_genuine_history(app_conn, owner_conn, key) -> None:
+    log_id = await _seed(app_conn)
+    cache = TreeCache()
+    await make_checkpoint(app_conn, key, log_id, cache)
+    await _tamper(owner_conn, f"UPDATE audit.entries SET canonical = canonical || ' ' WHERE log_id = {log_id} "
+                              "AND seq = 2")
+    async with app_conn.transaction():
+        await append(app_conn, LOG, action="x", subject_type="y", subject_id=1, actor=ACTOR)
+    cp = await make_checkpoint(app_conn, key, log_id, cache)
+    assert cp is not None and cp.size == 11
+    # A fresh process reads the damaged row and refuses.
+    with pytest.raises(HistoryRewritten):
+        await TreeCache().tree(app_conn, log_id, 11)

@@ -1,0 +1,225 @@
+"""``wartel audit …``: verify the logs (online or on an export), make checkpoints, export."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from audit.checkpoints import (
+    Checkpoint,
+    export_document,
+    list_checkpoints,
+    make_checkpoints,
+    public_keys,
+    read_export_document,
+)
+from audit.errors import AuditError
+from audit.verify import LogResult, export_log_lines, verify_database, verify_export
+from wartel.cli import command
+from wartel.config import Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Progress:
+    """Progress on stderr, at most twice a second, for runs long enough to need it."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.shown = 0.0
+
+    def __call__(self, done: int, total: int, log_name: str) -> None:
+        now = time.monotonic()
+        if now - self.shown < 0.5 and done < total:
+            return
+        self.shown = now
+        rate = done / max(now - self.started, 1e-6)
+        pct = 100 * done / total if total else 100
+        print(f"\rverifying {log_name}: {done}/{total} entries ({pct:.0f}%, {rate:,.0f}/s)", end="",
+              file=sys.stderr, flush=True)
+
+    def finish(self) -> None:
+        if self.shown:
+            print(file=sys.stderr)
+
+
+def _read_checkpoint_files(paths: list[str]) -> tuple[list[Checkpoint], dict[str, bytes]]:
+    checkpoints: list[Checkpoint] = []
+    keys: dict[str, bytes] = {}
+    for path in paths:
+        cps, file_keys = read_export_document(json.loads(Path(path).read_text()))
+        checkpoints.extend(cps)
+        keys.update(file_keys)
+    return checkpoints, keys
+
+
+def _report(results: list[LogResult], labels: dict[str, str]) -> int:
+    failed = [r for r in results if not r.ok]
+    for r in results:
+        label = labels.get(r.log_name, r.log_name)
+        if r.ok:
+            print(f"ok      {label} ({r.log_name}): {r.size} entries, {r.checkpoints_checked} checkpoints match")
+        else:
+            where = f" first bad seq {r.first_bad_seq}:" if r.first_bad_seq is not None else ""
+            print(f"FAILED  {label} ({r.log_name}):{where} {r.problem}")
+            for note in r.notes:
+                print(f"        also: {note}")
+    if failed:
+        first = failed[0]
+        label = labels.get(first.log_name, first.log_name)
+        print(f"verification FAILED for {len(failed)} of {len(results)} logs; first: {label} "
+              f"seq {first.first_bad_seq if first.first_bad_seq is not None else '-'}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"all {len(results)} logs verified")
+    return EXIT_OK
+
+
+async def _log_ids_for(conn: Any, facility: str | None) -> list[int] | None:
+    if facility is None:
+        return None
+    fid = await conn.fetchval("SELECT id FROM facilities WHERE code = $1", facility)
+    if fid is None:
+        raise AuditError(f"no facility with code {facility}", code="facility_not_found", field="facility")
+    rows = await conn.fetch("SELECT log_id FROM audit.logs WHERE scope = 'facility' AND scope_id = $1", fid)
+    return [r["log_id"] for r in rows]
+
+
+@command("audit verify")
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from wartel.audit_service import log_labels
+    from wartel.cli import _owner_conn
+
+    try:
+        external, external_keys = _read_checkpoint_files(args.checkpoints or [])
+    except (OSError, ValueError, AuditError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    progress = _Progress() if not args.quiet else None
+
+    if args.offline:
+        try:
+            with open(args.offline, encoding="utf-8") as stream:
+                results = verify_export(stream, external=external, external_keys=external_keys,
+                                        progress=progress)
+        except (OSError, AuditError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if progress:
+            progress.finish()
+        return _report(results, {})
+
+    async def go() -> int:
+        _, conn = await _owner_conn(settings)
+        try:
+            try:
+                log_ids = await _log_ids_for(conn, args.facility)
+            except AuditError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            results = await verify_database(conn, log_ids=log_ids, external=external,
+                                            external_keys=external_keys, progress=progress,
+                                            workers=args.workers, store=not args.no_store)
+            if progress:
+                progress.finish()
+            if args.facility and external:  # exported checkpoints of other logs are not this run's business
+                names = {r.log_name for r in results if r.log_id is not None}
+                results = [r for r in results if r.log_name in names]
+            return _report(results, await log_labels(conn))
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
+
+
+@command("audit checkpoint")
+def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    from wartel.audit_service import signing_key
+    from wartel.cli import _owner_conn
+
+    async def go() -> int:
+        _, conn = await _owner_conn(settings)
+        try:
+            made, problems = await make_checkpoints(conn, signing_key(settings),
+                                                    await _log_ids_for(conn, args.facility))
+        finally:
+            await conn.close()
+        for cp in made:
+            print(f"signed {cp.log_name} at size {cp.size}: {cp.root_hash.hex()}")
+        for problem in problems:
+            print(f"NOT signed: {problem}", file=sys.stderr)
+        if not made and not problems:
+            print("every log's last checkpoint is current")
+        return EXIT_FAILED if problems else EXIT_OK
+
+    return asyncio.run(go())
+
+
+async def checkpoints_document(conn: Any, settings: Settings, log_ids: list[int] | None,
+                               every: bool = False) -> dict[str, Any]:
+    """The signed checkpoints document: each log's latest checkpoint, or with ``every`` all of them."""
+    from wartel.audit_service import log_labels, signing_key
+
+    checkpoints = await list_checkpoints(conn, log_ids, limit=None, latest_only=not every)
+    return export_document(checkpoints, signing_key(settings), await public_keys(conn), await log_labels(conn))
+
+
+@command("audit export")
+def cmd_audit_export(args: argparse.Namespace, settings: Settings) -> int:
+    from wartel.cli import _owner_conn
+
+    async def go(out: Any) -> int:
+        _, conn = await _owner_conn(settings)
+        try:
+            log_ids = await _log_ids_for(conn, args.facility)
+            if args.checkpoints_only:
+                json.dump(await checkpoints_document(conn, settings, log_ids, args.all), out, indent=2)
+                out.write("\n")
+            else:
+                async for block in export_log_lines(conn, log_ids):
+                    out.write(block)
+        except AuditError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        finally:
+            await conn.close()
+        return EXIT_OK
+
+    if not args.output:
+        return asyncio.run(go(sys.stdout))
+    with open(args.output, "w", encoding="utf-8") as out:
+        return asyncio.run(go(out))
+
+
+def add_audit_commands(sub: Any) -> None:
+    audit = sub.add_parser("audit", help="verify, checkpoint and export the tamper-evident audit log")
+    actions = audit.add_subparsers(dest="sub", required=True, metavar="ACTION")
+
+    p = actions.add_parser("verify", help="recompute every log's tree and hold it against the checkpoints; "
+                                          "exit 1 naming the facility and first bad sequence number")
+    p.add_argument("--facility", help="facility code: verify only its log")
+    p.add_argument("--checkpoints", action="append", metavar="FILE",
+                   help="exported checkpoints document (from `wartel audit export --checkpoints-only`)")
+    p.add_argument("--offline", metavar="FILE", help="verify an export (`wartel audit export`) without the database")
+    p.add_argument("--workers", type=int, help="hashing processes (default: one per core)")
+    p.add_argument("--no-store", action="store_true", help="do not record the outcome in the database")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(cmd="audit verify")
+
+    p = actions.add_parser("checkpoint", help="sign a checkpoint of every log that grew, now")
+    p.add_argument("--facility", help="facility code: only its log")
+    p.set_defaults(cmd="audit checkpoint")
+
+    p = actions.add_parser("export", help="write entries and checkpoints as JSON lines (for offline verify), "
+                                          "or with --checkpoints-only the checkpoints document")
+    p.add_argument("--facility", help="facility code: only its log")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    p.add_argument("--checkpoints-only", action="store_true",
+                   help="the small signed checkpoints document the regional office keeps")
+    p.add_argument("--all", action="store_true", help="with --checkpoints-only: every checkpoint, not only "
+                                                      "each log's latest")
+    p.set_defaults(cmd="audit export")

@@ -1,0 +1,80 @@
+"""The service's side of the audit log: the signing key, the checkpoint job, labels, refused changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import structlog
+
+from audit import Actor, LogRef, is_refused_audit_change, record_blocked_attempt
+from audit.checkpoints import make_checkpoints, tree_cache_for
+from audit.signing import SigningKey, load_or_create
+from wartel.config import Settings
+
+log = structlog.get_logger("wartel.audit")
+_KEYS: dict[Path, SigningKey] = {}
+
+CHECKPOINT_EVERY_S = 180.0
+
+
+def signing_key(settings: Settings) -> SigningKey:
+    """The checkpoint signing key at ``settings.signing_key_path``, created (0600) on first use."""
+    path = settings.signing_key_path.resolve()
+    key = _KEYS.get(path)
+    if key is None:
+        key = _KEYS[path] = load_or_create(path)
+    return key
+
+
+async def checkpoint_job(pool: asyncpg.Pool, settings: Settings) -> None:
+    """Sign a checkpoint of every log that grew since its last one."""
+    key = signing_key(settings)
+    async with pool.acquire() as conn:
+        made, problems = await make_checkpoints(conn, key, cache=tree_cache_for(pool))
+    for problem in problems:
+        log.error("audit log not checkpointed: its history changed", problem=problem)
+    if made:
+        log.info("audit checkpoints signed", logs=len(made))
+
+
+async def log_labels(conn: asyncpg.Connection) -> dict[str, str]:
+    """Human names of logs (facility and region codes), keyed by log name such as ``facility:3``."""
+    rows = await conn.fetch(
+        "SELECT 'facility:' || id AS name, code FROM facilities "
+        "UNION ALL SELECT 'region:' || id, code FROM regions")
+    labels = {r["name"]: r["code"] for r in rows}
+    labels["national:0"] = "national"
+    return labels
+
+
+def log_of_principal(principal: Any) -> LogRef:
+    """Where a user's refused change is recorded: their facility's log, else their region's, else national."""
+    if principal is not None and getattr(principal, "facility_id", None) is not None:
+        return LogRef.facility(principal.facility_id)
+    if principal is not None and getattr(principal, "region_id", None) is not None:
+        return LogRef.region(principal.region_id)
+    return LogRef.national()
+
+
+async def record_refused_change(pool: asyncpg.Pool, principal: Any, request_id: str | None,
+                                error: BaseException, *, method: str, route: str) -> bool:
+    """Record a refused change of audit data made through the service (the HTTP error path calls this).
+
+    Returns whether it was recorded. The failed request's own transaction has rolled back by now; this is a
+    new one on another pooled connection, so the record stays.
+    """
+    if not is_refused_audit_change(error):
+        return False
+    actor = (principal.actor(request_id) if principal is not None
+             else Actor(type="system", id="anonymous", request_id=request_id))
+    try:
+        async with pool.acquire(timeout=5) as conn:
+            await record_blocked_attempt(conn, log_of_principal(principal), actor=actor, error=error,
+                                         context={"method": method, "route": route})
+    except Exception:
+        log.exception("could not record a refused change of audit data")
+        return False
+    log.warning("refused change of audit data recorded", route=route)
+    return True
