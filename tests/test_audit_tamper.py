@@ -34,10 +34,10 @@ async def _seed(conn: asyncpg.Connection, n: int = 10, log: LogRef = LOG) -> int
 
 async def _checkpoint_at(conn: asyncpg.Connection, key: SigningKey, log_id: int, size: int) -> None:
     """A checkpoint of the first ``size`` entries, as the job would have made it when the log was that big."""
-    from audit.signing import checkpoint_message
     from datetime import UTC, datetime
 
     from audit.merkle import MerkleTree
+    from audit.signing import checkpoint_message
 
     leaves = [bytes(r["leaf_hash"]) for r in await conn.fetch(
         "SELECT leaf_hash FROM audit.entries WHERE log_id = $1 AND seq <= $2 ORDER BY seq", log_id, size)]
@@ -51,12 +51,15 @@ async def _checkpoint_at(conn: asyncpg.Connection, key: SigningKey, log_id: int,
         key.sign(checkpoint_message(f"facility:{LOG.scope_id}", size, root, at)))
 
 
-async def _tamper(owner: asyncpg.Connection, *statements: str) -> None:
-    """As a superuser with triggers switched off: what the database cannot prevent."""
+async def _tamper(owner: asyncpg.Connection, log_id: int, *statements: str) -> None:
+    """As a superuser with triggers switched off: what the database cannot prevent. ``$1`` is the log."""
     async with owner.transaction():
         await owner.execute("SET LOCAL session_replication_role = replica")
         for statement in statements:
-            await owner.execute(statement)
+            if "$1" in statement:
+                await owner.execute(statement, log_id)
+            else:
+                await owner.execute(statement)
 
 
 async def _verify(conn: asyncpg.Connection, **kw) -> LogResult:  # type: ignore[no-untyped-def]
@@ -79,8 +82,8 @@ async def test_an_untouched_log_verifies_and_the_result_is_kept(app_conn, key) -
 
 async def test_a_changed_byte_in_a_payload_is_named(app_conn, owner_conn) -> None:
     log_id = await _seed(app_conn)
-    await _tamper(owner_conn, f"UPDATE audit.entries SET canonical = replace(canonical, '\"n\": 6', '\"n\": 7') "
-                              f"WHERE log_id = {log_id} AND seq = 6")
+    await _tamper(owner_conn, log_id, "UPDATE audit.entries SET canonical = replace(canonical, '\"n\": 6', '\"n\": 7') "
+                              "WHERE log_id = $1 AND seq = 6")
     result = await _verify(app_conn)
     assert (result.ok, result.first_bad_seq) == (False, 6), result.summary()
     assert "leaf hash" in result.problem
@@ -88,15 +91,15 @@ async def test_a_changed_byte_in_a_payload_is_named(app_conn, owner_conn) -> Non
 
 async def test_a_changed_payload_column_is_named(app_conn, owner_conn) -> None:
     log_id = await _seed(app_conn)
-    await _tamper(owner_conn, "UPDATE audit.entries SET payload = jsonb_set(payload, '{booth_id}', '4') "
-                              f"WHERE log_id = {log_id} AND seq = 3")
+    await _tamper(owner_conn, log_id, "UPDATE audit.entries SET payload = jsonb_set(payload, '{booth_id}', '4') "
+                              "WHERE log_id = $1 AND seq = 3")
     result = await _verify(app_conn)
     assert (result.ok, result.first_bad_seq) == (False, 3), result.summary()
 
 
 async def test_a_superuser_edit_with_triggers_off_is_named(app_conn, owner_conn) -> None:
     log_id = await _seed(app_conn)
-    await _tamper(owner_conn, f"UPDATE audit.entries SET action = 'booking.cancelled' WHERE log_id = {log_id} "
+    await _tamper(owner_conn, log_id, "UPDATE audit.entries SET action = 'booking.cancelled' WHERE log_id = $1 "
                               "AND seq = 8")
     result = await _verify(app_conn)
     assert (result.ok, result.first_bad_seq) == (False, 8), result.summary()
@@ -105,7 +108,7 @@ async def test_a_superuser_edit_with_triggers_off_is_named(app_conn, owner_conn)
 
 async def test_a_deleted_row_is_named(app_conn, owner_conn) -> None:
     log_id = await _seed(app_conn)
-    await _tamper(owner_conn, f"DELETE FROM audit.entries WHERE log_id = {log_id} AND seq = 5")
+    await _tamper(owner_conn, log_id, "DELETE FROM audit.entries WHERE log_id = $1 AND seq = 5")
     result = await _verify(app_conn)
     assert (result.ok, result.first_bad_seq) == (False, 5), result.summary()
     assert "missing" in result.problem
@@ -115,10 +118,10 @@ async def test_two_swapped_rows_are_named(app_conn, owner_conn) -> None:
     log_id = await _seed(app_conn)
     # Whole rows change places (every column moves with its row): only the order changed.
     await _tamper(
-        owner_conn,
-        f"UPDATE audit.entries SET seq = 1000000 WHERE log_id = {log_id} AND seq = 4",
-        f"UPDATE audit.entries SET seq = 4 WHERE log_id = {log_id} AND seq = 7",
-        f"UPDATE audit.entries SET seq = 7 WHERE log_id = {log_id} AND seq = 1000000",
+        owner_conn, log_id,
+        "UPDATE audit.entries SET seq = 1000000 WHERE log_id = $1 AND seq = 4",
+        "UPDATE audit.entries SET seq = 4 WHERE log_id = $1 AND seq = 7",
+        "UPDATE audit.entries SET seq = 7 WHERE log_id = $1 AND seq = 1000000",
     )
     result = await _verify(app_conn)
     assert (result.ok, result.first_bad_seq) == (False, 4), result.summary()
@@ -127,8 +130,8 @@ async def test_two_swapped_rows_are_named(app_conn, owner_conn) -> None:
 async def test_a_truncated_tail_is_named_from_the_checkpoint(app_conn, owner_conn, key) -> None:
     log_id = await _seed(app_conn)
     await make_checkpoint(app_conn, key, log_id)
-    await _tamper(owner_conn, f"DELETE FROM audit.entries WHERE log_id = {log_id} AND seq > 7",
-                  f"UPDATE audit.logs SET size = 7 WHERE log_id = {log_id}")
+    await _tamper(owner_conn, log_id, "DELETE FROM audit.entries WHERE log_id = $1 AND seq > 7",
+                  "UPDATE audit.logs SET size = 7 WHERE log_id = $1")
     result = await _verify(app_conn)
     assert (result.ok, result.first_bad_seq) == (False, 8), result.summary()
 
@@ -138,17 +141,17 @@ async def test_a_forged_row_inserted_in_the_middle_is_named(app_conn, owner_conn
     await _checkpoint_at(app_conn, key, log_id, 5)
     await make_checkpoint(app_conn, key, log_id)
     # Shift 6..10 up by one and put a well-formed forged entry, with a correct leaf hash, at 6.
-    statements = [f"UPDATE audit.entries SET seq = seq + 1 WHERE log_id = {log_id} AND seq = {s}"
-                  for s in range(10, 5, -1)]
-    statements.append(f"""
+    statements = ["UPDATE audit.entries SET seq = seq + 1000 WHERE log_id = $1 AND seq >= 6",
+                  "UPDATE audit.entries SET seq = seq - 999 WHERE log_id = $1 AND seq > 1000"]
+    statements.append("""
         INSERT INTO audit.entries (log_id, seq, recorded_at, actor_type, actor_id, actor_role, action,
                                    subject_type, subject_id, payload, request_id, canonical, leaf_hash)
-        SELECT {log_id}, 6, now(), 'user', '7', 'officer', 'booking.created', 'booking', '999', '{{}}', NULL, c,
+        SELECT $1, 6, now(), 'user', '7', 'officer', 'booking.created', 'booking', '999', '{}', NULL, c,
                sha256('\\x00'::bytea || convert_to(c, 'UTF8'))
         FROM (SELECT audit.canonical_entry('facility:1', 6, now(), 'user', '7', 'officer', 'booking.created',
-                                           'booking', '999', '{{}}', NULL) AS c) f""")
-    statements.append(f"UPDATE audit.logs SET size = 11 WHERE log_id = {log_id}")
-    await _tamper(owner_conn, *statements)
+                                           'booking', '999', '{}', NULL) AS c) f""")
+    statements.append("UPDATE audit.logs SET size = 11 WHERE log_id = $1")
+    await _tamper(owner_conn, log_id, *statements)
     result = await _verify(app_conn)
     assert (result.ok, result.first_bad_seq) == (False, 6), result.summary()
 
@@ -157,13 +160,13 @@ async def test_a_rewrite_that_recomputes_every_hash_is_caught_by_the_checkpoints
     log_id = await _seed(app_conn)
     await _checkpoint_at(app_conn, key, log_id, 2)
     await make_checkpoint(app_conn, key, log_id)
-    await _tamper(owner_conn, f"""
-        UPDATE audit.entries SET payload = '{{"booth_id": 9}}',
+    await _tamper(owner_conn, log_id, """
+        UPDATE audit.entries SET payload = '{"booth_id": 9}',
                canonical = audit.canonical_entry('facility:1', seq, recorded_at, actor_type, actor_id, actor_role,
-                                                 action, subject_type, subject_id, '{{"booth_id": 9}}', request_id)
-        WHERE log_id = {log_id} AND seq = 3""",
-        f"UPDATE audit.entries SET leaf_hash = sha256('\\x00'::bytea || convert_to(canonical, 'UTF8')) "
-        f"WHERE log_id = {log_id} AND seq = 3")
+                                                 action, subject_type, subject_id, '{"booth_id": 9}', request_id)
+        WHERE log_id = $1 AND seq = 3""",
+        "UPDATE audit.entries SET leaf_hash = sha256('\\x00'::bytea || convert_to(canonical, 'UTF8')) "
+        "WHERE log_id = $1 AND seq = 3")
     result = await _verify(app_conn)
     assert (result.ok, result.first_bad_seq) == (False, 3), result.summary()
     assert "checkpoint" in result.problem
@@ -179,8 +182,8 @@ async def test_exported_checkpoints_catch_what_the_database_hides(app_conn, owne
     cp = await make_checkpoint(app_conn, key, log_id)
     document = json.loads(json.dumps(export_document([cp], key, await public_keys(app_conn))))
     # The superuser removes the tail and every stored checkpoint: the database alone now looks consistent.
-    await _tamper(owner_conn, f"DELETE FROM audit.entries WHERE log_id = {log_id} AND seq > 6",
-                  f"UPDATE audit.logs SET size = 6 WHERE log_id = {log_id}",
+    await _tamper(owner_conn, log_id, "DELETE FROM audit.entries WHERE log_id = $1 AND seq > 6",
+                  "UPDATE audit.logs SET size = 6 WHERE log_id = $1",
                   "DELETE FROM audit.checkpoints")
     assert (await _verify(app_conn)).ok
     external, keys = read_export_document(document)
@@ -207,7 +210,7 @@ async def test_chunked_and_parallel_verification_agree_with_the_simple_one(app_c
     for workers in (1, 2):
         result = await _verify(app_conn, chunk=4, workers=workers, store=False)
         assert result.ok and result.checkpoints_checked == 6, result.summary()
-    await _tamper(owner_conn, f"UPDATE audit.entries SET canonical = canonical || ' ' WHERE log_id = {log_id} "
+    await _tamper(owner_conn, log_id, "UPDATE audit.entries SET canonical = canonical || ' ' WHERE log_id = $1 "
                               "AND seq = 22")
     result = await _verify(app_conn, chunk=4, workers=2, store=False)
     assert (result.ok, result.first_bad_seq) == (False, 22), result.summary()
@@ -237,7 +240,7 @@ async def test_a_cached_tree_keeps_the_genuine_history(app_conn, owner_conn, key
     log_id = await _seed(app_conn)
     cache = TreeCache()
     await make_checkpoint(app_conn, key, log_id, cache)
-    await _tamper(owner_conn, f"UPDATE audit.entries SET canonical = canonical || ' ' WHERE log_id = {log_id} "
+    await _tamper(owner_conn, log_id, "UPDATE audit.entries SET canonical = canonical || ' ' WHERE log_id = $1 "
                               "AND seq = 2")
     async with app_conn.transaction():
         await append(app_conn, LOG, action="x", subject_type="y", subject_id=1, actor=ACTOR)
