@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -107,15 +106,18 @@ class TreeCache:
             return tree
 
 
-_CACHES: weakref.WeakKeyDictionary[Any, TreeCache] = weakref.WeakKeyDictionary()
+_CACHES: OrderedDict[int, tuple[Any, TreeCache]] = OrderedDict()
 
 
 def tree_cache_for(owner: Any) -> TreeCache:
-    """The tree cache that lives as long as ``owner`` (a pool): one per database the process talks to."""
-    cache = _CACHES.get(owner)
-    if cache is None:
-        cache = _CACHES[owner] = TreeCache()
-    return cache
+    """The tree cache of ``owner`` (a pool): one per database the process talks to, a few at most."""
+    held = _CACHES.get(id(owner))
+    if held is None or held[0] is not owner:
+        held = _CACHES[id(owner)] = (owner, TreeCache())
+    _CACHES.move_to_end(id(owner))
+    while len(_CACHES) > 4:
+        _CACHES.popitem(last=False)
+    return held[1]
 
 
 async def register_key(conn: asyncpg.Connection, key: SigningKey) -> None:

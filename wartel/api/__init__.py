@@ -8,7 +8,8 @@ from wartel.http.endpoints import EndpointTable
 def all_tables() -> list[EndpointTable]:
     # Imported here, not at module level, so a page or CLI import does not drag in every handler.
     from wartel.api import auth, contacts, facilities, inmates, regions, system, users  # registry area
+    from wartel.api import audit as audit_api  # audit area
     from wartel.api import bookings as schedules_bookings  # schedules area
 
     return [system.routes, auth.routes, regions.routes, facilities.routes, inmates.routes, contacts.routes,
-            users.routes, *schedules_bookings.TABLES]
+            users.routes, *schedules_bookings.TABLES, audit_api.routes]
