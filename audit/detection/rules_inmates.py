@@ -20,12 +20,15 @@ weekly AS (
              SELECT o.id FROM inmates o JOIN inmates me ON me.current_facility_id = o.current_facility_id
                     AND me.block IS NOT DISTINCT FROM o.block WHERE me.id = ANY($5::bigint[])))
      GROUP BY c.inmate_id, per.period_start),
+-- History starts at the inmate's first recorded call in the window (or go-live would look like a rise).
+first_call AS (SELECT inmate_id, min(wk) AS wk FROM weekly GROUP BY inmate_id),
 inm AS (
     SELECT i.id AS inmate_id, i.current_facility_id AS facility_id, i.block, f.region_id,
-           greatest((SELECT lo FROM bounds), detection_bucket(i.admitted_on::timestamptz, 7) + interval '7 days') AS first_wk,
+           greatest((SELECT lo FROM bounds), detection_bucket(i.admitted_on::timestamptz, 7) + interval '7 days',
+                    fc.wk) AS first_wk,
            least(detection_bucket($2::timestamptz, 7),
                  coalesce(detection_bucket(i.released_on::timestamptz, 7) - interval '7 days', 'infinity')) AS last_wk
-      FROM inmates i JOIN facilities f ON f.id = i.current_facility_id
+      FROM inmates i JOIN facilities f ON f.id = i.current_facility_id JOIN first_call fc ON fc.inmate_id = i.id
      WHERE (i.released_on IS NULL OR i.released_on >= (SELECT lo FROM bounds)::date)
        AND ($5::bigint[] IS NULL OR (i.current_facility_id, coalesce(i.block, '')) IN (
              SELECT current_facility_id, coalesce(block, '') FROM inmates WHERE id = ANY($5::bigint[])))),
@@ -250,10 +253,16 @@ HAVING count(*) >= min((p->>'min_cut_offs')::int)
 RIGHTS_STARVATION = expand("""
 WITH /*prm*/,
 lookback AS (SELECT $1::timestamptz - interval '1 day' * (SELECT max((p->>'max_days')::int) + 1 FROM prm) AS lo),
+-- A facility is monitored from its first recorded call (go-live); gaps before it are not starvation.
+golive AS (
+    SELECT f.id AS facility_id, f.region_id, f.kind, first.started_at AS since
+      FROM facilities f
+     CROSS JOIN LATERAL (SELECT c.started_at FROM calls c WHERE c.facility_id = f.id
+                          ORDER BY c.started_at LIMIT 1) first),
 inm AS (
-    SELECT i.id AS inmate_id, i.current_facility_id AS facility_id, f.region_id, i.admitted_on, i.status,
-           i.released_on, prm.p
-      FROM inmates i JOIN facilities f ON f.id = i.current_facility_id JOIN prm ON prm.region_id = f.region_id
+    SELECT i.id AS inmate_id, i.current_facility_id AS facility_id, f.region_id, greatest(i.admitted_on::timestamptz, f.since) AS admitted_at,
+           i.status, i.released_on, prm.p
+      FROM inmates i JOIN golive f ON f.facility_id = i.current_facility_id JOIN prm ON prm.region_id = f.region_id
      WHERE f.kind <> 'bapas' AND i.admitted_on::timestamptz < $2::timestamptz
        AND (i.released_on IS NULL OR i.released_on::timestamptz >= $1::timestamptz)
        AND ($5::bigint[] IS NULL OR i.id = ANY($5::bigint[]))),
@@ -264,17 +273,17 @@ points AS (
        AND c.started_at >= (SELECT lo FROM lookback) AND c.inmate_id IN (SELECT inmate_id FROM inm)
     UNION ALL
     -- where each inmate stood when the lookback starts: the last completed call before it, or admission
-    SELECT i.inmate_id, coalesce(prior.started_at, i.admitted_on::timestamptz), prior.call_id
+    SELECT i.inmate_id, greatest(coalesce(prior.started_at, i.admitted_at), i.admitted_at), prior.call_id
       FROM inm i
       LEFT JOIN LATERAL (
             SELECT c.started_at, c.call_id FROM calls c
              WHERE c.inmate_id = i.inmate_id AND c.started_at < (SELECT lo FROM lookback)
                AND c.outcome IN ('completed', 'time_limited')
              ORDER BY c.started_at DESC LIMIT 1) prior ON true
-     WHERE prior.call_id IS NOT NULL OR i.admitted_on::timestamptz < (SELECT lo FROM lookback)
+     WHERE prior.call_id IS NOT NULL OR i.admitted_at < (SELECT lo FROM lookback)
     UNION ALL
-    SELECT i.inmate_id, i.admitted_on::timestamptz, NULL
-      FROM inm i WHERE i.admitted_on::timestamptz >= (SELECT lo FROM lookback)),
+    SELECT i.inmate_id, i.admitted_at, NULL
+      FROM inm i WHERE i.admitted_at >= (SELECT lo FROM lookback)),
 gaps AS (
     SELECT p.inmate_id, p.t AS gap_start, p.call_id AS after_call_id,
            lead(p.t) OVER w AS next_t, lead(p.call_id) OVER w AS next_call_id

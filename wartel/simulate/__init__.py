@@ -1,0 +1,30 @@
+"""A simulated region with every detection pattern injected at known places (``wartel simulate``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import asyncpg
+
+from wartel.simulate.generate import Region, generate_region
+from wartel.simulate.inject import Truth, inject_patterns
+
+
+async def simulate(conn: asyncpg.Connection, *, facilities: int, inmates: int, days: int, seed: int,
+                   end: date | None = None, booking_days: int | None = None) -> tuple[Region, Truth]:
+    """Generate a region's normal traffic, inject every pattern, return the region and its ground truth.
+
+    ``conn`` must be the schema owner's connection (the simulation writes rows directly).
+    """
+    if facilities < 4 or inmates < 40 * facilities or days < 56:
+        raise ValueError("simulate needs >= 4 facilities, >= 40 inmates per facility and >= 56 days")
+    end = end or datetime.now(UTC).date()
+    region = await generate_region(conn, facilities=facilities, inmates=inmates, days=days, seed=seed, end=end,
+                                   booking_days=booking_days)
+    truth = await inject_patterns(conn, region)
+    for table in ("sim_plan", "sim_inmate", "sim_officer"):
+        await conn.execute(f"DROP TABLE IF EXISTS {table}")  # fixed names
+    return region, truth
+
+
+__all__ = ["Region", "Truth", "simulate"]
