@@ -69,7 +69,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  {line}", flush=True)
     print(f"Wartel serving on http://{settings.host}:{settings.port}", flush=True)
     web.run_app(create_app(settings, target=target, migrate=False), host=settings.host, port=settings.port,
-                print=None, access_log=None, shutdown_timeout=10)
+                print=None, access_log=None, shutdown_timeout=10,
+                # Also bounds a client that sends its headers slowly: it is cut off after this long.
+                keepalive_timeout=settings.request_timeout_s)
     return 0
 
 
@@ -214,8 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _extensions() -> list[Callable[[Any], None]]:
     """Subcommands of other areas (audit, detection, reports, simulation) register themselves here."""
     from wartel.audit_cli import add_audit_commands
+    from wartel.detect_cli import add_detection_commands
 
-    return [add_audit_commands]
+    return [add_audit_commands, add_detection_commands]
 
 
 def main(argv: list[str] | None = None) -> int:

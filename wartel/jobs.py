@@ -59,6 +59,7 @@ async def run_once(pool: asyncpg.Pool, settings: Settings, job: JobSpec, metrics
 
 def all_jobs() -> list[JobSpec]:
     """Every scheduled job of the service; each area adds its jobs here."""
+    from audit.detection.engine import incremental_job
     from schedules import jobs as schedules_jobs
     from wartel import audit_service
 
@@ -67,6 +68,7 @@ def all_jobs() -> list[JobSpec]:
         JobSpec(schedules_jobs.OVERDUE_JOB, schedules_jobs.overdue_call_job, every_s=15, jitter_s=2),
         JobSpec("audit_checkpoints", audit_service.checkpoint_job, every_s=audit_service.CHECKPOINT_EVERY_S,
                 jitter_s=10),
+        JobSpec("detection_incremental", incremental_job, every_s=2),
     ]
 
 

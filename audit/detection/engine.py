@@ -210,3 +210,8 @@ async def _set_mark(conn: asyncpg.Connection, source: str, at: datetime) -> None
         "INSERT INTO detection_watermarks (source, watermark) VALUES ($1, $2)"
         " ON CONFLICT (source) DO UPDATE SET watermark = greatest(detection_watermarks.watermark, EXCLUDED.watermark),"
         " updated_at = now()", source, at)
+
+
+async def incremental_job(pool: asyncpg.Pool, settings: Any) -> None:
+    """The scheduled job (every 2 s): flags appear within seconds of the call or registration behind them."""
+    await run_incremental(pool)

@@ -10,6 +10,8 @@ def all_tables() -> list[EndpointTable]:
     from wartel.api import auth, contacts, facilities, inmates, regions, system, users  # registry area
     from wartel.api import audit as audit_api  # audit area
     from wartel.api import bookings as schedules_bookings  # schedules area
+    from wartel.api import flags, links, watchlist  # detection area
 
     return [system.routes, auth.routes, regions.routes, facilities.routes, inmates.routes, contacts.routes,
-            users.routes, *schedules_bookings.TABLES, audit_api.routes]
+            users.routes, *schedules_bookings.TABLES, audit_api.routes,
+            flags.routes, watchlist.routes, links.routes]

@@ -1,0 +1,357 @@
+"""Detection flags for security staff: the rule catalogue and its regional parameters, the ranked review
+queue, flag detail with evidence and history, review actions, and each rule's measured precision.
+
+Officers have no access: officer-integrity rules are about them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import Field
+
+from audit.detection import review
+from audit.detection.catalogue import BY_ID, RULES
+from wartel.auth.principal import Principal, require_facility, require_region
+from wartel.errors import NotFound
+from wartel.http.endpoints import Ctx, EndpointTable
+from wartel.http.models import ApiModel, OutModel, Page, QueryModel, decode_cursor, encode_cursor
+
+routes = EndpointTable()
+
+REVIEWERS = ("security", "regional", "admin")
+POLICY_SETTERS = ("regional", "admin")
+Status = Literal["open", "acknowledged", "confirmed", "dismissed"]
+SubjectType = Literal["inmate", "number", "prefix", "officer", "facility", "region"]
+
+
+async def flag_scope(ctx: Ctx) -> tuple[list[int] | None, list[int] | None]:
+    """(facility_ids, region_ids) the principal may see flags of; (None, None) for admins."""
+    p: Principal = ctx.user
+    if p.role == "admin":
+        return None, None
+    if p.facility_id is not None:
+        return [p.facility_id], []
+    return [], [p.region_id] if p.region_id is not None else []
+
+
+async def narrowed_scope(ctx: Ctx, facility_id: int | None, region_id: int | None
+                         ) -> tuple[list[int] | None, list[int] | None]:
+    """The principal's scope, narrowed to one facility or region on request (404 if outside it)."""
+    if facility_id is not None:
+        await require_facility(ctx.db, ctx.user, facility_id)
+        return [facility_id], []
+    if region_id is not None:
+        await require_region(ctx.db, ctx.user, region_id)
+        return [], [region_id]
+    return await flag_scope(ctx)
+
+
+class RuleOut(OutModel):
+    id: str
+    version: int
+    severity: str
+    weight: float
+    subject: str
+    title: str
+    description: str
+    defaults: dict[str, Any]
+    legal_counsel_excluded: bool
+    fraud: bool
+    params: dict[str, Any] | None = Field(default=None, description="In force for the region asked for.")
+    overrides: dict[str, Any] | None = None
+    enabled: bool | None = None
+
+
+class RulesQuery(QueryModel):
+    region_id: int | None = None
+
+
+@routes.get("/api/v1/detection/rules", summary="The rule catalogue, with a region's parameters in force",
+            tags=["detection"], roles=REVIEWERS, query=RulesQuery, response=list[RuleOut], errors=(404,))
+async def list_rules(req: web.Request, ctx: Ctx) -> list[RuleOut]:
+    effective = None
+    if ctx.query.region_id is not None:
+        await require_region(ctx.db, ctx.user, ctx.query.region_id)
+        effective = await review.effective_params(ctx.db, ctx.query.region_id)
+    out = []
+    for rule in RULES:
+        extra = effective[rule.id] if effective else {}
+        out.append(RuleOut(**rule.describe(ctx.language), **extra))
+    return out
+
+
+class RulePath(ApiModel):
+    rule_id: str = Field(pattern=r"^[a-z_]{3,40}$")
+
+
+class ParamsIn(ApiModel):
+    region_id: int
+    params: dict[str, Any] = Field(default_factory=dict, description="Only the keys to override; others keep the default.")
+    enabled: bool = True
+
+
+class ParamsOut(OutModel):
+    rule_id: str
+    region_id: int
+    params: dict[str, Any]
+    overrides: dict[str, Any]
+    enabled: bool
+
+
+@routes.put("/api/v1/detection/rules/{rule_id}/params", summary="Set a rule's parameters for a region",
+            tags=["detection"], roles=POLICY_SETTERS, path_params=RulePath, body=ParamsIn, response=ParamsOut,
+            errors=(404, 422))
+async def set_rule_params(req: web.Request, ctx: Ctx) -> ParamsOut:
+    if ctx.path.rule_id not in BY_ID:
+        raise NotFound(f"no rule {ctx.path.rule_id}", code="rule_not_found", field="rule_id")
+    await require_region(ctx.db, ctx.user, ctx.body.region_id)
+    got = await review.set_params(ctx.db, ctx.body.region_id, ctx.path.rule_id, ctx.body.params, ctx.body.enabled,
+                                  user_id=ctx.user.user_id, actor=ctx.actor)
+    return ParamsOut(rule_id=ctx.path.rule_id, region_id=ctx.body.region_id, **got)
+
+
+class FlagOut(OutModel):
+    id: int
+    rule_id: str
+    rule_version: int
+    title: str
+    severity: str
+    weight: float
+    region_id: int | None
+    subject_type: str
+    subject_key: str
+    period_start: datetime
+    facility_ids: list[int]
+    metric: float | None
+    evidence: dict[str, Any]
+    status: str
+    assigned_to: int | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+    last_event_at: datetime
+    reviewed_by: int | None
+    reviewed_at: datetime | None
+    review_reason: str | None
+
+
+class FlagEventOut(OutModel):
+    event_id: int
+    kind: str
+    from_status: str | None = None
+    to_status: str | None = None
+    note: str | None = None
+    assigned_to: int | None = None
+    actor_id: int | None
+    at: datetime
+
+
+class FlagDetailOut(FlagOut):
+    description: str
+    history: list[FlagEventOut]
+    watchlist_entry_id: int | None = None
+
+
+def flag_out(row: dict[str, Any], lang: str) -> FlagOut:
+    rule = BY_ID.get(row["rule_id"])
+    title = rule.title.get(lang, rule.title["id"]) if rule else row["rule_id"]
+    return FlagOut(**{k: v for k, v in row.items() if k in FlagOut.model_fields}, title=title)
+
+
+class FlagsQuery(QueryModel):
+    facility_id: int | None = None
+    region_id: int | None = None
+    status: Status | None = None
+    rule_id: str | None = Field(default=None, pattern=r"^[a-z_]{3,40}$")
+    subject_type: SubjectType | None = None
+    subject_key: str | None = Field(default=None, max_length=40)
+    assigned_to: int | None = None
+    cursor: str | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+@routes.get("/api/v1/flags", summary="Flags in scope, newest first, filterable", tags=["detection"],
+            roles=REVIEWERS, query=FlagsQuery, response=Page[FlagOut], errors=(400, 404))
+async def list_flags(req: web.Request, ctx: Ctx) -> Page[FlagOut]:
+    q = ctx.query
+    facility_ids, region_ids = await narrowed_scope(ctx, q.facility_id, q.region_id)
+    after = decode_cursor(q.cursor, 2)
+    rows = await review.list_flags(
+        ctx.db, facility_ids=facility_ids, region_ids=region_ids, status=q.status, rule_id=q.rule_id,
+        subject_type=q.subject_type, subject_key=q.subject_key, assigned_to=q.assigned_to,
+        after=(datetime.fromisoformat(after[0]), int(after[1])) if after else None, limit=q.limit + 1)
+    more = len(rows) > q.limit
+    rows = rows[: q.limit]
+    cursor = encode_cursor(rows[-1]["last_event_at"].isoformat(), rows[-1]["id"]) if more else None
+    return Page[FlagOut](items=[flag_out(r, ctx.language) for r in rows], next_cursor=cursor)
+
+
+class QueueQuery(QueryModel):
+    facility_id: int | None = None
+    region_id: int | None = None
+    days: int = Field(default=30, ge=1, le=365)
+    limit: int = Field(default=50, ge=1, le=200)
+    offset: int = Field(default=0, ge=0, le=10_000)
+
+
+class QueueItemOut(OutModel):
+    region_id: int | None
+    subject_type: str
+    subject_key: str
+    score: float = Field(description="Sum of the weights of the distinct rules that flagged the subject.")
+    flags: int
+    pending: int
+    rules: list[str]
+    last_event_at: datetime
+    max_severity: str
+    latest_flag_ids: list[int]
+
+
+@routes.get("/api/v1/flags/queue", summary="Review queue: subjects ranked by 30-day composite score",
+            tags=["detection"], roles=REVIEWERS, query=QueueQuery, response=list[QueueItemOut], errors=(404,))
+async def flag_queue(req: web.Request, ctx: Ctx) -> list[QueueItemOut]:
+    q = ctx.query
+    facility_ids, region_ids = await narrowed_scope(ctx, q.facility_id, q.region_id)
+    rows = await review.queue(ctx.db, facility_ids=facility_ids, region_ids=region_ids, days=q.days, limit=q.limit,
+                              offset=q.offset)
+    return [QueueItemOut(**r) for r in rows]
+
+
+class PrecisionQuery(QueryModel):
+    facility_id: int | None = None
+    region_id: int | None = None
+
+
+class PrecisionOut(OutModel):
+    rule_id: str
+    rule_version: int
+    flags: int
+    pending: int
+    confirmed: int
+    dismissed: int
+    reviewed: int
+    precision: float | None = Field(description="confirmed ÷ reviewed; null until something was reviewed")
+
+
+@routes.get("/api/v1/flags/precision", summary="Measured precision per rule (confirmed ÷ reviewed)",
+            tags=["detection"], roles=REVIEWERS, query=PrecisionQuery, response=list[PrecisionOut], errors=(404,))
+async def rule_precision(req: web.Request, ctx: Ctx) -> list[PrecisionOut]:
+    facility_ids, region_ids = await narrowed_scope(ctx, ctx.query.facility_id, ctx.query.region_id)
+    return [PrecisionOut(**r) for r in await review.precision(ctx.db, facility_ids=facility_ids,
+                                                               region_ids=region_ids)]
+
+
+class FlagPath(ApiModel):
+    flag_id: int
+
+
+async def _detail(ctx: Ctx, row: dict[str, Any]) -> FlagDetailOut:
+    rule = BY_ID.get(row["rule_id"])
+    base = flag_out(row, ctx.language).model_dump()
+    history = [FlagEventOut(**e) for e in await review.flag_history(ctx.db, row["id"])]
+    return FlagDetailOut(**base, description=rule.description.get(ctx.language, rule.description["id"]) if rule else "",
+                         history=history, watchlist_entry_id=row.get("watchlist_entry_id"))
+
+
+@routes.get("/api/v1/flags/{flag_id}", summary="A flag with its evidence and review history", tags=["detection"],
+            roles=REVIEWERS, path_params=FlagPath, response=FlagDetailOut, errors=(404,))
+async def get_flag(req: web.Request, ctx: Ctx) -> FlagDetailOut:
+    facility_ids, region_ids = await flag_scope(ctx)
+    row = await review.get_flag(ctx.db, ctx.path.flag_id, facility_ids=facility_ids, region_ids=region_ids)
+    return await _detail(ctx, row)
+
+
+class ReasonIn(ApiModel):
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class RequiredReasonIn(ApiModel):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class WatchIn(ApiModel):
+    mode: Literal["blocked", "watched"] = "blocked"
+    scope: Literal["facility", "region", "national"] = "region"
+    scope_id: int | None = None
+
+
+class ConfirmIn(ApiModel):
+    reason: str | None = Field(default=None, max_length=1000)
+    watchlist: WatchIn | None = Field(default=None, description="Also put the flag's number on the watchlist.")
+
+
+async def _transition(ctx: Ctx, action: review.Action, reason: str | None,
+                      watch: dict[str, Any] | None = None) -> FlagDetailOut:
+    facility_ids, region_ids = await flag_scope(ctx)
+    if watch is not None and watch.get("scope") == "national" and not ctx.user.is_admin:
+        raise NotFound("national watchlist is for admins", code="scope_not_found", field="watchlist.scope")
+    row = await review.transition(ctx.db, ctx.path.flag_id, action, user_id=ctx.user.user_id, actor=ctx.actor,
+                                  facility_ids=facility_ids, region_ids=region_ids, reason=reason, watch=watch)
+    return await _detail(ctx, row)
+
+
+@routes.post("/api/v1/flags/{flag_id}/acknowledge", summary="Acknowledge a flag (someone is looking)",
+             tags=["detection"], roles=REVIEWERS, path_params=FlagPath, body=ReasonIn, response=FlagDetailOut,
+             errors=(404, 409))
+async def acknowledge_flag(req: web.Request, ctx: Ctx) -> FlagDetailOut:
+    return await _transition(ctx, "acknowledge", ctx.body.reason)
+
+
+@routes.post("/api/v1/flags/{flag_id}/confirm",
+             summary="Confirm a flag; optionally put its number on the watchlist in the same step",
+             tags=["detection"], roles=REVIEWERS, path_params=FlagPath, body=ConfirmIn, response=FlagDetailOut,
+             errors=(404, 409, 422))
+async def confirm_flag(req: web.Request, ctx: Ctx) -> FlagDetailOut:
+    watch = ctx.body.watchlist.model_dump() if ctx.body.watchlist else None
+    return await _transition(ctx, "confirm", ctx.body.reason, watch)
+
+
+@routes.post("/api/v1/flags/{flag_id}/dismiss", summary="Dismiss a flag as a false positive (reason required)",
+             tags=["detection"], roles=REVIEWERS, path_params=FlagPath, body=RequiredReasonIn,
+             response=FlagDetailOut, errors=(404, 409, 422))
+async def dismiss_flag(req: web.Request, ctx: Ctx) -> FlagDetailOut:
+    return await _transition(ctx, "dismiss", ctx.body.reason)
+
+
+@routes.post("/api/v1/flags/{flag_id}/reopen", summary="Reopen a confirmed or dismissed flag (reason required)",
+             tags=["detection"], roles=REVIEWERS, path_params=FlagPath, body=RequiredReasonIn,
+             response=FlagDetailOut, errors=(404, 409, 422))
+async def reopen_flag(req: web.Request, ctx: Ctx) -> FlagDetailOut:
+    return await _transition(ctx, "reopen", ctx.body.reason)
+
+
+class AssignIn(ApiModel):
+    user_id: int | None = Field(description="The reviewer to assign; null to unassign.")
+
+
+@routes.post("/api/v1/flags/{flag_id}/assign", summary="Assign a flag to a reviewer", tags=["detection"],
+             roles=REVIEWERS, path_params=FlagPath, body=AssignIn, response=FlagDetailOut, errors=(404, 422))
+async def assign_flag(req: web.Request, ctx: Ctx) -> FlagDetailOut:
+    facility_ids, region_ids = await flag_scope(ctx)
+    flag = await review.get_flag(ctx.db, ctx.path.flag_id, facility_ids=facility_ids, region_ids=region_ids)
+    if ctx.body.user_id is not None:
+        assignee = await ctx.db.fetchrow(
+            "SELECT role, scope_facility_id, scope_region_id, active FROM users WHERE id = $1", ctx.body.user_id)
+        fits = assignee is not None and assignee["active"] and assignee["role"] in REVIEWERS and (
+            assignee["role"] == "admin" or assignee["scope_region_id"] == flag["region_id"]
+            or assignee["scope_facility_id"] in flag["facility_ids"])
+        if not fits:
+            raise NotFound("no reviewer with that id can see this flag", code="assignee_not_found", field="user_id")
+    row = await review.assign(ctx.db, ctx.path.flag_id, ctx.body.user_id, user_id=ctx.user.user_id, actor=ctx.actor,
+                              facility_ids=facility_ids, region_ids=region_ids)
+    return await _detail(ctx, row)
+
+
+class NoteIn(ApiModel):
+    note: str = Field(min_length=1, max_length=4000)
+
+
+@routes.post("/api/v1/flags/{flag_id}/notes", summary="Add a note to a flag", tags=["detection"], roles=REVIEWERS,
+             path_params=FlagPath, body=NoteIn, response=FlagEventOut, status=201, errors=(404, 422))
+async def add_flag_note(req: web.Request, ctx: Ctx) -> FlagEventOut:
+    facility_ids, region_ids = await flag_scope(ctx)
+    row = await review.add_note(ctx.db, ctx.path.flag_id, ctx.body.note, user_id=ctx.user.user_id, actor=ctx.actor,
+                                facility_ids=facility_ids, region_ids=region_ids)
+    return FlagEventOut(**row)

@@ -1,0 +1,63 @@
+"""Link view: who else called or registered a number, or an inmate's numbers, as nodes and edges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import Field
+
+from audit.detection import links
+from wartel.auth.principal import require_facility, visible_facility_ids
+from wartel.errors import NotFound
+from wartel.http.endpoints import Ctx, EndpointTable
+from wartel.http.models import ApiModel, OutModel, QueryModel
+from wartel.registry.phones import normalise_phone
+
+routes = EndpointTable()
+
+REVIEWERS = ("security", "regional", "admin")
+
+
+class GraphOut(OutModel):
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+    legal_counsel: bool | None = None
+    legal_counsel_excluded: bool | None = None
+    facility_ids: list[int] | None = None
+    inmates: int | None = None
+
+
+class NumberIn(ApiModel):
+    # In the body, not the URL: a number must not end up in access logs.
+    number: str = Field(min_length=3, max_length=40)
+    days: int = Field(default=180, ge=1, le=730)
+
+
+@routes.post("/api/v1/links/number", summary="Who called or registered this number, across facilities",
+             tags=["detection"], roles=REVIEWERS, body=NumberIn, response=GraphOut, write=False, errors=(422,))
+async def number_graph(req: web.Request, ctx: Ctx) -> GraphOut:
+    e164 = normalise_phone(ctx.body.number, field="number")
+    visible = await visible_facility_ids(ctx.db, ctx.user)
+    return GraphOut(**await links.number_links(ctx.db, e164, visible_facility_ids=visible, days=ctx.body.days))
+
+
+class InmatePath(ApiModel):
+    inmate_id: int
+
+
+class DaysQuery(QueryModel):
+    days: int = Field(default=180, ge=1, le=730)
+
+
+@routes.get("/api/v1/links/inmates/{inmate_id}", summary="An inmate's numbers and everyone else on them",
+            tags=["detection"], roles=REVIEWERS, path_params=InmatePath, query=DaysQuery, response=GraphOut,
+            errors=(404,))
+async def inmate_graph(req: web.Request, ctx: Ctx) -> GraphOut:
+    facility_id = await ctx.db.fetchval("SELECT current_facility_id FROM inmates WHERE id = $1", ctx.path.inmate_id)
+    if facility_id is None:
+        raise NotFound("inmate not found", code="inmate_not_found", field="inmate_id")
+    await require_facility(ctx.db, ctx.user, facility_id)
+    visible = await visible_facility_ids(ctx.db, ctx.user)
+    return GraphOut(**await links.inmate_links(ctx.db, ctx.path.inmate_id, visible_facility_ids=visible,
+                                               days=ctx.query.days))
