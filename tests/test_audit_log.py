@@ -91,3 +91,24 @@ async def test_concurrent_appends_keep_every_log_gapless(database: DatabaseTarge
     assert sum(r["n"] for r in rows) == 32 * 50
     for r in rows:
         assert (r["lo"], r["hi"], r["n"]) == (1, r["size"], r["size"]), dict(r)
+
+
+async def test_the_inlined_canonical_text_is_the_original_one_byte_for_byte(app_conn) -> None:
+    """0012 rewrote audit.canonical_entry for speed; entries written under 0010 must still verify."""
+    original = """SELECT json_build_object(
+        'action', $7::text, 'actor', json_build_object('id', $5::text, 'role', $6::text, 'type', $4::text),
+        'log', $1::text, 'payload', $10::jsonb,
+        'recorded_at', to_char($3::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+        'request_id', $11::text, 'seq', $2::bigint, 'subject', json_build_object('id', $9::text, 'type', $8::text),
+        'v', 1)::text"""
+    current = "SELECT audit.canonical_entry($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11)"
+    from datetime import UTC, datetime
+
+    cases = [
+        ("facility:1", 1, datetime(2026, 1, 5, 2, 0, tzinfo=UTC), "user", "7", "officer", "booking.created",
+         "booking", "10", json.dumps({"b": [1, 2.50, None], "a": {"z": "\u00e9\n\"q\""}}), "req"),
+        ("national:0", 2**40, datetime(2026, 1, 5, 2, 0, 0, 1, tzinfo=UTC), "system", None, None, 'a"b\\c',
+         "x\ty", "\u2028", "{}", None),
+    ]
+    for args in cases:
+        assert await app_conn.fetchval(current, *args) == await app_conn.fetchval(original, *args)

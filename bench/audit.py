@@ -1,0 +1,196 @@
+"""Benchmark: audit appends through the service's own path, and verification of a million entries.
+
+Starts a private embedded PostgreSQL in a temporary data directory (removed at the end), migrates it, then:
+
+1. appends: 32 writers, each on its own connection as the service role, each append in its own transaction
+   (``audit.append`` inside ``conn.transaction()``, as every endpoint does), spread over 25 facility logs;
+2. loads 1,000,000 entries more (as the owner, generated in SQL by the same canonical function the append
+   path uses) and signs a checkpoint of every log;
+3. verifies every log with ``audit.verify.verify_database`` (what ``wartel audit verify`` runs): gapless
+   sequence, leaf hashes from the canonical text, columns against canonical text, roots against checkpoints;
+4. hashes the same canonical bytes with hashlib alone (leaf hashes only, one process) as the baseline.
+
+Last line: one JSON object with appends_per_s, verify_entries_per_s, hashlib_entries_per_s, verify_ratio.
+
+    make bench-audit
+    .venv/bin/python bench/audit.py --entries 200000 --seconds 3      # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Run as a script, this file's directory comes first on sys.path and its name would shadow the audit package.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import asyncpg  # noqa: E402
+
+from audit import Actor, LogRef, append  # noqa: E402
+from audit.checkpoints import make_checkpoints  # noqa: E402
+from audit.signing import load_or_create  # noqa: E402
+from audit.verify import CHUNK, verify_database  # noqa: E402
+from wartel import migrations  # noqa: E402
+from wartel.db import (  # noqa: E402
+    APP_ROLE,
+    DATABASE_NAME,
+    _with_database,
+    connect,
+    ensure_database,
+    start_embedded,
+    stop_embedded,
+)
+
+FACILITIES = 25
+
+
+async def appends(app_dsn: str, writers: int, seconds: float) -> dict:
+    """Each writer appends in a loop, one transaction per append, until time is up."""
+    conns = await asyncio.gather(*(connect(app_dsn) for _ in range(writers)))
+    stop = time.perf_counter() + seconds
+    counts = [0] * writers
+
+    async def writer(i: int, conn: asyncpg.Connection) -> None:
+        rng = random.Random(i)
+        actor = Actor(type="user", id=str(100 + i), role="officer", request_id=f"bench-{i}")
+        while time.perf_counter() < stop:
+            facility = 1 + rng.randrange(FACILITIES)
+            async with conn.transaction():
+                await append(conn, LogRef.facility(facility), action="call.ended", subject_type="call",
+                             subject_id=rng.randrange(10**9), actor=actor,
+                             payload={"booth_id": rng.randrange(1, 9), "duration_s": rng.randrange(600),
+                                      "outcome": "completed"})
+            counts[i] += 1
+
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(writer(i, c) for i, c in enumerate(conns)))
+    finally:
+        elapsed = time.perf_counter() - started
+        await asyncio.gather(*(c.close() for c in conns))
+    return {"appends": sum(counts), "elapsed_s": elapsed}
+
+
+LOAD_SQL = """
+INSERT INTO audit.entries (log_id, seq, recorded_at, actor_type, actor_id, actor_role, action, subject_type,
+                           subject_id, payload, request_id, canonical, leaf_hash)
+SELECT log_id, seq, at, 'user', actor_id, 'officer', 'call.ended', 'call', subject_id, payload, request_id, c,
+       sha256('\\x00'::bytea || convert_to(c, 'UTF8'))
+FROM (
+    SELECT l.log_id, l.size + g AS seq, now() + make_interval(secs => g) AS at, (100 + g % 32)::text AS actor_id,
+           (g * 7919)::text AS subject_id,
+           jsonb_build_object('booth_id', 1 + g % 8, 'duration_s', g % 600, 'outcome', 'completed') AS payload,
+           'load-' || g AS request_id, l.scope, l.scope_id
+    FROM audit.logs l, generate_series(1, $2::bigint) g
+    WHERE l.log_id = $1
+) r, LATERAL (SELECT audit.canonical_entry(audit.log_name(r.scope, r.scope_id), r.seq, r.at, 'user', r.actor_id,
+                                           'officer', 'call.ended', 'call', r.subject_id, r.payload,
+                                           r.request_id) AS c) k
+"""
+
+
+async def load(owner: asyncpg.Connection, total: int) -> float:
+    """Add ``total`` entries across the facility logs, as the owner, in one statement per log."""
+    started = time.perf_counter()
+    logs = await owner.fetch("SELECT log_id FROM audit.logs WHERE scope = 'facility' ORDER BY log_id")
+    per_log = total // len(logs)
+    extra = total - per_log * len(logs)
+    await owner.execute("SET synchronous_commit = off")
+    for i, log in enumerate(logs):
+        n = per_log + (1 if i < extra else 0)
+        async with owner.transaction():
+            await owner.execute(LOAD_SQL, log["log_id"], n)
+            await owner.execute("UPDATE audit.logs SET size = size + $2 WHERE log_id = $1", log["log_id"], n)
+    await owner.execute("VACUUM (ANALYZE) audit.entries")
+    return time.perf_counter() - started
+
+
+async def hashlib_baseline(owner: asyncpg.Connection) -> tuple[int, float]:
+    """Leaf hashes of every canonical text with hashlib, one process; only the hashing is timed."""
+    sha256 = hashlib.sha256
+    digest = type(sha256()).digest
+    prefix = b"\x00".__add__
+    hashed, elapsed = 0, 0.0
+    for log in await owner.fetch("SELECT log_id, size FROM audit.logs ORDER BY log_id"):
+        for lo in range(1, log["size"] + 1, CHUNK):
+            blob = await owner.fetchval(
+                "SELECT convert_to(string_agg(canonical, E'\\n' ORDER BY seq), 'UTF8') FROM audit.entries "
+                "WHERE log_id = $1 AND seq BETWEEN $2 AND $3", log["log_id"], lo, lo + CHUNK - 1)
+            texts = blob.split(b"\n")
+            started = time.perf_counter()
+            leaves = list(map(digest, map(sha256, map(prefix, texts))))
+            elapsed += time.perf_counter() - started
+            hashed += len(leaves)
+    return hashed, elapsed
+
+
+async def main(args: argparse.Namespace) -> dict:
+    data_dir = Path(tempfile.mkdtemp(prefix="wartel-bench-audit-"))
+    server = None
+    try:
+        server = start_embedded(data_dir)
+        await ensure_database(server, DATABASE_NAME)
+        owner = await connect(_with_database(server, DATABASE_NAME))
+        try:
+            await migrations.migrate(owner)
+            app_dsn = _with_database(server, DATABASE_NAME, user=APP_ROLE)
+            await appends(app_dsn, min(args.writers, 8), 1.0)  # warm-up: plans, caches
+            result = await appends(app_dsn, args.writers, args.seconds)
+            gaps = await owner.fetchval(
+                "SELECT count(*) FROM audit.logs l WHERE l.size <> (SELECT count(*) FROM audit.entries e "
+                "WHERE e.log_id = l.log_id)")
+            appended = await owner.fetchval("SELECT count(*) FROM audit.entries")
+            load_s = await load(owner, args.entries)
+            key = load_or_create(data_dir / "audit-signing.key")
+            started = time.perf_counter()
+            made, _ = await make_checkpoints(owner, key)
+            checkpoint_s = time.perf_counter() - started
+            total = await owner.fetchval("SELECT sum(size) FROM audit.logs")
+
+            started = time.perf_counter()
+            results = await verify_database(owner, workers=args.workers, store=False)
+            verify_s = time.perf_counter() - started
+            failed = [r.summary() for r in results if not r.ok]
+            verified = sum(r.size for r in results)
+
+            hashed, hash_s = await hashlib_baseline(owner)
+        finally:
+            await owner.close()
+        appends_per_s = result["appends"] / result["elapsed_s"]
+        verify_per_s = verified / verify_s
+        hashlib_per_s = hashed / hash_s
+        print(json.dumps({"detail": {
+            "writers": args.writers, "facility_logs": FACILITIES, "append_seconds": round(result["elapsed_s"], 2),
+            "appends": result["appends"], "logs_with_gaps": gaps, "entries_after_appends": appended,
+            "load_s": round(load_s, 1), "checkpoints_signed": len(made), "checkpoint_s": round(checkpoint_s, 2),
+            "entries_verified": verified, "verify_s": round(verify_s, 2), "verify_failures": failed,
+            "verify_workers": args.workers or os.cpu_count(), "hashlib_s": round(hash_s, 2),
+            "cpus": os.cpu_count(), "load_average": os.getloadavg()}}), file=sys.stderr)
+        if gaps or failed or verified != total:
+            raise SystemExit(f"benchmark invalid: gaps={gaps} failed={failed} verified={verified}/{total}")
+        return {"appends_per_s": round(appends_per_s, 1), "verify_entries_per_s": round(verify_per_s, 1),
+                "hashlib_entries_per_s": round(hashlib_per_s, 1),
+                "verify_ratio": round(verify_per_s / hashlib_per_s, 3)}
+    finally:
+        if server is not None:
+            stop_embedded(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--writers", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--entries", type=int, default=1_000_000, help="entries loaded for verification")
+    parser.add_argument("--workers", type=int, default=None, help="verification hashing processes")
+    print(json.dumps(asyncio.run(main(parser.parse_args()))))
