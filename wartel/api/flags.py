@@ -44,9 +44,21 @@ async def narrowed_scope(ctx: Ctx, facility_id: int | None, region_id: int | Non
         await require_facility(ctx.db, ctx.user, facility_id)
         return [facility_id], []
     if region_id is not None:
-        await require_region(ctx.db, ctx.user, region_id)
+        await require_region_readable(ctx, region_id)
+        if ctx.user.facility_id is not None:
+            return [ctx.user.facility_id], []  # facility staff see their own facility's part of the region
         return [], [region_id]
     return await flag_scope(ctx)
+
+
+async def require_region_readable(ctx: Ctx, region_id: int) -> None:
+    """Regional principals read their region; facility-scoped staff read the region of their facility."""
+    p: Principal = ctx.user
+    if p.facility_id is not None:
+        own = await ctx.db.fetchval("SELECT region_id FROM facilities WHERE id = $1", p.facility_id)
+        if own == region_id:
+            return
+    await require_region(ctx.db, p, region_id)
 
 
 class RuleOut(OutModel):
@@ -74,7 +86,7 @@ class RulesQuery(QueryModel):
 async def list_rules(req: web.Request, ctx: Ctx) -> list[RuleOut]:
     effective = None
     if ctx.query.region_id is not None:
-        await require_region(ctx.db, ctx.user, ctx.query.region_id)
+        await require_region_readable(ctx, ctx.query.region_id)
         effective = await review.effective_params(ctx.db, ctx.query.region_id)
     out = []
     for rule in RULES:
