@@ -32,5 +32,9 @@ format: $(STAMP)
 db-stop: $(STAMP)
 	$(VENV)/bin/wartel db stop
 
+# Booking rush over HTTP against `wartel serve` (private embedded PostgreSQL), then pgbench -N on the same server.
+bench-booking: $(STAMP)
+	$(PY) -m bench.booking $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache

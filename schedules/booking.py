@@ -12,12 +12,13 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from audit import Actor, LogRef, append
 from schedules import quota
-from schedules.availability import Facility, load_facility, slot_at
+from schedules.availability import load_facility, slot_at
 from schedules.board import notify_board
 from schedules.errors import (
     BoothKindNotCovered,
@@ -25,18 +26,21 @@ from schedules.errors import (
     CancellationCutoffPassed,
     ContactBlocked,
     ContactNotVerified,
+    FacilityClosed,
     InmateBusy,
     InmateNotActive,
     InmateSanctioned,
     InvalidTransition,
     NotFound,
     OutsideBookingWindow,
+    OutsideOpeningHours,
+    QuotaExhausted,
+    SlotMisaligned,
     SlotTaken,
     Unprocessable,
 )
 from schedules.periods import local_day, period_of
-from schedules.policy import PolicyVersion, policy_version, resolve_policy
-from schedules.sanctions import restriction_at
+from schedules.policy import PolicySettings, PolicyVersion, policy_version
 
 CancelReason = Literal["inmate", "family", "facility", "technical"]
 # Cancellations the inmate's side did not cause are always refunded.
@@ -74,74 +78,127 @@ def _reason_digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-async def _booth(conn: asyncpg.Connection, facility_id: int, booth_id: int) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        "SELECT kind, in_service, max_call_minutes FROM booths WHERE facility_id = $1 AND booth_id = $2",
-        facility_id, booth_id)
-    if row is None:
+# One round trip gathers everything a booking is judged on; the checks then run in Python in a fixed order
+# so each refusal is precise. The invariants themselves stay in the constraints of the insert below.
+_CONTEXT = """
+SELECT f.id AS facility_id, f.region_id, f.time_zone, f.slot_minutes,
+       b.booth_id IS NOT NULL AS booth_found, b.kind AS booth_kind, b.in_service, b.max_call_minutes AS booth_max,
+       i.status AS inmate_status, i.current_facility_id, i.risk_level,
+       c.inmate_id AS contact_inmate_id, c.status AS contact_status, c.is_legal_counsel,
+       c.max_call_minutes AS contact_max,
+       (($5::timestamptz AT TIME ZONE f.time_zone))::date AS local_day, w.opens, w.closes, cl.closure_id,
+       p.policy_id, p.version, p.scope, p.scope_region_id, p.scope_facility_id, p.risk_level AS policy_risk_level,
+       p.allowance, p.period, p.calls_allowed, p.max_minutes, p.min_lead_minutes, p.max_days_ahead,
+       p.cancel_cutoff_minutes, p.no_show_consumes, p.booth_kinds, p.note, p.created_by, p.created_at,
+       s.suspended, s.calls_allowed AS sanction_calls, s.max_minutes AS sanction_minutes, s.ids AS sanction_ids
+  FROM facilities f
+  LEFT JOIN booths b ON b.facility_id = f.id AND b.booth_id = $2
+  LEFT JOIN inmates i ON i.id = $3
+  LEFT JOIN contacts c ON c.id = $4
+  LEFT JOIN LATERAL (
+        SELECT oh.opens, oh.closes FROM opening_hours oh
+         WHERE oh.facility_id = f.id AND oh.weekday = extract(isodow FROM $5::timestamptz AT TIME ZONE f.time_zone)
+           AND oh.opens <= ($5::timestamptz AT TIME ZONE f.time_zone)::time
+           AND ($5::timestamptz AT TIME ZONE f.time_zone)::time < oh.closes
+         LIMIT 1) w ON true
+  LEFT JOIN LATERAL (
+        SELECT closure_id FROM closures
+         WHERE facility_id = f.id AND during && tstzrange($5, $5 + make_interval(mins => f.slot_minutes), '[)')
+         LIMIT 1) cl ON true
+  LEFT JOIN LATERAL (
+        SELECT pp.policy_id, v.version, pp.scope, pp.scope_region_id, pp.scope_facility_id, pp.risk_level,
+               pp.allowance, v.period, v.calls_allowed, v.max_minutes, v.min_lead_minutes, v.max_days_ahead,
+               v.cancel_cutoff_minutes, v.no_show_consumes, v.booth_kinds, v.note, v.created_by, v.created_at
+          FROM call_policies pp JOIN call_policy_versions v ON v.policy_id = pp.policy_id
+                                                            AND v.version = pp.current_version
+         WHERE pp.allowance = CASE WHEN c.is_legal_counsel THEN 'legal' ELSE 'family' END
+           AND (pp.risk_level IS NULL OR pp.risk_level = i.risk_level)
+           AND (pp.scope = 'national' OR (pp.scope = 'region' AND pp.scope_region_id = f.region_id)
+                OR (pp.scope = 'facility' AND pp.scope_facility_id = f.id))
+         ORDER BY CASE pp.scope WHEN 'facility' THEN 0 WHEN 'region' THEN 1 ELSE 2 END, pp.risk_level IS NULL
+         LIMIT 1) p ON true
+  LEFT JOIN LATERAL (
+        SELECT bool_or(kind = 'suspend') AS suspended, min(calls_allowed) AS calls_allowed,
+               min(max_minutes) AS max_minutes, array_agg(sanction_id ORDER BY sanction_id) AS ids
+          FROM sanctions WHERE inmate_id = $3 AND during @> $5::timestamptz AND lifted_at IS NULL) s ON true
+ WHERE f.id = $1
+"""
+
+
+def _judge(ctx: asyncpg.Record | None, *, facility_id: int, booth_id: int, inmate_id: int, contact_id: int,
+           starts_at: datetime, now: datetime, override: bool) -> _Terms:
+    """Every booking rule except the ones the database enforces (overlaps, quota), in a fixed order."""
+    if ctx is None:
+        raise NotFound(f"facility {facility_id} not found", code="facility_not_found", field="facility_id")
+    if not ctx["booth_found"]:
         raise NotFound(f"booth {booth_id} not found", code="booth_not_found", field="booth_id")
-    if not row["in_service"]:
+    if not ctx["in_service"]:
         raise BoothOutOfService("this booth is out of service", field="booth_id")
-    return row
-
-
-async def _inmate(conn: asyncpg.Connection, facility_id: int, inmate_id: int) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        "SELECT status, current_facility_id, risk_level FROM inmates WHERE id = $1", inmate_id)
-    if row is None or row["current_facility_id"] != facility_id:
-        raise NotFound(f"inmate {inmate_id} not found at this facility", code="inmate_not_found",
-                       field="inmate_id")
-    if row["status"] != "active":
-        raise InmateNotActive(f"the inmate is {row['status']}, not active here", field="inmate_id")
-    return row
-
-
-async def _contact(conn: asyncpg.Connection, inmate_id: int, contact_id: int) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        "SELECT inmate_id, status, is_legal_counsel, max_call_minutes FROM contacts WHERE id = $1", contact_id)
-    if row is None or row["inmate_id"] != inmate_id:
+    if ctx["current_facility_id"] != facility_id:
+        raise NotFound(f"inmate {inmate_id} not found at this facility", code="inmate_not_found", field="inmate_id")
+    if ctx["inmate_status"] != "active":
+        raise InmateNotActive(f"the inmate is {ctx['inmate_status']}, not active here", field="inmate_id")
+    if ctx["contact_inmate_id"] != inmate_id:
         raise NotFound(f"contact {contact_id} not found for this inmate", code="contact_not_found",
                        field="contact_id")
-    if row["status"] in ("rejected", "revoked"):
+    if ctx["contact_status"] in ("rejected", "revoked"):
         raise ContactBlocked("this contact is blocked", field="contact_id")
-    if row["status"] != "verified":
+    if ctx["contact_status"] != "verified":
         raise ContactNotVerified("this contact is not verified yet", field="contact_id")
-    return row
-
-
-async def _terms(conn: asyncpg.Connection, facility: Facility, *, booth: asyncpg.Record, inmate_id: int,
-                 risk_level: str, contact: asyncpg.Record, starts_at: datetime, now: datetime,
-                 override: bool) -> _Terms:
-    slot = await slot_at(conn, facility, starts_at)
-    allowance = "legal" if contact["is_legal_counsel"] else "family"
-    policy = await resolve_policy(conn, facility.id, risk_level, allowance)  # type: ignore[arg-type]
+    zone = ZoneInfo(ctx["time_zone"])
+    if ctx["opens"] is None:
+        raise OutsideOpeningHours("the kiosk is not open at that time", field="starts_at")
+    opens = datetime.combine(ctx["local_day"], ctx["opens"], tzinfo=zone)
+    closes = datetime.combine(ctx["local_day"], ctx["closes"], tzinfo=zone)
+    step = timedelta(minutes=ctx["slot_minutes"])
+    if (starts_at - opens) % step or starts_at + step > closes:
+        raise SlotMisaligned(f"slots are {ctx['slot_minutes']} minutes from the opening time; pick a slot start",
+                             field="starts_at")
+    if ctx["closure_id"] is not None:
+        raise FacilityClosed("the kiosk is closed then", field="starts_at", closure_id=ctx["closure_id"])
+    if ctx["policy_id"] is None:
+        raise NotFound(f"no call policy applies at facility {facility_id}", code="policy_not_found")
+    policy = PolicyVersion(
+        policy_id=ctx["policy_id"], version=ctx["version"], scope=ctx["scope"], region_id=ctx["scope_region_id"],
+        facility_id=ctx["scope_facility_id"], risk_level=ctx["policy_risk_level"], allowance=ctx["allowance"],
+        settings=PolicySettings(
+            period=ctx["period"], calls_allowed=ctx["calls_allowed"], max_minutes=ctx["max_minutes"],
+            min_lead_minutes=ctx["min_lead_minutes"], max_days_ahead=ctx["max_days_ahead"],
+            cancel_cutoff_minutes=ctx["cancel_cutoff_minutes"], no_show_consumes=ctx["no_show_consumes"],
+            booth_kinds=tuple(ctx["booth_kinds"])),
+        note=ctx["note"], created_by=ctx["created_by"], created_at=ctx["created_at"])
     s = policy.settings
-    if booth["kind"] not in s.booth_kinds:
-        raise BoothKindNotCovered(f"the policy does not cover {booth['kind']} booths for this inmate",
+    if ctx["booth_kind"] not in s.booth_kinds:
+        raise BoothKindNotCovered(f"the policy does not cover {ctx['booth_kind']} booths for this inmate",
                                   field="booth_id", booth_kinds=list(s.booth_kinds))
-    if slot[0] < now:
+    if starts_at < now:
         raise OutsideBookingWindow("that slot has already started", field="starts_at")
     # An emergency override may skip the lead time, never the opening hours or the far end of the window.
-    if not override and slot[0] < now + timedelta(minutes=s.min_lead_minutes):
+    if not override and starts_at < now + timedelta(minutes=s.min_lead_minutes):
         raise OutsideBookingWindow(f"book at least {s.min_lead_minutes} minutes ahead", field="starts_at",
                                    min_lead_minutes=s.min_lead_minutes)
-    last_day = local_day(now, facility.time_zone) + timedelta(days=s.max_days_ahead)
-    if local_day(slot[0], facility.time_zone) > last_day:
+    if ctx["local_day"] > local_day(now, ctx["time_zone"]) + timedelta(days=s.max_days_ahead):
         raise OutsideBookingWindow(f"book at most {s.max_days_ahead} days ahead", field="starts_at",
                                    max_days_ahead=s.max_days_ahead)
     calls_allowed = s.calls_allowed
-    limits = [s.max_minutes, facility.slot_minutes, booth["max_call_minutes"], contact["max_call_minutes"]]
-    if allowance == "family":
-        restriction = await restriction_at(conn, inmate_id, slot[0])
-        if restriction.suspended:
+    limits = [s.max_minutes, ctx["slot_minutes"], ctx["booth_max"], ctx["contact_max"]]
+    if policy.allowance == "family":
+        if ctx["suspended"]:
             raise InmateSanctioned("the inmate's calls are suspended by a sanction at that time",
-                                   field="inmate_id", sanction_ids=list(restriction.sanction_ids))
-        if restriction.calls_allowed is not None:
-            calls_allowed = min(calls_allowed, restriction.calls_allowed)
-        limits.append(restriction.max_minutes)
-    return _Terms(slot=slot, policy=policy, allowance=allowance, calls_allowed=calls_allowed,
-                  max_minutes=min(m for m in limits if m is not None),
-                  period_start=period_of(slot[0], facility.time_zone, s.period))
+                                   field="inmate_id", sanction_ids=list(ctx["sanction_ids"]))
+        if ctx["sanction_calls"] is not None:
+            calls_allowed = min(calls_allowed, ctx["sanction_calls"])
+        limits.append(ctx["sanction_minutes"])
+    return _Terms(slot=(starts_at, starts_at + step), policy=policy, allowance=policy.allowance,
+                  calls_allowed=calls_allowed, max_minutes=min(m for m in limits if m is not None),
+                  period_start=period_of(starts_at, ctx["time_zone"], s.period))
+
+
+async def _terms_for(conn: asyncpg.Connection, *, facility_id: int, booth_id: int, inmate_id: int,
+                     contact_id: int, starts_at: datetime, now: datetime, override: bool) -> _Terms:
+    ctx = await conn.fetchrow(_CONTEXT, facility_id, booth_id, inmate_id, contact_id, starts_at)
+    return _judge(ctx, facility_id=facility_id, booth_id=booth_id, inmate_id=inmate_id, contact_id=contact_id,
+                  starts_at=starts_at, now=now, override=override)
 
 
 def _overlap_error(exc: asyncpg.ExclusionViolationError) -> Exception:
@@ -152,47 +209,69 @@ def _overlap_error(exc: asyncpg.ExclusionViolationError) -> Exception:
     return exc
 
 
+# The booking row, its quota charge (or override count) and the board notification in one statement:
+# the exclusion constraints refuse an overlap, the ledger's CHECK refuses an overdraw.
+_INSERT_AND_CHARGE = f"""
+WITH b AS (
+    INSERT INTO bookings (facility_id, booth_id, inmate_id, contact_id, slot, allowance, period, period_start,
+                          policy_id, policy_version, max_minutes, charged, is_override, override_reason, booked_by)
+    VALUES ($1, $2, $3, $4, tstzrange($5, $6, '[)'), $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+    RETURNING {BOOKING_COLUMNS}
+), q AS (
+    INSERT INTO quota_ledger AS q (inmate_id, allowance, period, period_start, allowed, used, overrides)
+    VALUES ($3, $7, $8, $9, $17, CASE WHEN $13 THEN 1 ELSE 0 END, CASE WHEN $13 THEN 0 ELSE 1 END)
+    ON CONFLICT (inmate_id, allowance, period, period_start) DO UPDATE
+       SET used = q.used + EXCLUDED.used, overrides = q.overrides + EXCLUDED.overrides,
+           allowed = CASE WHEN EXCLUDED.used > 0 THEN EXCLUDED.allowed ELSE q.allowed END, updated_at = now()
+    RETURNING q.allowed, q.used
+)
+SELECT b.*, q.allowed AS quota_allowed, q.used AS quota_used,
+       pg_notify('board_' || b.facility_id, json_build_object('event', 'booking.created',
+                                                               'booking_id', b.booking_id)::text) AS notified
+  FROM b, q
+"""  # noqa: S608 - constant column list, values are $n parameters
+
+
 async def book_call(conn: asyncpg.Connection, request: BookingRequest, *, user_id: int, actor: Actor,
                     now: datetime | None = None) -> dict[str, Any]:
     """Book a slot; raises a refusal with its code. Must run inside the caller's (short) transaction."""
     now = now or datetime.now(UTC)
     override = request.override_reason is not None
-    if override and not request.override_reason.strip():  # type: ignore[union-attr]
+    reason = (request.override_reason or "").strip()
+    if override and not reason:
         raise Unprocessable("an override needs a reason", code="override_reason_required", field="override_reason")
-    facility = await load_facility(conn, request.facility_id)
-    booth = await _booth(conn, facility.id, request.booth_id)
-    inmate = await _inmate(conn, facility.id, request.inmate_id)
-    contact = await _contact(conn, request.inmate_id, request.contact_id)
-    terms = await _terms(conn, facility, booth=booth, inmate_id=request.inmate_id, risk_level=inmate["risk_level"],
-                         contact=contact, starts_at=request.starts_at, now=now, override=override)
+    terms = await _terms_for(conn, facility_id=request.facility_id, booth_id=request.booth_id,
+                             inmate_id=request.inmate_id, contact_id=request.contact_id,
+                             starts_at=request.starts_at, now=now, override=override)
     s = terms.policy.settings
     try:
         row = await conn.fetchrow(
-            f"""INSERT INTO bookings (facility_id, booth_id, inmate_id, contact_id, slot, allowance, period,
-                    period_start, policy_id, policy_version, max_minutes, charged, is_override, override_reason,
-                    booked_by)
-                VALUES ($1, $2, $3, $4, tstzrange($5, $6, '[)'), $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-                RETURNING {BOOKING_COLUMNS}""",  # noqa: S608 - constant column list, values are $n parameters
-            facility.id, request.booth_id, request.inmate_id, request.contact_id, terms.slot[0], terms.slot[1],
-            terms.allowance, s.period, terms.period_start, terms.policy.policy_id, terms.policy.version,
-            terms.max_minutes, not override, override,
-            request.override_reason.strip() if override else None, user_id)  # type: ignore[union-attr]
+            _INSERT_AND_CHARGE, request.facility_id, request.booth_id, request.inmate_id, request.contact_id,
+            terms.slot[0], terms.slot[1], terms.allowance, s.period, terms.period_start, terms.policy.policy_id,
+            terms.policy.version, terms.max_minutes, not override, override, reason or None, user_id,
+            terms.calls_allowed)
     except asyncpg.ExclusionViolationError as exc:
         raise _overlap_error(exc) from exc
-    ledger_args = {"inmate_id": request.inmate_id, "allowance": terms.allowance, "period": s.period,
-                   "period_start": terms.period_start, "allowed": terms.calls_allowed}
-    state = await (quota.record_override(conn, **ledger_args) if override else quota.charge(conn, **ledger_args))
+    except asyncpg.CheckViolationError as exc:
+        if exc.constraint_name != "quota_ledger_within_allowance":
+            raise
+        raise QuotaExhausted(f"the {terms.allowance} calls of this {s.period} are used up "
+                             f"({terms.calls_allowed} allowed)", allowed=terms.calls_allowed,
+                             period_start=terms.period_start.isoformat()) from exc
+    booking = dict(row)
     payload: dict[str, Any] = {
-        "booking_id": row["booking_id"], "booth_id": request.booth_id, "inmate_id": request.inmate_id,
+        "booking_id": booking["booking_id"], "booth_id": request.booth_id, "inmate_id": request.inmate_id,
         "contact_id": request.contact_id, "starts_at": terms.slot[0], "allowance": terms.allowance,
         "policy_id": terms.policy.policy_id, "policy_version": terms.policy.version,
-        "period_start": terms.period_start, "quota_used": state.used, "quota_allowed": state.allowed}
+        "period_start": terms.period_start, "quota_used": booking.pop("quota_used"),
+        "quota_allowed": booking.pop("quota_allowed")}
+    booking.pop("notified")
     if override:
-        payload["override_reason_sha256"] = _reason_digest(request.override_reason)  # type: ignore[arg-type]
-    await append(conn, LogRef.facility(facility.id), action="booking.override" if override else "booking.created",
-                 subject_type="booking", subject_id=row["booking_id"], payload=payload, actor=actor)
-    await notify_board(conn, facility.id, "booking.created", row["booking_id"])
-    return dict(row)
+        payload["override_reason_sha256"] = _reason_digest(reason)
+    await append(conn, LogRef.facility(request.facility_id),
+                 action="booking.override" if override else "booking.created", subject_type="booking",
+                 subject_id=booking["booking_id"], payload=payload, actor=actor)
+    return booking
 
 
 async def get_booking(conn: asyncpg.Connection, booking_id: int, *, facility_ids: list[int] | None,
@@ -295,12 +374,9 @@ async def reschedule_booking(conn: asyncpg.Connection, booking_id: int, *, facil
                                        cutoff=cutoff.isoformat())
     facility = await load_facility(conn, booking["facility_id"])
     new_booth_id = booth_id or booking["booth_id"]
-    booth = await _booth(conn, facility.id, new_booth_id)
-    inmate = await _inmate(conn, facility.id, booking["inmate_id"])
-    contact = await _contact(conn, booking["inmate_id"], booking["contact_id"])
-    terms = await _terms(conn, facility, booth=booth, inmate_id=booking["inmate_id"],
-                         risk_level=inmate["risk_level"], contact=contact, starts_at=starts_at, now=now,
-                         override=booking["is_override"])
+    terms = await _terms_for(conn, facility_id=facility.id, booth_id=new_booth_id, inmate_id=booking["inmate_id"],
+                             contact_id=booking["contact_id"], starts_at=starts_at, now=now,
+                             override=booking["is_override"])
     new_period_start = period_of(terms.slot[0], facility.time_zone, booking["period"])  # type: ignore[arg-type]
     try:
         row = await conn.fetchrow(
