@@ -31,33 +31,6 @@ HERE = Path(__file__).resolve().parent
 # Mounted endpoints with no case yet ("METHOD /path" as mounted). Remove a line when you add its case:
 # the coverage test fails for a listed endpoint that has a case, or that is no longer mounted.
 ENDPOINTS_AWAITING_CASES: frozenset[str] = frozenset({
-    # schedules (issue 3): bookings, call rights, policies, sanctions, booth devices, live board
-    "GET /api/v1/facilities/{facility_id}/availability",
-    "POST /api/v1/bookings",
-    "GET /api/v1/bookings",
-    "GET /api/v1/bookings/{booking_id}",
-    "POST /api/v1/bookings/{booking_id}/cancel",
-    "POST /api/v1/bookings/{booking_id}/reschedule",
-    "POST /api/v1/bookings/{booking_id}/check-in",
-    "POST /api/v1/bookings/{booking_id}/start-call",
-    "POST /api/v1/bookings/{booking_id}/end-call",
-    "GET /api/v1/inmates/{inmate_id}/call-rights",
-    "GET /api/v1/inmates/{inmate_id}/sanctions",
-    "POST /api/v1/sanctions",
-    "POST /api/v1/sanctions/{sanction_id}/lift",
-    "GET /api/v1/call-policies",
-    "POST /api/v1/call-policies",
-    "GET /api/v1/call-policies/{policy_id}/versions",
-    "GET /api/v1/facilities/{facility_id}/call-policies/effective",
-    "GET /api/v1/facilities/{facility_id}/booths/{booth_id}/devices",
-    "POST /api/v1/facilities/{facility_id}/booths/{booth_id}/devices",
-    "DELETE /api/v1/facilities/{facility_id}/booths/{booth_id}/devices/{device_id}",
-    "GET /api/v1/facilities/{facility_id}/board",
-    "GET /api/v1/facilities/{facility_id}/board/stream",
-    # kiosk terminals authenticate as devices, not users: their case needs a device principal
-    "POST /api/v1/kiosk/dialled",
-    "POST /api/v1/kiosk/connected",
-    "POST /api/v1/kiosk/disconnected",
 })
 
 

@@ -90,6 +90,10 @@ class BoardQuery(QueryModel):
     next: int = Field(default=3, ge=1, le=20, description="Next bookings shown per booth.")
 
 
+class StreamQuery(BoardQuery):
+    once: bool = Field(default=False, description="Send one board and close (scripts, health checks).")
+
+
 class BoardListener:
     """One LISTEN connection per process, fanning notifications out to the open streams' queues."""
 
@@ -145,7 +149,7 @@ async def board(req: web.Request, ctx: Ctx) -> BoardOut:
 
 
 @routes.get("/api/v1/facilities/{facility_id}/board/stream", summary="Live board as server-sent events",
-            tags=TAGS, path_params=FacilityPath, query=BoardQuery, db=False, errors=(404,),
+            tags=TAGS, path_params=FacilityPath, query=StreamQuery, db=False, errors=(404,),
             response_content={"text/event-stream": {"schema": {"type": "string"}}},
             description="`text/event-stream`. Each `event: board` carries a full board (the JSON of GET …/board) "
                         f"in `data`: at once, after every committed change, and every {REFRESH_S:.0f} s.")
@@ -170,6 +174,9 @@ async def board_stream(req: web.Request, ctx: Ctx) -> web.StreamResponse:
         while True:
             seq += 1
             await resp.write(f"event: board\nid: {seq}\ndata: {await snapshot()}\n\n".encode())
+            if ctx.query.once:
+                await resp.write_eof()
+                return resp
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(queue.get(), timeout=REFRESH_S)
             # Coalesce a burst of changes into one board.
