@@ -13,7 +13,7 @@ from __future__ import annotations
 FRAGMENTS = {
     # Parameters in force per region: catalogue defaults overlaid by the region's own values.
     "/*prm*/": """prm AS (
-    SELECT g.id AS region_id, $3::jsonb || coalesce(o.params, '{}'::jsonb) AS p
+    SELECT g.id AS region_id, $3::text::jsonb || coalesce(o.params, '{}'::jsonb) AS p
       FROM regions g
       LEFT JOIN detection_rule_params o ON o.region_id = g.id AND o.rule_id = $4::text
      WHERE coalesce(o.enabled, true))""",

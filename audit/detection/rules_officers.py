@@ -22,7 +22,7 @@ acts AS (
     UNION ALL
     SELECT a.facility_id, a.officer_id, a.action, a.seq, a.t
       FROM user_audit a
-     WHERE a.action IN (SELECT jsonb_array_elements_text($3::jsonb->'audit_actions'))),
+     WHERE a.action IN (SELECT jsonb_array_elements_text($3::text::jsonb->'audit_actions'))),
 -- Peers: every officer who booked or acted in the facility that week, including those with no override.
 active AS (
     SELECT b.facility_id, b.booked_by AS officer_id, b.booked_at AS t
@@ -174,10 +174,10 @@ acts AS (
       JOIN audit.logs l ON l.log_id = e.log_id
       JOIN users u ON e.actor_type = 'user' AND e.actor_id ~ '^[0-9]{1,18}$' AND u.id = e.actor_id::bigint
      WHERE e.recorded_at >= (SELECT lo FROM bounds) AND e.recorded_at < $2::timestamptz
-       AND e.action IN (SELECT jsonb_array_elements_text($3::jsonb->'correction_actions'))
+       AND e.action IN (SELECT jsonb_array_elements_text($3::text::jsonb->'correction_actions'))
        AND EXISTS (SELECT 1 FROM audit.entries o
                     WHERE o.subject_type = e.subject_type AND o.subject_id = e.subject_id AND o.actor_id = e.actor_id
-                      AND o.action NOT IN (SELECT jsonb_array_elements_text($3::jsonb->'correction_actions'))
+                      AND o.action NOT IN (SELECT jsonb_array_elements_text($3::text::jsonb->'correction_actions'))
                       AND o.recorded_at <= e.recorded_at)),
 matched AS (
     SELECT prm.region_id, prm.p, a.*, per.period_start
