@@ -64,8 +64,6 @@ def create_app(settings: Settings | None = None, *, target: DatabaseTarget | Non
 
 
 def _mount_pages(app: web.Application) -> None:
-    try:
-        from wartel.pages import setup_pages
-    except ImportError:
-        return
+    from wartel.pages import setup_pages
+
     setup_pages(app)

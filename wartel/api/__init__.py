@@ -11,7 +11,8 @@ def all_tables() -> list[EndpointTable]:
     from wartel.api import audit as audit_api  # audit area
     from wartel.api import bookings as schedules_bookings  # schedules area
     from wartel.api import flags, links, watchlist  # detection area
+    from wartel.api import reports  # reports area
 
     return [system.routes, auth.routes, regions.routes, facilities.routes, inmates.routes, contacts.routes,
             users.routes, *schedules_bookings.TABLES, audit_api.routes,
-            flags.routes, watchlist.routes, links.routes]
+            flags.routes, watchlist.routes, links.routes, reports.routes]

@@ -1,0 +1,206 @@
+"""What every page shares: who is logged in, a pooled connection, rendering, errors shown as pages.
+
+Page handlers are ``async def handler(req, pc) -> web.StreamResponse`` decorated with :func:`page`. They
+call the same domain functions as the API (never HTTP to ourselves) and render templates. A domain error
+a handler does not catch itself becomes an error page with the error's localized title and detail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import asyncpg
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from audit import Actor
+from wartel import keys
+from wartel.auth.principal import Principal
+from wartel.config import Settings
+from wartel.db import DatabaseUnavailable, acquire
+from wartel.http.problems import STATUS_BY_KIND, Problem
+from wartel.i18n import t
+from wartel.pages.templating import render_template
+
+log = structlog.get_logger("wartel.pages")
+
+PageHandler = Callable[[web.Request, "PageCtx"], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class NavItem:
+    key: str  # locale key of the label
+    path: str
+    roles: frozenset[str]
+
+
+# Each page module adds its entries when it is set up, so the menu only lists pages that exist.
+NAV: list[NavItem] = []
+
+
+def add_nav(key: str, path: str, roles: tuple[str, ...]) -> None:
+    if not any(n.path == path for n in NAV):
+        NAV.append(NavItem(key, path, frozenset(roles)))
+
+
+@dataclass
+class PageCtx:
+    request: web.Request
+    user: Principal
+    conn: asyncpg.Connection
+    settings: Settings
+    language: str
+    request_id: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def actor(self) -> Actor:
+        return self.user.actor(self.request_id)
+
+    def t(self, key: str, default: str | None = None, **values: object) -> str:
+        return t(self.language, key, default, **values)
+
+    def render(self, template: str, *, status: int = 200, **context: Any) -> web.Response:
+        return render_page(self.request, template, status=status, user=self.user, **context)
+
+
+def render_page(req: web.Request, template: str, *, status: int = 200, user: Principal | None = None,
+                **context: Any) -> web.Response:
+    lang = req.get(keys.LANGUAGE, "id")
+    nav = [n for n in NAV if user is not None and user.role in n.roles]
+    context.setdefault("message", None)
+    context.setdefault("error", None)
+    html = render_template(template, lang, user=user, nav=nav, path=req.path,
+                           csrf_token=user.csrf_token if user else "", request_id=req.get(keys.REQUEST_ID, ""),
+                           query_string=req.query_string, **context)
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8",
+                        headers=_SECURITY_HEADERS)
+
+
+# Pages load only our own CSS and JS; nothing inline runs, nothing may frame us.
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                               "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def login_redirect(req: web.Request) -> web.HTTPFound:
+    return web.HTTPFound("/login?" + urlencode({"next": req.path_qs}))
+
+
+def redirect(path: str, **query: Any) -> web.HTTPSeeOther:
+    """After a form post: see-other to a page, with a message key in the query (post/redirect/get)."""
+    qs = urlencode({k: v for k, v in query.items() if v is not None})
+    return web.HTTPSeeOther(path + ("?" + qs if qs else ""))
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only local paths: never redirect a login to another site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def page(*roles: str, write: bool = False) -> Callable[[PageHandler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
+    """Require a logged-in user with one of ``roles``; give the handler a connection (a transaction if
+    ``write``, so a change and its audit record commit together)."""
+
+    def wrap(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def view(req: web.Request) -> web.StreamResponse:
+            user: Principal | None = req.get(keys.PRINCIPAL)
+            if user is None or user.via != "session":
+                if req.method == "GET":
+                    raise login_redirect(req)
+                raise Problem(401, "unauthenticated", "log in first")
+            if roles and user.role not in roles:
+                raise Problem(403, "forbidden_role", f"the {user.role} role may not open this page")
+            settings = req.app[keys.SETTINGS]
+            async with acquire(req.app[keys.POOL], settings.db_acquire_timeout_s) as conn:
+                pc = PageCtx(request=req, user=user, conn=conn, settings=settings,
+                             language=req.get(keys.LANGUAGE, "id"), request_id=req.get(keys.REQUEST_ID, "-"))
+                tx = conn.transaction() if write else contextlib.nullcontext()
+                async with tx:
+                    return await handler(req, pc)
+
+        view.__name__ = handler.__name__
+        view.__doc__ = handler.__doc__
+        return view
+
+    return wrap
+
+
+def error_text(lang: str, exc: BaseException) -> tuple[str, str | None, str | None]:
+    """(title, detail, field) of a domain error or problem, localized by its stable code."""
+    code = getattr(exc, "code", None) or "internal_error"
+    title = t(lang, f"problem.{code}", code.replace("_", " "))
+    detail = getattr(exc, "detail", None)
+    return title, detail, getattr(exc, "field", None)
+
+
+_NOT_PAGES = ("/api/", "/healthz", "/readyz", "/metrics", "/static/")
+
+
+def _is_page(req: web.Request) -> bool:
+    return not req.path.startswith(_NOT_PAGES)
+
+
+@web.middleware
+async def page_errors(req: web.Request, handler: Handler) -> web.StreamResponse:
+    """On page routes, errors become readable pages in the user's language rather than problem+json."""
+    if not _is_page(req):
+        return await handler(req)
+    try:
+        return await handler(req)
+    except Exception as exc:
+        page = _error_page(req, exc)
+        if page is None:
+            raise
+        return page
+
+
+def _error_page(req: web.Request, exc: Exception) -> web.Response | None:
+    # Read after the handler ran: authentication sets the session's language and user on the way in.
+    lang = req.get(keys.LANGUAGE, "id")
+    user = req.get(keys.PRINCIPAL)
+    code: str
+    if isinstance(exc, web.HTTPException):
+        if exc.status < 400:
+            return None
+        status, code = exc.status, f"http_{exc.status}"
+        title, detail = t(lang, "page.not_found" if exc.status == 404 else "page.error", exc.reason), None
+    elif isinstance(exc, DatabaseUnavailable):
+        status, code = 503, "database_unavailable"
+        title, detail = t(lang, "problem.database_unavailable", "database unavailable"), t(lang, "page.retry")
+    elif isinstance(exc, Problem):
+        status, code = exc.status, exc.code
+        title, detail, _ = error_text(lang, exc)
+        if exc.code == "csrf_failed":
+            detail = t(lang, "page.csrf_failed")
+    elif getattr(exc, "problem_kind", None) is not None:
+        status = STATUS_BY_KIND.get(exc.problem_kind, 409)  # type: ignore[attr-defined]
+        code = getattr(exc, "code", exc.problem_kind)  # type: ignore[attr-defined]
+        title, detail, _ = error_text(lang, exc)
+    else:
+        return None
+    return render_page(req, "error.html", status=status, user=user, title=title, detail=detail, code=code)
+
+
+def install(app: web.Application) -> None:
+    """Insert the page error middleware inside the problem middleware, before authentication, so a CSRF or
+    login failure on a page is a page too."""
+    from wartel.http import middlewares
+
+    position = list(app.middlewares).index(middlewares.authenticate)
+    app.middlewares.insert(position, page_errors)
+
+
+def url_quote(value: str) -> str:
+    return quote(value, safe="")

@@ -1,0 +1,64 @@
+// Wartel: small helpers only. Every page works without this file; it adds conveniences.
+(function () {
+  "use strict";
+
+  // A select marked data-autosubmit sends its form on change (language switch, region choice).
+  document.addEventListener("change", function (ev) {
+    var el = ev.target;
+    if (el.matches && el.matches("select[data-autosubmit]") && el.form) el.form.submit();
+  });
+
+  // Buttons with data-confirm ask before a destructive action (cut-off, cancel, dismiss).
+  document.addEventListener("submit", function (ev) {
+    var btn = ev.submitter;
+    var text = (btn && btn.getAttribute("data-confirm")) || ev.target.getAttribute("data-confirm");
+    if (text && !window.confirm(text)) ev.preventDefault();
+  });
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function fmt(seconds) {
+    var s = Math.max(0, Math.floor(Math.abs(seconds)));
+    return (seconds < 0 ? "-" : "") + pad(Math.floor(s / 60)) + ":" + pad(s % 60);
+  }
+
+  // Live timers: <span class="timer" data-until="ISO"> counts down to the call's limit,
+  // data-since="ISO" counts up. The server clock's offset is applied from <body data-now>.
+  var skew = 0;
+  var now = document.body && document.body.getAttribute("data-now");
+  if (now) skew = Date.parse(now) - Date.now();
+  function tick() {
+    var t = Date.now() + skew;
+    document.querySelectorAll(".timer[data-until], .timer[data-since]").forEach(function (el) {
+      var until = el.getAttribute("data-until");
+      var since = el.getAttribute("data-since");
+      var secs = until ? (Date.parse(until) - t) / 1000 : (t - Date.parse(since)) / 1000;
+      el.textContent = fmt(secs);
+      if (until) el.classList.toggle("overdue", secs <= 0);
+    });
+  }
+  tick();
+  setInterval(tick, 1000);
+
+  // The day board listens to the booth events (SSE) and reloads its rows when something changes.
+  var board = document.querySelector("[data-live-source]");
+  if (board && window.EventSource) {
+    var pending = null;
+    var source = new EventSource(board.getAttribute("data-live-source"));
+    var refresh = function () {
+      if (pending) return;
+      pending = setTimeout(function () {
+        pending = null;
+        fetch(window.location.href, { headers: { "Accept": "text/html" }, credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.text() : null; })
+          .then(function (html) {
+            if (!html) return;
+            var doc = new DOMParser().parseFromString(html, "text/html");
+            var fresh = doc.querySelector("[data-live-source]");
+            if (fresh) { board.innerHTML = fresh.innerHTML; tick(); }
+          });
+      }, 300);
+    };
+    source.onmessage = refresh;
+    ["booking", "call", "board"].forEach(function (name) { source.addEventListener(name, refresh); });
+  }
+})();
