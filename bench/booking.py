@@ -96,7 +96,7 @@ def _slot(tz: str, day: int, index: int) -> str:
     return (base + timedelta(minutes=SLOT_MINUTES * index)).isoformat()
 
 
-async def rush(base_url: str, sites: list[dict], clients: int, seconds: float, hot_share: float,
+async def rush(base_urls: list[str], sites: list[dict], clients: int, seconds: float, hot_share: float,
                seed_value: int) -> dict:
     rng = random.Random(seed_value)
     latencies: list[float] = []
@@ -104,7 +104,7 @@ async def rush(base_url: str, sites: list[dict], clients: int, seconds: float, h
     slots_per_day = 8 * 60 // SLOT_MINUTES
     deadline = time.perf_counter() + seconds
 
-    async def client(session: aiohttp.ClientSession) -> None:
+    async def client(session: aiohttp.ClientSession, base_url: str) -> None:
         while time.perf_counter() < deadline:
             site = rng.choice(sites)
             inmate, contact = rng.choice(site["people"])
@@ -126,7 +126,7 @@ async def rush(base_url: str, sites: list[dict], clients: int, seconds: float, h
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(connector=connector) as session:
         started = time.perf_counter()
-        await asyncio.gather(*[client(session) for _ in range(clients)])
+        await asyncio.gather(*[client(session, base_urls[i % len(base_urls)]) for i in range(clients)])
         elapsed = time.perf_counter() - started
     latencies.sort()
     return {"elapsed_s": elapsed, "requests": len(latencies), "outcomes": outcomes,
@@ -176,7 +176,7 @@ def start_service(env: dict[str, str], cwd: Path) -> subprocess.Popen:
 async def main(args: argparse.Namespace) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix="wartel-bench-booking-"))
     server = None
-    proc = None
+    procs: list[subprocess.Popen] = []
     try:
         server = start_embedded(data_dir)
         await ensure_database(server, DATABASE_NAME)
@@ -186,29 +186,34 @@ async def main(args: argparse.Namespace) -> dict:
             sites = await seed(owner, args.facilities, args.booths, args.inmates)
         finally:
             await owner.close()
-        port = _free_port()
-        env = {**os.environ, "WARTEL_DATA_DIR": str(data_dir), "WARTEL_DEMO": "false", "WARTEL_SCHEDULER": "false",
-               "WARTEL_PORT": str(port), "WARTEL_DB_POOL_MAX": str(args.pool), "WARTEL_DB_POOL_MIN": "4",
-               "WARTEL_LOG_FORMAT": "json"}
-        env.pop("WARTEL_DATABASE_URL", None)
-        proc = start_service(env, data_dir)
-        base = f"http://127.0.0.1:{port}"
+        bases = []
+        for _ in range(args.processes):
+            port = _free_port()
+            env = {**os.environ, "WARTEL_DATA_DIR": str(data_dir), "WARTEL_DEMO": "false",
+                   "WARTEL_SCHEDULER": "false", "WARTEL_PORT": str(port), "WARTEL_DB_POOL_MAX": str(args.pool),
+                   "WARTEL_DB_POOL_MIN": "4", "WARTEL_LOG_FORMAT": "json"}
+            env.pop("WARTEL_DATABASE_URL", None)
+            procs.append(start_service(env, data_dir))
+            bases.append(f"http://127.0.0.1:{port}")
         async with aiohttp.ClientSession() as s:
-            for _ in range(200):
-                try:
-                    async with s.get(f"{base}/readyz") as r:
-                        if r.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("wartel serve did not become ready")
-        await rush(base, sites, min(args.clients, 8), 1.0, args.hot_share, 1)  # warm-up: imports, pool, plans
-        result = await rush(base, sites, args.clients, args.seconds, args.hot_share, 2)
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
-        proc = None
+            for base in bases:
+                for _ in range(300):
+                    try:
+                        async with s.get(f"{base}/readyz") as r:
+                            if r.status == 200:
+                                break
+                    except aiohttp.ClientError:
+                        pass
+                    await asyncio.sleep(0.1)
+                else:
+                    raise RuntimeError("wartel serve did not become ready")
+        await rush(bases, sites, min(args.clients, 8), 1.0, args.hot_share, 1)  # warm-up: imports, pool, plans
+        result = await rush(bases, sites, args.clients, args.seconds, args.hot_share, 2)
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            proc.wait(timeout=30)
+        procs.clear()
         owner = await connect(_with_database(server, DATABASE_NAME))
         try:
             double, overdrawn = await invariants(owner)
@@ -222,6 +227,7 @@ async def main(args: argparse.Namespace) -> dict:
         conflicts = sum(v for k, v in result["outcomes"].items() if k != "booked")
         print(json.dumps({"detail": {"requests": result["requests"], "outcomes": result["outcomes"],
                                      "bookings_in_database": booked, "clients": args.clients,
+                                     "service_processes": args.processes,
                                      "seconds": round(result["elapsed_s"], 2), "facilities": args.facilities,
                                      "requests_per_s": round(result["requests"] / result["elapsed_s"], 1)}}),
               file=sys.stderr)
@@ -229,7 +235,7 @@ async def main(args: argparse.Namespace) -> dict:
                 "p99_ms": round(result["p99_ms"], 2), "conflicts": conflicts, "double_bookings": double,
                 "overdrawn_quotas": overdrawn, "pgbench_tps": round(tps, 1), "ratio": round(per_s / tps, 3)}
     finally:
-        if proc is not None:
+        for proc in procs:
             proc.kill()
             proc.wait()
         if server is not None:
@@ -245,6 +251,7 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--hot-share", type=float, default=0.3, help="share of requests for the hot slots")
-    parser.add_argument("--pool", type=int, default=16, help="service connection pool size")
+    parser.add_argument("--pool", type=int, default=16, help="service connection pool size (per process)")
+    parser.add_argument("--processes", type=int, default=1, help="wartel serve processes sharing the clients")
     parser.add_argument("--pgbench-clients", type=int, default=16)
     print(json.dumps(asyncio.run(main(parser.parse_args()))))
