@@ -78,7 +78,7 @@ async def transition(conn: asyncpg.Connection, flag_id: int, action: Action, *, 
     flag = await get_flag(conn, flag_id, facility_ids=facility_ids, region_ids=region_ids, lock=True)
     if flag["status"] not in allowed:
         raise InvalidTransition(f"a {flag['status']} flag cannot be {to_status} ({action})", field="status",
-                                status=flag["status"])
+                                current_status=flag["status"])
     entry_id = None
     if watch is not None:
         entry_id = await _watch_from_flag(conn, flag, watch, action, user_id=user_id, actor=actor)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncpg
 
 from audit import Actor, LogRef, append
+from audit.detection.watchlist import ensure_not_blocked
 from wartel.auth.principal import Principal, visible_facility_ids
 from wartel.errors import Conflict, NotFound, Unprocessable
 from wartel.registry.hooks import FacilityChange, notify
@@ -51,6 +52,8 @@ async def register_contact(conn: asyncpg.Connection, principal: Principal, inmat
         if inmate["status"] != "active":
             raise Conflict(f"contacts can only be registered for an active inmate (this one is {inmate['status']})",
                            code="inmate_not_active", field="inmate_id")
+        # A number blocked on the watchlist (facility, region or national) is never registered.
+        await ensure_not_blocked(conn, e164, inmate["current_facility_id"], field="phone")
         cap = await conn.fetchval("SELECT family_contact_cap FROM facilities WHERE id = $1",
                                   inmate["current_facility_id"])
         try:
