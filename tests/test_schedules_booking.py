@@ -260,3 +260,55 @@ async def test_booth_outage_and_closure_cancel_refund_and_list_the_inmates(facto
     assert r.status == 201, await r.text()
     assert [x["booking_id"] for x in (await r.json())["cancelled_bookings"]] == [b["booking_id"]]
     assert await used(site, inmate_id=other) == 0
+
+
+async def test_registry_changes_cancel_and_credit_the_bookings_they_make_impossible(factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    site = await make_site(factory)
+    fid = site.facility_id
+    start = slot_start(site.tz)
+    other = await factory.inmate(fid)
+    other_contact = await factory.contact(other)
+    mine = await (await site.officer.post("/api/v1/bookings", json=booking_body(site, start))).json()
+    theirs = await (await site.officer.post("/api/v1/bookings", json=booking_body(
+        site, start, booth=1, inmate_id=other, contact_id=other_contact))).json()
+    elsewhere = await factory.facility(site.region_id)
+    r = await site.officer.post(f"/api/v1/inmates/{site.inmate_id}/transfer", json={"to_facility_id": elsewhere})
+    assert r.status == 200, await r.text()
+    r = await site.officer.post(f"/api/v1/contacts/{other_contact}/revoke", json={"reason": "nomor dicurigai"})
+    assert r.status == 200, await r.text()
+    rows = {r["booking_id"]: (r["status"], r["cancel_reason"], r["refunded"]) for r in await owner_conn.fetch(
+        "SELECT booking_id, status, cancel_reason, refunded FROM bookings")}
+    assert rows[mine["booking_id"]] == ("cancelled", "facility", True)
+    assert rows[theirs["booking_id"]] == ("cancelled", "family", True)
+    assert await owner_conn.fetchval("SELECT sum(used) FROM quota_ledger") == 0
+
+
+async def test_opening_hours_shrinking_cancels_bookings_now_outside_them(factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    site = await make_site(factory)
+    start = slot_start(site.tz, at=time(15, 0))
+    b = await (await site.officer.post("/api/v1/bookings", json=booking_body(site, start))).json()
+    keep = await (await site.officer.post("/api/v1/bookings", json=booking_body(
+        site, slot_start(site.tz, at=time(9, 0))))).json()
+    regional = await factory.as_role("regional", region_id=site.region_id)
+    windows = [{"weekday": d, "opens": "08:00", "closes": "12:00"} for d in range(1, 8)]
+    r = await regional.put(f"/api/v1/facilities/{site.facility_id}/hours", json={"windows": windows})
+    assert r.status == 200, await r.text()
+    status = {r["booking_id"]: r["status"] for r in await owner_conn.fetch("SELECT booking_id, status FROM bookings")}
+    assert status == {b["booking_id"]: "cancelled", keep["booking_id"]: "booked"}
+
+
+async def test_reschedule_after_the_cutoff_is_refused_unless_the_facility_causes_it(factory) -> None:  # type: ignore[no-untyped-def]
+    site = await make_site(factory)
+    await set_policy(factory, facility_id=site.facility_id, cancel_cutoff_minutes=5 * 1440, min_lead_minutes=60)
+    b = await (await site.officer.post("/api/v1/bookings", json=booking_body(site, slot_start(site.tz)))).json()
+    target = slot_start(site.tz, at=time(11, 0)).isoformat()
+    r = await site.officer.post(f"/api/v1/bookings/{b['booking_id']}/reschedule",
+                                json={"starts_at": target, "reason": "family"})
+    assert r.status == 409 and (await r.json())["code"] == "cancellation_cutoff_passed", await r.text()
+    r = await site.officer.post(f"/api/v1/bookings/{b['booking_id']}/reschedule",
+                                json={"starts_at": target, "reason": "facility"})
+    assert r.status == 200, await r.text()
+    r = await site.officer.get(f"/api/v1/bookings?facility_id={site.facility_id}&day=2026-01-01")
+    assert r.status == 200 and (await r.json())["items"] == []
+    r = await site.officer.get("/api/v1/bookings?day=2026-01-01")
+    assert r.status == 422 and (await r.json())["code"] == "facility_required"

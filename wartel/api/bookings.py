@@ -13,7 +13,7 @@ from schedules import booking as domain
 from schedules.availability import free_slots, load_facility
 from schedules.quota import inmate_rights
 from wartel.auth.principal import require_facility, visible_facility_ids
-from wartel.errors import NotFound
+from wartel.errors import NotFound, Unprocessable
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, Page, QueryModel, decode_cursor, encode_cursor
 from wartel.http.problems import register_constraint
@@ -213,7 +213,7 @@ async def list_bookings(req: web.Request, ctx: Ctx) -> Page[BookingOut]:
     since = until = None
     if q.day is not None:
         if q.facility_id is None:
-            raise NotFound("a day needs its facility_id", code="facility_required", field="facility_id")
+            raise Unprocessable("a day needs its facility_id", code="facility_required", field="facility_id")
         await require_facility(ctx.db, ctx.user, q.facility_id)
         zone = ZoneInfo((await load_facility(ctx.db, q.facility_id)).time_zone)
         since = datetime.combine(q.day, datetime.min.time(), tzinfo=zone).astimezone(UTC)
