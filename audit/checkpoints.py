@@ -87,10 +87,12 @@ class TreeCache:
         lock = self._locks.setdefault(log_id, asyncio.Lock())
         async with lock:
             tree = self._trees.get(log_id) or MerkleTree()
+            name = await conn.fetchval("SELECT audit.log_name(scope, scope_id) FROM audit.logs WHERE log_id = $1",
+                                       log_id) if tree.size < size else None
             while tree.size < size:
                 lo = tree.size + 1
                 hi = min(size, tree.size + FETCH_CHUNK)
-                chunk = await fetch_chunk(conn, log_id, lo, hi)
+                chunk = await fetch_chunk(conn, log_id, lo, hi, name or "")
                 canon = chunk.canonical.split(b"\n") if chunk.count else []
                 leaves = leaf_hashes(canon)
                 if not chunk.complete or len(canon) != chunk.count or b"".join(leaves) != chunk.leaves:

@@ -12,25 +12,56 @@ from audit.log import leaf_hash
 from audit.signing import format_time
 
 # One round trip per chunk: the canonical texts joined by newlines (JSON escapes every newline inside a
-# string, so a newline can only be the separator, unless a row was tampered with) and the stored leaf
-# hashes end to end. The server also names the first row whose columns no longer produce its canonical
-# text. All of it reads the primary key in order, so the aggregates need no sort.
+# string, so a newline can only be the separator, unless the schema was tampered with) and the stored leaf
+# hashes end to end, read along the primary key so the aggregates need no sort. The canonical text is
+# generated from the row's columns by PostgreSQL (sql/0013), so the columns need no per-row check here; the
+# server only names the first row filed under another log's name.
 CHUNK_SQL = r"""
-SELECT count(*) AS n, min(seq) AS lo, max(seq) AS hi,
+SELECT count(*) AS n,
        convert_to(string_agg(canonical, E'\n' ORDER BY seq), 'UTF8') AS canonical,
        string_agg(leaf_hash, ''::bytea ORDER BY seq) AS leaves,
-       min(seq) FILTER (WHERE canonical IS DISTINCT FROM audit.canonical_entry(
-           audit.log_name(l.scope, l.scope_id), seq, recorded_at, actor_type, actor_id, actor_role, action,
-           subject_type, subject_id, payload, request_id)) AS column_mismatch
-FROM audit.entries e JOIN audit.logs l USING (log_id)
-WHERE e.log_id = $1 AND e.seq BETWEEN $2 AND $3
+       min(seq) FILTER (WHERE log_name IS DISTINCT FROM $4) AS column_mismatch
+FROM audit.entries
+WHERE log_id = $1 AND seq BETWEEN $2 AND $3
 """
 
 ROWS_SQL = """
-SELECT e.*, audit.log_name(l.scope, l.scope_id) AS log_name
-FROM audit.entries e JOIN audit.logs l USING (log_id)
-WHERE e.log_id = $1 AND e.seq BETWEEN $2 AND $3 ORDER BY e.seq
+SELECT * FROM audit.entries WHERE log_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq
 """
+
+# How the canonical column must be defined for the fast path to hold (sql/0013).
+_GENERATION = """
+SELECT a.attgenerated::text AS attgenerated, pg_get_expr(d.adbin, d.adrelid) AS expression
+FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE a.attrelid = 'audit.entries'::regclass AND a.attname = 'canonical' AND NOT a.attisdropped
+"""
+_FUNCTIONS = r"""
+SELECT p.proname, p.provolatile, regexp_replace(p.prosrc, '\s+', ' ', 'g') AS body
+FROM pg_proc p WHERE p.pronamespace = 'audit'::regnamespace AND p.proname IN ('canonical_text', 'canonical_entry')
+"""
+_EXPECTED_EXPRESSION = ("canonical_text(log_name, seq, recorded_at, actor_type, actor_id, actor_role, action, "
+                        "subject_type, subject_id, payload, request_id)")
+# SHA-256 of the whitespace-normalised bodies as sql/0012 and sql/0013 define them. A migration that
+# redefines either function must update these (tests/test_audit_tamper.py fails otherwise).
+EXPECTED_BODIES = {
+    "canonical_entry": "656381311f73823dfe22acf1a9b1c4051ba801a6b7c7cba3f87a33992a06bb2e",
+    "canonical_text": "4832bad831b0b3aa9f2208a69b85abdbfc9504fff53f8524ad33bf7735dee92c",
+}
+
+
+async def derivation_problem(conn: asyncpg.Connection) -> str | None:
+    """Why the canonical column can no longer be trusted to follow the row's columns (``None``: it can)."""
+    import hashlib
+
+    row = await conn.fetchrow(_GENERATION)
+    if row is None or row["attgenerated"] != "s" or _EXPECTED_EXPRESSION not in (row["expression"] or ""):
+        return "the canonical column is no longer generated from the row's columns"
+    bodies = {r["proname"]: r for r in await conn.fetch(_FUNCTIONS)}
+    for name, expected in EXPECTED_BODIES.items():
+        fn = bodies.get(name)
+        if fn is None or hashlib.sha256(fn["body"].strip().encode()).hexdigest() != expected:
+            return f"audit.{name} was redefined"
+    return None
 
 
 @dataclass
@@ -51,21 +82,20 @@ class Chunk:
         return self.count == self.hi - self.lo + 1 and self.column_mismatch is None
 
 
-async def fetch_chunk(conn: asyncpg.Connection, log_id: int, lo: int, hi: int) -> Chunk:
-    row = await conn.fetchrow(CHUNK_SQL, log_id, lo, hi)
+async def fetch_chunk(conn: asyncpg.Connection, log_id: int, lo: int, hi: int, log_name: str) -> Chunk:
+    row = await conn.fetchrow(CHUNK_SQL, log_id, lo, hi, log_name)
     return Chunk(log_id=log_id, lo=lo, hi=hi, count=row["n"], canonical=row["canonical"] or b"",
                  leaves=row["leaves"] or b"", column_mismatch=row["column_mismatch"])
 
 
-MOVED = "the row sits at another position than its canonical text says"
-
-
-def row_problem(row: dict[str, Any] | asyncpg.Record, expected_seq: int) -> str | None:
+def row_problem(row: dict[str, Any] | asyncpg.Record, expected_seq: int, log_name: str) -> str | None:
     """Why this row does not hold (``None`` when it does): its canonical text, leaf hash and columns must
     agree. Python's own check, used where the fast path saw something wrong and for offline exports."""
     canonical = row["canonical"]
     if row["seq"] != expected_seq:
         return f"sequence number {expected_seq} is missing"
+    if row["log_name"] != log_name:
+        return f"the row is filed under log {row['log_name']!r}"
     if leaf_hash(canonical) != bytes(row["leaf_hash"]):
         return "leaf hash does not match the canonical text"
     try:
@@ -74,8 +104,6 @@ def row_problem(row: dict[str, Any] | asyncpg.Record, expected_seq: int) -> str 
         return "canonical text is not JSON"
     if not isinstance(body, dict):
         return "canonical text is not a JSON object"
-    if body.get("seq") != row["seq"] or body.get("log") != row["log_name"]:
-        return MOVED
     expected = {
         "v": 1,
         "log": row["log_name"],
@@ -104,5 +132,5 @@ def canonical_problem(log_name: str, seq: int, canonical: str, stored_leaf: byte
     except ValueError:
         return "canonical text is not JSON"
     if not isinstance(body, dict) or body.get("log") != log_name or body.get("seq") != seq:
-        return MOVED
+        return "the entry sits at another position than its canonical text says"
     return None

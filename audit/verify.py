@@ -1,15 +1,18 @@
 """Verification: recompute every log's tree from its entries and hold it against the signed checkpoints.
 
-A log holds when its sequence numbers run 1..n without a gap, every entry's leaf hash is the hash of its
-canonical text, every row's columns say what its canonical text says, and the root of the first s entries
-equals the root of every checkpoint of size s (stored in the database or exported to the regional office).
-The first sequence number that does not hold is named; a root that disagrees with a checkpoint, while every
-row looks right (a rewrite that recomputed the hashes), names the first entry after the last checkpoint that
-still held — the finer the checkpoints, the closer that is.
+A log holds when its sequence numbers run 1..n without a gap, every entry's stored leaf hash is the hash of
+its canonical text (which PostgreSQL generates from the row's columns, so an edited column shows here), and
+the root over the stored leaf hashes of the first s entries equals the root of every checkpoint of size s
+(stored in the database, or exported to the regional office). The first sequence number that does not hold
+is named: the first row that fails its own checks, or — when rows pass but a checkpoint's root does not
+(a rewrite that recomputed the hashes, or a forged row slipped in) — the first entry after the last
+checkpoint that still holds, whichever comes first. The finer the checkpoints, the closer that is.
 
 The database is read in chunks of 2**16 entries, one round trip each; chunks are hashed in worker processes
 while the next is read, and combined through the chunks' subtree roots, which are complete subtrees of the
-RFC 6962 tree. Offline, the same checks run on an export (:func:`verify_export`).
+RFC 6962 tree. Should the canonical column no longer be generated from the columns (a superuser changed the
+table), every row is checked in Python against its canonical text instead. Offline, the same checks run on
+an export (:func:`verify_export`).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import IO, Any
 import asyncpg
 
 from audit.checkpoints import Checkpoint, checkpoint_from_json, public_keys, signature_holds
-from audit.entries import MOVED, ROWS_SQL, canonical_problem, fetch_chunk, row_problem
+from audit.entries import ROWS_SQL, canonical_problem, derivation_problem, fetch_chunk, row_problem
 from audit.errors import ExportInvalid
 from audit.log import LogRef
 from audit.merkle import MerkleTree, fold, leaf_hashes
@@ -46,22 +49,18 @@ class LogResult:
     first_bad_seq: int | None = None
     problem: str | None = None
     checkpoints_checked: int = 0
+    present: int | None = None  # entries 1..present are all there (None: all ``size``)
     notes: list[str] = field(default_factory=list)
-    moved: bool = False  # the first bad row is a genuine entry at the wrong position
 
     def fail(self, seq: int | None, problem: str) -> None:
-        """Record a failure; the earliest sequence number wins."""
+        """Record a failure; the earliest sequence number wins, the others become notes."""
         self.ok = False
-        if seq is None:
-            if self.problem is None:
-                self.problem = problem
-            else:
-                self.notes.append(problem)
-            return
-        if self.first_bad_seq is None or seq < self.first_bad_seq:
+        if seq is not None and (self.first_bad_seq is None or seq < self.first_bad_seq):
             if self.problem is not None:
                 self.notes.append(self.problem)
-            self.first_bad_seq, self.problem, self.moved = seq, problem, problem == MOVED
+            self.first_bad_seq, self.problem = seq, problem
+        elif self.problem is None:
+            self.problem = problem
         else:
             self.notes.append(problem)
 
@@ -75,45 +74,56 @@ class LogResult:
 @dataclass
 class ChunkResult:
     lo: int
-    bad_seq: int | None
+    bad_seq: int | None  # first row failing its own checks
     problem: str | None
-    root: bytes | None  # of the whole chunk, when it is complete and sound
-    cut_roots: dict[int, bytes]  # global size s -> MTH of the chunk's entries lo..s
+    missing_seq: int | None  # first sequence number absent: no root can be computed past it
+    root: bytes | None  # over the stored leaves of the whole chunk, when it is complete
+    cut_roots: dict[int, bytes]  # global size s -> MTH of the chunk's stored leaves lo..s
+
+
+def _split_leaves(blob: bytes) -> list[bytes]:
+    return [blob[i:i + 32] for i in range(0, len(blob), 32)]
 
 
 def hash_chunk(lo: int, canonical: bytes, leaves: bytes, count: int, cuts: tuple[int, ...],
                full: bool) -> ChunkResult:
-    """Check and hash one chunk read by the fast path. Runs in a worker process: plain data in and out."""
+    """Check and hash one complete chunk read by the fast path. Runs in a worker: plain data in and out."""
     texts = canonical.split(b"\n") if count else []
-    if len(texts) != count:
-        return ChunkResult(lo, None, "recheck", None, {})
+    if len(texts) != count or len(leaves) != 32 * count:
+        return ChunkResult(lo, None, "recheck", None, None, {})
     computed = leaf_hashes(texts)
-    good = count
-    bad_seq = problem = None
-    if b"".join(computed) != leaves:
-        good = next(i for i in range(count) if computed[i] != leaves[32 * i:32 * i + 32])
-        bad_seq, problem = lo + good, "leaf hash does not match the canonical text"
-    return _roots(lo, computed[:good], cuts, full and bad_seq is None, bad_seq, problem)
+    if b"".join(computed) == leaves:
+        return _roots(lo, computed, cuts, full, None, None, None)
+    stored = _split_leaves(leaves)
+    first = next(i for i in range(count) if computed[i] != stored[i])
+    return _roots(lo, stored, cuts, full, lo + first, "leaf hash does not match the canonical text", None)
 
 
-def _roots(lo: int, leaves: list[bytes], cuts: Iterable[int], full: bool, bad_seq: int | None,
-           problem: str | None) -> ChunkResult:
-    tree = MerkleTree(leaves)
+def _roots(lo: int, stored: list[bytes], cuts: Iterable[int], full: bool, bad_seq: int | None,
+           problem: str | None, missing_seq: int | None) -> ChunkResult:
+    tree = MerkleTree(stored)
     cut_roots = {s: tree.root(s - lo + 1) for s in cuts if s - lo + 1 <= tree.size}
-    return ChunkResult(lo, bad_seq, problem, tree.root() if full else None, cut_roots)
+    root = tree.root() if full and missing_seq is None else None
+    return ChunkResult(lo, bad_seq, problem, missing_seq, root, cut_roots)
 
 
-def check_rows(lo: int, hi: int, rows: list[Any], cuts: Iterable[int], full: bool) -> ChunkResult:
-    """The slow, exact path for a chunk the fast path found wanting: row by row, in Python."""
-    leaves: list[bytes] = []
+def check_rows(lo: int, hi: int, rows: list[Any], cuts: Iterable[int], full: bool, log_name: str) -> ChunkResult:
+    """The slow, exact path, row by row in Python: for chunks the fast path found wanting, and for every
+    chunk when the canonical column can no longer be trusted to follow the columns."""
+    stored: list[bytes] = []
     by_seq = {r["seq"]: r for r in rows}
+    bad_seq = problem = None
     for seq in range(lo, hi + 1):
         row = by_seq.get(seq)
-        problem = f"sequence number {seq} is missing" if row is None else row_problem(row, seq)
-        if problem is not None:
-            return _roots(lo, leaves, cuts, False, seq, problem)
-        leaves.append(bytes(row["leaf_hash"]))
-    return _roots(lo, leaves, cuts, full, None, None)
+        if row is None:
+            return _roots(lo, stored, cuts, False, bad_seq or seq,
+                          problem or f"sequence number {seq} is missing", seq)
+        if bad_seq is None:
+            problem = row_problem(row, seq, log_name)
+            if problem is not None:
+                bad_seq = seq
+        stored.append(bytes(row["leaf_hash"]))
+    return _roots(lo, stored, cuts, full, bad_seq, problem, None)
 
 
 class _ChunkRoots:
@@ -133,30 +143,25 @@ class _ChunkRoots:
 
 def check_checkpoints(result: LogResult, checkpoints: list[tuple[Checkpoint, dict[str, bytes], str]],
                       root_at: Callable[[int], bytes | None]) -> None:
-    """Hold the recomputed roots against each checkpoint, smallest first.
+    """Hold the roots over the stored leaf hashes against each checkpoint, smallest first.
 
     A checkpoint whose signature does not verify is itself reported (someone wrote it who does not hold the
-    key). Only entries before the first bad row can be judged by a root; the first root that disagrees
-    names the first entry after the last checkpoint that held.
+    key). A checkpoint beyond a missing entry cannot be computed; the missing entry is named. The first root
+    that disagrees names the first entry after the last checkpoint that held.
     """
     last_good = 0
-    good_upto = result.size if result.first_bad_seq is None else result.first_bad_seq - 1
+    present = result.size if result.present is None else result.present
     for cp, keys, origin in sorted(checkpoints, key=lambda c: c[0].size):
         if not signature_holds(cp, keys):
-            result.fail(None, f"{origin} checkpoint at size {cp.size} has no valid signature "
-                              f"(key {cp.key_id})")
+            result.fail(None, f"{origin} checkpoint at size {cp.size} has no valid signature (key {cp.key_id})")
             continue
-        if cp.size > good_upto:
-            if result.first_bad_seq is None:
-                result.fail(good_upto + 1, f"{origin} checkpoint covers {cp.size} entries; "
-                                           f"sequence number {good_upto + 1} is missing")
-            elif result.moved and last_good + 1 < result.first_bad_seq:
-                # Genuine entries were shifted along: something was put in before them, after the last
-                # checkpoint that still holds.
-                result.fail(last_good + 1, f"entries after {last_good} were moved and no longer match the "
-                                           f"{origin} checkpoint at size {cp.size}")
+        if cp.size > present:
+            result.fail(present + 1, f"the {origin} checkpoint covers {cp.size} entries; sequence number "
+                                     f"{present + 1} is missing")
             continue
         root = root_at(cp.size)
+        if root is None:
+            continue
         if root != cp.root_hash:
             result.fail(last_good + 1, f"entries {last_good + 1}..{cp.size} do not match the {origin} "
                                        f"checkpoint signed at {cp.signed_at.isoformat()}")
@@ -197,6 +202,7 @@ async def verify_database(conn: asyncpg.Connection, *, log_ids: list[int] | None
         by_log.setdefault(cp.log_name, []).append((cp, db_keys, "stored"))
     for cp in external or []:
         by_log.setdefault(cp.log_name, []).append((cp, external_keys or {}, "exported"))
+    schema_problem = await derivation_problem(conn)
 
     results: list[LogResult] = []
     names = {r["name"] for r in logs}
@@ -213,56 +219,61 @@ async def verify_database(conn: asyncpg.Connection, *, log_ids: list[int] | None
         plan.append((r, cps, size))
     total = sum(p[2] for p in plan)
     done = 0
-    executor = _executor(total, workers, chunk)
+    executor = None if schema_problem else _executor(total, workers, chunk)
     loop = asyncio.get_running_loop()
     # Bounded read-ahead: at most two chunks per worker in flight, so memory stays a few chunks' worth.
     window = asyncio.Semaphore(2 * (workers or os.cpu_count() or 1))
+
+    async def hashed(lo: int, hi: int, data: Any, cuts: tuple[int, ...]) -> ChunkResult:
+        try:
+            args = (lo, data.canonical, data.leaves, data.count, cuts, hi - lo + 1 == chunk)
+            if executor is None:
+                return hash_chunk(*args)
+            return await loop.run_in_executor(executor, hash_chunk, *args)
+        finally:
+            window.release()
+
+    async def checked(lo: int, hi: int, log_id: int, name: str, cuts: tuple[int, ...]) -> ChunkResult:
+        rows = await conn.fetch(ROWS_SQL, log_id, lo, hi)
+        return check_rows(lo, hi, rows, cuts, hi - lo + 1 == chunk, name)
+
     try:
         for r, cps, size in plan:
             result = LogResult(r["name"], r["log_id"], size)
+            if schema_problem:
+                result.fail(None, schema_problem)
             if r["size"] < size:
                 result.notes.append(f"the log claims {r['size']} entries, its rows or checkpoints {size}")
             cuts = sorted({c[0].size for c in cps})
             roots = _ChunkRoots(chunk)
             pending: list[asyncio.Future[ChunkResult]] = []
-
-            async def run(lo: int, hi: int, data: Any, local_cuts: tuple[int, ...]) -> ChunkResult:
-                try:
-                    if executor is None:
-                        return hash_chunk(lo, data.canonical, data.leaves, data.count, local_cuts,
-                                          hi - lo + 1 == chunk)
-                    return await loop.run_in_executor(executor, hash_chunk, lo, data.canonical, data.leaves,
-                                                      data.count, local_cuts, hi - lo + 1 == chunk)
-                finally:
-                    window.release()
-
             for lo in range(1, size + 1, chunk):
                 hi = min(lo + chunk - 1, size)
                 local_cuts = tuple(s for s in cuts if lo <= s <= hi)
-                await window.acquire()
-                data = await fetch_chunk(conn, r["log_id"], lo, hi)
-                if data.complete:
-                    pending.append(asyncio.ensure_future(run(lo, hi, data, local_cuts)))
-                else:
-                    window.release()
-                    rows = await conn.fetch(ROWS_SQL, r["log_id"], lo, hi)
-                    res = check_rows(lo, hi, rows, local_cuts, hi - lo + 1 == chunk)
-                    if data.column_mismatch is not None and (res.bad_seq is None
-                                                             or data.column_mismatch < res.bad_seq):
-                        res = _roots(lo, [], (), False, data.column_mismatch,
-                                     "the row's columns disagree with its canonical text (database check)")
+                if schema_problem:
+                    res = await checked(lo, hi, r["log_id"], r["name"], local_cuts)
                     pending.append(asyncio.ensure_future(_done(res)))
+                else:
+                    await window.acquire()
+                    data = await fetch_chunk(conn, r["log_id"], lo, hi, r["name"])
+                    if data.complete:
+                        pending.append(asyncio.ensure_future(hashed(lo, hi, data, local_cuts)))
+                    else:
+                        window.release()
+                        res = await checked(lo, hi, r["log_id"], r["name"], local_cuts)
+                        pending.append(asyncio.ensure_future(_done(res)))
                 done += hi - lo + 1
                 if progress is not None:
                     progress(done, total, r["name"])
             for res in await asyncio.gather(*pending):
                 if res.problem == "recheck":
                     hi = min(res.lo + chunk - 1, size)
-                    rows = await conn.fetch(ROWS_SQL, r["log_id"], res.lo, hi)
-                    res = check_rows(res.lo, hi, rows, tuple(s for s in cuts if res.lo <= s <= hi),
-                                     hi - res.lo + 1 == chunk)
+                    res = await checked(res.lo, hi, r["log_id"], r["name"],
+                                        tuple(s for s in cuts if res.lo <= s <= hi))
                 if res.bad_seq is not None:
                     result.fail(res.bad_seq, res.problem or "does not hold")
+                if res.missing_seq is not None and result.present is None:
+                    result.present = res.missing_seq - 1
                 roots.cut_roots.update(res.cut_roots)
                 if res.root is not None and roots.tree.size == (res.lo - 1) // chunk:
                     roots.tree.extend([res.root])
@@ -393,15 +404,16 @@ def verify_export(stream: IO[str], *, external: list[Checkpoint] | None = None,
         result = LogResult(name, None, size)
         leaves: list[bytes] = []
         for expected, (seq, canonical, leaf) in enumerate(sorted(rows), 1):
-            problem = (f"sequence number {expected} is missing" if seq != expected
-                       else canonical_problem(name, seq, canonical, leaf))
-            if problem is not None:
-                result.fail(expected, problem)
+            if seq != expected:
                 break
+            if result.first_bad_seq is None:
+                problem = canonical_problem(name, seq, canonical, leaf)
+                if problem is not None:
+                    result.fail(seq, problem)
             leaves.append(leaf)
-        else:
-            if len(leaves) < size:
-                result.fail(len(leaves) + 1, f"sequence number {len(leaves) + 1} is missing")
+        if len(leaves) < size:
+            result.present = len(leaves)
+            result.fail(len(leaves) + 1, f"sequence number {len(leaves) + 1} is missing")
         tree = MerkleTree(leaves)
         check_checkpoints(result, cps, lambda s, t=tree: t.root(s) if s <= t.size else None)
         results.append(result)

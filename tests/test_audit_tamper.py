@@ -82,19 +82,26 @@ async def test_an_untouched_log_verifies_and_the_result_is_kept(app_conn, key) -
 
 async def test_a_changed_byte_in_a_payload_is_named(app_conn, owner_conn) -> None:
     log_id = await _seed(app_conn)
-    await _tamper(owner_conn, log_id, "UPDATE audit.entries SET canonical = replace(canonical, '\"n\": 6', '\"n\": 7') "
-                              "WHERE log_id = $1 AND seq = 6")
+    await _tamper(owner_conn, log_id, "UPDATE audit.entries SET payload = jsonb_set(payload, '{n}', '7') "
+                                      "WHERE log_id = $1 AND seq = 6")
     result = await _verify(app_conn)
     assert (result.ok, result.first_bad_seq) == (False, 6), result.summary()
     assert "leaf hash" in result.problem
 
 
-async def test_a_changed_payload_column_is_named(app_conn, owner_conn) -> None:
+async def test_the_canonical_text_cannot_be_edited_even_by_a_superuser(app_conn, owner_conn) -> None:
     log_id = await _seed(app_conn)
-    await _tamper(owner_conn, log_id, "UPDATE audit.entries SET payload = jsonb_set(payload, '{booth_id}', '4') "
-                              "WHERE log_id = $1 AND seq = 3")
+    with pytest.raises(asyncpg.GeneratedAlwaysError):
+        await _tamper(owner_conn, log_id, "UPDATE audit.entries SET canonical = 'x' WHERE log_id = $1")
+
+
+async def test_a_canonical_column_cut_loose_from_its_columns_is_detected(app_conn, owner_conn) -> None:
+    log_id = await _seed(app_conn)
+    await _tamper(owner_conn, log_id, "ALTER TABLE audit.entries ALTER COLUMN canonical DROP EXPRESSION",
+                  "UPDATE audit.entries SET action = 'booking.cancelled' WHERE log_id = $1 AND seq = 3")
     result = await _verify(app_conn)
     assert (result.ok, result.first_bad_seq) == (False, 3), result.summary()
+    assert "action" in result.problem and any("no longer generated" in n for n in result.notes), result.notes
 
 
 async def test_a_superuser_edit_with_triggers_off_is_named(app_conn, owner_conn) -> None:
@@ -103,7 +110,8 @@ async def test_a_superuser_edit_with_triggers_off_is_named(app_conn, owner_conn)
                               "AND seq = 8")
     result = await _verify(app_conn)
     assert (result.ok, result.first_bad_seq) == (False, 8), result.summary()
-    assert "columns disagree" in result.problem or "column" in result.problem
+    # The canonical text followed the edited column, so the stored leaf hash gives the edit away.
+    assert "leaf hash" in result.problem
 
 
 async def test_a_deleted_row_is_named(app_conn, owner_conn) -> None:
@@ -144,12 +152,12 @@ async def test_a_forged_row_inserted_in_the_middle_is_named(app_conn, owner_conn
     statements = ["UPDATE audit.entries SET seq = seq + 1000 WHERE log_id = $1 AND seq >= 6",
                   "UPDATE audit.entries SET seq = seq - 999 WHERE log_id = $1 AND seq > 1000"]
     statements.append("""
-        INSERT INTO audit.entries (log_id, seq, recorded_at, actor_type, actor_id, actor_role, action,
-                                   subject_type, subject_id, payload, request_id, canonical, leaf_hash)
-        SELECT $1, 6, now(), 'user', '7', 'officer', 'booking.created', 'booking', '999', '{}', NULL, c,
-               sha256('\\x00'::bytea || convert_to(c, 'UTF8'))
-        FROM (SELECT audit.canonical_entry('facility:1', 6, now(), 'user', '7', 'officer', 'booking.created',
-                                           'booking', '999', '{}', NULL) AS c) f""")
+        INSERT INTO audit.entries (log_id, seq, log_name, recorded_at, actor_type, actor_id, actor_role, action,
+                                   subject_type, subject_id, payload, request_id, leaf_hash)
+        SELECT $1, 6, 'facility:1', now(), 'user', '7', 'officer', 'booking.created', 'booking', '999', '{}',
+               NULL, sha256('\\x00'::bytea || convert_to(audit.canonical_text(
+                   'facility:1', 6, now(), 'user', '7', 'officer', 'booking.created', 'booking', '999', '{}',
+                   NULL), 'UTF8'))""")
     statements.append("UPDATE audit.logs SET size = 11 WHERE log_id = $1")
     await _tamper(owner_conn, log_id, *statements)
     result = await _verify(app_conn)
@@ -161,10 +169,7 @@ async def test_a_rewrite_that_recomputes_every_hash_is_caught_by_the_checkpoints
     await _checkpoint_at(app_conn, key, log_id, 2)
     await make_checkpoint(app_conn, key, log_id)
     await _tamper(owner_conn, log_id, """
-        UPDATE audit.entries SET payload = '{"booth_id": 9}',
-               canonical = audit.canonical_entry('facility:1', seq, recorded_at, actor_type, actor_id, actor_role,
-                                                 action, subject_type, subject_id, '{"booth_id": 9}', request_id)
-        WHERE log_id = $1 AND seq = 3""",
+        UPDATE audit.entries SET payload = '{"booth_id": 9}' WHERE log_id = $1 AND seq = 3""",
         "UPDATE audit.entries SET leaf_hash = sha256('\\x00'::bytea || convert_to(canonical, 'UTF8')) "
         "WHERE log_id = $1 AND seq = 3")
     result = await _verify(app_conn)
@@ -210,7 +215,7 @@ async def test_chunked_and_parallel_verification_agree_with_the_simple_one(app_c
     for workers in (1, 2):
         result = await _verify(app_conn, chunk=4, workers=workers, store=False)
         assert result.ok and result.checkpoints_checked == 6, result.summary()
-    await _tamper(owner_conn, log_id, "UPDATE audit.entries SET canonical = canonical || ' ' WHERE log_id = $1 "
+    await _tamper(owner_conn, log_id, "UPDATE audit.entries SET action = 'other' WHERE log_id = $1 "
                               "AND seq = 22")
     result = await _verify(app_conn, chunk=4, workers=2, store=False)
     assert (result.ok, result.first_bad_seq) == (False, 22), result.summary()
@@ -240,7 +245,7 @@ async def test_a_cached_tree_keeps_the_genuine_history(app_conn, owner_conn, key
     log_id = await _seed(app_conn)
     cache = TreeCache()
     await make_checkpoint(app_conn, key, log_id, cache)
-    await _tamper(owner_conn, log_id, "UPDATE audit.entries SET canonical = canonical || ' ' WHERE log_id = $1 "
+    await _tamper(owner_conn, log_id, "UPDATE audit.entries SET action = 'other' WHERE log_id = $1 "
                               "AND seq = 2")
     async with app_conn.transaction():
         await append(app_conn, LOG, action="x", subject_type="y", subject_id=1, actor=ACTOR)
