@@ -36,5 +36,13 @@ db-stop: $(STAMP)
 bench-booking: $(STAMP)
 	$(PY) -m bench.booking $(BENCH_ARGS)
 
+# Monthly compliance report on a simulated region (25 facilities, >= 400,000 calls) against a plain scan.
+bench-report: $(STAMP)
+	$(PY) bench/report.py $(BENCH_ARGS)
+
+# Only the end-to-end journeys in headless Chromium (they also run under `make test`).
+test-browser: $(STAMP)
+	$(PY) -m pytest -q -m browser $(PYTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -217,8 +217,9 @@ def _extensions() -> list[Callable[[Any], None]]:
     """Subcommands of other areas (audit, detection, reports, simulation) register themselves here."""
     from wartel.audit_cli import add_audit_commands
     from wartel.detect_cli import add_detection_commands
+    from wartel.reports.cli import add_report_commands
 
-    return [add_audit_commands, add_detection_commands]
+    return [add_audit_commands, add_detection_commands, add_report_commands]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -62,6 +62,7 @@ def all_jobs() -> list[JobSpec]:
     from audit.detection.engine import incremental_job
     from schedules import jobs as schedules_jobs
     from wartel import audit_service
+    from wartel.reports.archive import produce_monthly_reports
 
     return [
         JobSpec(schedules_jobs.NO_SHOW_JOB, schedules_jobs.no_show_job, every_s=60, jitter_s=5),
@@ -69,6 +70,7 @@ def all_jobs() -> list[JobSpec]:
         JobSpec("audit_checkpoints", audit_service.checkpoint_job, every_s=audit_service.CHECKPOINT_EVERY_S,
                 jitter_s=10),
         JobSpec("detection_incremental", incremental_job, every_s=2),
+        JobSpec("monthly_compliance_report", produce_monthly_reports, every_s=3600, jitter_s=60),
     ]
 
 

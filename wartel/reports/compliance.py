@@ -14,12 +14,17 @@ from typing import Any
 
 import asyncpg
 
+from audit import LogRef
+from audit.checkpoints import latest_checkpoint
+from audit.verify import verification_status
 from wartel.errors import NotFound
 from wartel.reports.models import (
     AuditStatus,
     CallFigures,
     ComplianceReport,
     FacilityReport,
+    FlagFigures,
+    FlagRuleCount,
     InmateWithoutCall,
     OfficerCount,
     ReportPeriod,
@@ -130,11 +135,13 @@ async def compliance_report(conn: asyncpg.Connection, *, period: Period, region_
                 b["overrides"] += r["n"]
 
         active = {r["facility_id"]: r["active_inmates"] for r in await conn.fetch(Q["inmates"], *args)}
-        # Entitlement: every active inmate, until sanctions that suspend call rights exist in the schema.
-        suspended: dict[int, int] = {}
+        suspended = {r["facility_id"]: r["suspended"] for r in await conn.fetch(Q["suspended"], *args)}
         open_s = {r["facility_id"]: r["open_s"] * r["booths"] for r in await conn.fetch(Q["booth_time"], *args)}
 
         audit_section = await _audit_status(conn, ids)
+        flags_by_facility = {r["facility_id"]: r for r in await conn.fetch(Q["flags_by_facility"], *args)}
+        flag_totals = await conn.fetchrow(Q["flags_totals"], *args, region_id)
+        by_rule = [FlagRuleCount(**dict(r)) for r in await conn.fetch(Q["flags_by_rule"], *args, region_id)]
 
         facility_reports: list[FacilityReport] = []
         for f in facilities:
@@ -144,6 +151,7 @@ async def compliance_report(conn: asyncpg.Connection, *, period: Period, region_
                                bookings[fid], open_s.get(fid, 0.0))
             facility_reports.append(FacilityReport(
                 facility_id=fid, code=f["code"], name=f["name"], time_zone=f["time_zone"], **figures,
+                flags=_flag_figures(flags_by_facility.get(fid)),
                 audit=audit_section.get(fid, AuditStatus(entries=0, last_checkpoint_at=None,
                                                           last_checkpoint_size=None, last_verified_at=None,
                                                           last_verification_ok=None))))
@@ -166,13 +174,35 @@ async def compliance_report(conn: asyncpg.Connection, *, period: Period, region_
     return ComplianceReport(
         scope=scope, period=ReportPeriod(start=period.start, end=period.end, label=period.label),
         generated_at=datetime.now(UTC), no_call_days=no_call_days, totals=totals,
-        facilities=facility_reports,
+        flag_totals=_flag_figures(flag_totals, by_rule), facilities=facility_reports,
         inmates_without_call=without_call, cut_offs_by_officer=cut_offs, overrides_by_officer=overrides)
 
 
+def _flag_figures(row: asyncpg.Record | None, by_rule: list[FlagRuleCount] | None = None) -> FlagFigures:
+    if row is None:
+        return FlagFigures(raised=0, reviewed=0, median_review_hours=None, open_backlog=0, by_rule=by_rule or [])
+    median = row["median_review_hours"]
+    return FlagFigures(raised=row["raised"], reviewed=row["reviewed"],
+                       median_review_hours=round(median, 1) if median is not None else None,
+                       open_backlog=row["open_backlog"], by_rule=by_rule or [])
+
+
 async def _audit_status(conn: asyncpg.Connection, ids: list[int]) -> dict[int, AuditStatus]:
-    rows = await conn.fetch(
-        "SELECT scope_id AS facility_id, size FROM audit.logs WHERE scope = 'facility' AND scope_id = ANY($1::bigint[])",
-        ids)
-    return {r["facility_id"]: AuditStatus(entries=r["size"], last_checkpoint_at=None, last_checkpoint_size=None,
-                                          last_verified_at=None, last_verification_ok=None) for r in rows}
+    """Each facility log's size, last signed checkpoint and last verification (the audit area's records)."""
+    refs = [LogRef.facility(fid) for fid in ids]
+    logs = {r["scope_id"]: r for r in await conn.fetch(
+        "SELECT log_id, scope_id, size FROM audit.logs WHERE scope = 'facility' AND scope_id = ANY($1::bigint[])",
+        ids)}
+    verified = await verification_status(conn, refs)
+    status: dict[int, AuditStatus] = {}
+    for ref in refs:
+        log = logs.get(ref.scope_id)
+        checkpoint = await latest_checkpoint(conn, log["log_id"]) if log else None
+        v = verified.get(ref)
+        status[ref.scope_id] = AuditStatus(
+            entries=log["size"] if log else 0,
+            last_checkpoint_at=checkpoint.signed_at if checkpoint else None,
+            last_checkpoint_size=checkpoint.size if checkpoint else None,
+            last_verified_at=v.verified_at if v else None, last_verification_ok=v.ok if v else None,
+            last_verification_detail=v.detail if v else None)
+    return status

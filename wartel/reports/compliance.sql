@@ -141,3 +141,85 @@ SELECT b.facility_id, f.code AS facility_code, u.id AS user_id, u.username, u.fu
  WHERE b.is_override
  GROUP BY b.facility_id, f.code, u.id
  ORDER BY count DESC, f.code, u.username;
+
+-- name: suspended
+-- Active inmates whose family calls a suspension covered for the whole period: not entitled that period.
+WITH facility_periods AS (
+    SELECT f.id AS facility_id, f.time_zone,
+           ($2::date)::timestamp AT TIME ZONE f.time_zone AS starts,
+           ($3::date + 1)::timestamp AT TIME ZONE f.time_zone AS ends
+      FROM facilities f
+     WHERE f.id = ANY($1::bigint[])
+)
+SELECT i.current_facility_id AS facility_id, count(DISTINCT i.id) AS suspended
+  FROM facility_periods fp
+  JOIN inmates i ON i.current_facility_id = fp.facility_id
+  JOIN sanctions s ON s.inmate_id = i.id AND s.kind = 'suspend'
+                  AND s.during @> tstzrange(fp.starts, fp.ends)
+                  AND (s.lifted_at IS NULL OR s.lifted_at >= fp.ends)
+ WHERE i.status <> 'transferred' AND i.admitted_on <= $3::date
+   AND (i.released_on IS NULL OR i.released_on >= $2::date)
+ GROUP BY i.current_facility_id;
+
+-- name: flags_by_facility
+-- Flags touching each facility: raised and reviewed in its period, median time to review, open backlog.
+WITH facility_periods AS (
+    SELECT f.id AS facility_id, f.time_zone,
+           ($2::date)::timestamp AT TIME ZONE f.time_zone AS starts,
+           ($3::date + 1)::timestamp AT TIME ZONE f.time_zone AS ends
+      FROM facilities f
+     WHERE f.id = ANY($1::bigint[])
+)
+SELECT fp.facility_id,
+       count(*) FILTER (WHERE d.first_seen_at >= fp.starts AND d.first_seen_at < fp.ends) AS raised,
+       count(*) FILTER (WHERE d.reviewed_at >= fp.starts AND d.reviewed_at < fp.ends) AS reviewed,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.reviewed_at - d.first_seen_at) / 3600)
+           FILTER (WHERE d.reviewed_at >= fp.starts AND d.reviewed_at < fp.ends) AS median_review_hours,
+       count(*) FILTER (WHERE d.first_seen_at < fp.ends
+                          AND (d.reviewed_at IS NULL OR d.reviewed_at >= fp.ends)) AS open_backlog
+  FROM facility_periods fp
+  JOIN detection_flags d ON d.facility_ids @> ARRAY[fp.facility_id]
+ WHERE d.first_seen_at < fp.ends
+ GROUP BY fp.facility_id;
+
+-- name: flags_totals
+-- The same over every flag of the scope, each counted once: $4 region id (NULL for a facility report).
+WITH facility_periods AS (
+    SELECT f.id AS facility_id, f.time_zone,
+           ($2::date)::timestamp AT TIME ZONE f.time_zone AS starts,
+           ($3::date + 1)::timestamp AT TIME ZONE f.time_zone AS ends
+      FROM facilities f
+     WHERE f.id = ANY($1::bigint[])
+), bounds AS (
+    SELECT min(starts) AS starts, max(ends) AS ends FROM facility_periods
+), scoped AS (
+    SELECT d.* FROM detection_flags d, bounds b
+     WHERE d.first_seen_at < b.ends
+       AND (d.region_id = $4::bigint OR d.facility_ids && $1::bigint[])
+)
+SELECT count(*) FILTER (WHERE s.first_seen_at >= b.starts) AS raised,
+       count(*) FILTER (WHERE s.reviewed_at >= b.starts AND s.reviewed_at < b.ends) AS reviewed,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM s.reviewed_at - s.first_seen_at) / 3600)
+           FILTER (WHERE s.reviewed_at >= b.starts AND s.reviewed_at < b.ends) AS median_review_hours,
+       count(*) FILTER (WHERE s.reviewed_at IS NULL OR s.reviewed_at >= b.ends) AS open_backlog
+  FROM scoped s, bounds b;
+
+-- name: flags_by_rule
+-- Flags raised in the period by rule, and how their review ended so far.
+WITH facility_periods AS (
+    SELECT f.id AS facility_id, f.time_zone,
+           ($2::date)::timestamp AT TIME ZONE f.time_zone AS starts,
+           ($3::date + 1)::timestamp AT TIME ZONE f.time_zone AS ends
+      FROM facilities f
+     WHERE f.id = ANY($1::bigint[])
+), bounds AS (
+    SELECT min(starts) AS starts, max(ends) AS ends FROM facility_periods
+)
+SELECT d.rule_id AS rule, count(*) AS raised,
+       count(*) FILTER (WHERE d.status = 'confirmed') AS confirmed,
+       count(*) FILTER (WHERE d.status = 'dismissed') AS dismissed
+  FROM detection_flags d, bounds b
+ WHERE d.first_seen_at >= b.starts AND d.first_seen_at < b.ends
+   AND (d.region_id = $4::bigint OR d.facility_ids && $1::bigint[])
+ GROUP BY d.rule_id
+ ORDER BY raised DESC, d.rule_id;
