@@ -82,20 +82,20 @@ async def appends(app_dsn: str, writers: int, seconds: float) -> dict:
 
 
 LOAD_SQL = """
-INSERT INTO audit.entries (log_id, seq, recorded_at, actor_type, actor_id, actor_role, action, subject_type,
-                           subject_id, payload, request_id, canonical, leaf_hash)
-SELECT log_id, seq, at, 'user', actor_id, 'officer', 'call.ended', 'call', subject_id, payload, request_id, c,
-       sha256('\\x00'::bytea || convert_to(c, 'UTF8'))
+INSERT INTO audit.entries (log_id, seq, log_name, recorded_at, actor_type, actor_id, actor_role, action,
+                           subject_type, subject_id, payload, request_id, leaf_hash)
+SELECT log_id, seq, name, at, 'user', actor_id, 'officer', 'call.ended', 'call', subject_id, payload, request_id,
+       sha256('\\x00'::bytea || convert_to(audit.canonical_entry(name, seq, at, 'user', actor_id, 'officer',
+                                                                  'call.ended', 'call', subject_id, payload,
+                                                                  request_id), 'UTF8'))
 FROM (
-    SELECT l.log_id, l.size + g AS seq, now() + make_interval(secs => g) AS at, (100 + g % 32)::text AS actor_id,
-           (g * 7919)::text AS subject_id,
+    SELECT l.log_id, l.size + g AS seq, audit.log_name(l.scope, l.scope_id) AS name,
+           now() + make_interval(secs => g) AS at, (100 + g % 32)::text AS actor_id, (g * 7919)::text AS subject_id,
            jsonb_build_object('booth_id', 1 + g % 8, 'duration_s', g % 600, 'outcome', 'completed') AS payload,
-           'load-' || g AS request_id, l.scope, l.scope_id
+           'load-' || g AS request_id
     FROM audit.logs l, generate_series(1, $2::bigint) g
     WHERE l.log_id = $1
-) r, LATERAL (SELECT audit.canonical_entry(audit.log_name(r.scope, r.scope_id), r.seq, r.at, 'user', r.actor_id,
-                                           'officer', 'call.ended', 'call', r.subject_id, r.payload,
-                                           r.request_id) AS c) k
+) r
 """
 
 
