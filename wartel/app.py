@@ -10,7 +10,7 @@ from aiohttp import web
 from wartel import keys, migrations
 from wartel.api import all_tables
 from wartel.config import Settings
-from wartel.db import DatabaseTarget, connect, create_pool, resolve_target
+from wartel.db import DatabaseTarget, connect, create_pool, ensure_target_database, resolve_target
 from wartel.http import middlewares
 from wartel.http.endpoints import mount
 from wartel.metrics import Metrics
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, *, target: DatabaseTarget | Non
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         where = target or resolve_target(settings)
+        await ensure_target_database(where)
         if migrate:
             conn = await connect(where.owner_dsn)
             try:

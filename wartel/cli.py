@@ -28,9 +28,10 @@ def _run(coro: Any) -> Any:
 
 
 async def _owner_conn(settings: Settings):  # type: ignore[no-untyped-def]
-    from wartel.db import connect, resolve_target
+    from wartel.db import connect, ensure_target_database, resolve_target
 
     target = resolve_target(settings)
+    await ensure_target_database(target)
     return target, await connect(target.owner_dsn)
 
 
@@ -49,8 +50,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     async def prepare() -> list[str]:
         from wartel import migrations
-        from wartel.db import connect
+        from wartel.db import connect, ensure_target_database
 
+        await ensure_target_database(target)
         conn = await connect(target.owner_dsn)
         try:
             await migrations.migrate(conn)

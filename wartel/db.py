@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -98,6 +97,12 @@ def resolve_target(settings: Settings) -> DatabaseTarget:
     )
 
 
+async def ensure_target_database(target: DatabaseTarget) -> None:
+    """On the embedded server, create the service's database the first time (a fresh data dir has none)."""
+    if target.embedded_dir is not None:
+        await ensure_database(target.owner_dsn, DATABASE_NAME)
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
@@ -127,11 +132,11 @@ async def connect(dsn: str) -> asyncpg.Connection:
 
 
 @contextlib.asynccontextmanager
-async def acquire(pool: asyncpg.Pool, timeout: float) -> AsyncIterator[asyncpg.Connection]:
-    """A pooled connection, or :class:`DatabaseUnavailable` when none comes in ``timeout`` seconds."""
+async def acquire(pool: asyncpg.Pool, wait_s: float) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection, or :class:`DatabaseUnavailable` when none comes in ``wait_s`` seconds."""
     try:
-        conn = await pool.acquire(timeout=timeout)
-    except (TimeoutError, asyncio.TimeoutError, OSError, asyncpg.CannotConnectNowError,
+        conn = await pool.acquire(timeout=wait_s)
+    except (TimeoutError, OSError, asyncpg.CannotConnectNowError,
             asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError) as exc:
         raise DatabaseUnavailable(str(exc) or type(exc).__name__) from exc
     try:
