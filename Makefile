@@ -20,8 +20,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not faults" $(PYTEST_ARGS)
 
+# Crash, database outage, overload and two-process scenarios; last line is one JSON summary.
 test-faults: $(STAMP)
-	$(PY) -m pytest -q -m faults -p no:randomly -s $(PYTEST_ARGS)
+	$(PY) tests/faults/run.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check wartel schedules audit tests bench

@@ -11,7 +11,7 @@ from wartel import keys, migrations
 from wartel.api import all_tables
 from wartel.config import Settings
 from wartel.db import DatabaseTarget, connect, create_pool, ensure_target_database, resolve_target
-from wartel.http import middlewares
+from wartel.http import limits, middlewares
 from wartel.http.endpoints import mount
 from wartel.metrics import Metrics
 from wartel.secrets import load_or_create_secret
@@ -25,7 +25,8 @@ def create_app(settings: Settings | None = None, *, target: DatabaseTarget | Non
     settings = settings or Settings()
     app = web.Application(
         client_max_size=settings.max_upload_bytes,
-        middlewares=[middlewares.request_context, middlewares.problems, middlewares.authenticate],
+        middlewares=[middlewares.request_context, middlewares.problems, limits.bounded_body,
+                     middlewares.authenticate],
     )
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = Metrics()
