@@ -14,14 +14,14 @@ WITH facility_periods AS (
 SELECT c.facility_id, grouping(c.facility_id) = 1 AS is_total,
        count(*) FILTER (WHERE c.outcome IN ('completed', 'time_limited')) AS calls_completed,
        count(DISTINCT c.inmate_id) FILTER (WHERE c.outcome IN ('completed', 'time_limited')) AS inmates_with_call,
-       coalesce(sum(extract(epoch FROM c.ended_at - c.started_at))
-                FILTER (WHERE c.outcome IN ('completed', 'time_limited')), 0)::float8 AS completed_s,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM c.ended_at - c.started_at))
+       coalesce(sum(date_part('epoch', c.ended_at - c.started_at))
+                FILTER (WHERE c.outcome IN ('completed', 'time_limited')), 0) AS completed_s,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', c.ended_at - c.started_at))
                 FILTER (WHERE c.outcome IN ('completed', 'time_limited')) AS median_s,
        count(*) FILTER (WHERE c.outcome = 'cut_off') AS cut_offs,
        count(*) FILTER (WHERE c.outcome = 'technical_failure') AS technical_failures,
        count(*) FILTER (WHERE c.outcome = 'not_answered') AS not_answered,
-       coalesce(sum(extract(epoch FROM c.ended_at - c.started_at)), 0)::float8 AS booth_used_s
+       coalesce(sum(date_part('epoch', c.ended_at - c.started_at)), 0) AS booth_used_s
   FROM facility_periods fp
   JOIN calls c ON c.facility_id = fp.facility_id AND c.started_at >= fp.starts AND c.started_at < fp.ends
  WHERE c.ended_at IS NOT NULL
@@ -71,8 +71,8 @@ windows AS (
 ),
 open_time AS (
     SELECT w.facility_id,
-           sum(extract(epoch FROM upper(w.w) - lower(w.w))
-               - coalesce((SELECT sum(extract(epoch FROM upper(w.w * cl.during) - lower(w.w * cl.during)))
+           sum(date_part('epoch', upper(w.w) - lower(w.w))
+               - coalesce((SELECT sum(date_part('epoch', upper(w.w * cl.during) - lower(w.w * cl.during)))
                              FROM closures cl WHERE cl.facility_id = w.facility_id AND cl.during && w.w), 0)
            )::float8 AS open_s
       FROM windows w
@@ -83,28 +83,42 @@ SELECT o.facility_id, o.open_s,
   FROM open_time o;
 
 -- name: without_call
--- Active inmates with no completed call in more than $4 days before the period end.
+-- Active inmates with no completed call in the last $4 days of the period: an anti-join on that window's
+-- calls, then the last call looked up only for those listed (the cost follows the window, not the history).
 WITH facility_periods AS (
     SELECT f.id AS facility_id, f.time_zone,
            ($2::date)::timestamp AT TIME ZONE f.time_zone AS starts,
            ($3::date + 1)::timestamp AT TIME ZONE f.time_zone AS ends
       FROM facilities f
      WHERE f.id = ANY($1::bigint[])
+),
+recent AS (
+    SELECT DISTINCT c.inmate_id
+      FROM facility_periods fp
+      JOIN calls c ON c.facility_id = fp.facility_id
+                  AND c.started_at >= fp.ends - make_interval(days => $4) AND c.started_at < fp.ends
+     WHERE c.outcome IN ('completed', 'time_limited')
+),
+candidates AS MATERIALIZED (
+    SELECT i.id, i.registration_no, i.full_name, i.current_facility_id, i.admitted_on, fp.ends, fp.time_zone
+      FROM facility_periods fp
+      JOIN inmates i ON i.current_facility_id = fp.facility_id
+     WHERE i.status = 'active' AND i.admitted_on <= $3::date
+       AND NOT EXISTS (SELECT 1 FROM recent r WHERE r.inmate_id = i.id)
 )
-SELECT i.id AS inmate_id, i.registration_no, i.full_name, i.current_facility_id AS facility_id,
+SELECT k.id AS inmate_id, k.registration_no, k.full_name, k.current_facility_id AS facility_id,
        f.code AS facility_code, last.at AS last_call_at,
-       floor(extract(epoch FROM fp.ends - coalesce(last.at, i.admitted_on::timestamp AT TIME ZONE fp.time_zone))
+       floor(date_part('epoch', k.ends - coalesce(last.at, k.admitted_on::timestamp AT TIME ZONE k.time_zone))
              / 86400)::int AS days_without_call
-  FROM facility_periods fp
-  JOIN facilities f ON f.id = fp.facility_id
-  JOIN inmates i ON i.current_facility_id = fp.facility_id
+  FROM candidates k
+  JOIN facilities f ON f.id = k.current_facility_id
   LEFT JOIN LATERAL (
-        SELECT max(c.started_at) AS at FROM calls c
-         WHERE c.inmate_id = i.id AND c.started_at < fp.ends AND c.outcome IN ('completed', 'time_limited')
+        SELECT c.started_at AS at FROM calls c
+         WHERE c.inmate_id = k.id AND c.started_at < k.ends AND c.outcome IN ('completed', 'time_limited')
+         ORDER BY c.started_at DESC LIMIT 1
   ) last ON true
- WHERE i.status = 'active' AND i.admitted_on <= $3::date
-   AND coalesce(last.at, i.admitted_on::timestamp AT TIME ZONE fp.time_zone) < fp.ends - make_interval(days => $4)
- ORDER BY f.code, days_without_call DESC, i.registration_no;
+ WHERE coalesce(last.at, k.admitted_on::timestamp AT TIME ZONE k.time_zone) < k.ends - make_interval(days => $4)
+ ORDER BY f.code, days_without_call DESC, k.registration_no;
 
 -- name: cut_offs_by_officer
 -- Officer cut-offs per officer.
@@ -173,7 +187,7 @@ WITH facility_periods AS (
 SELECT fp.facility_id,
        count(*) FILTER (WHERE d.first_seen_at >= fp.starts AND d.first_seen_at < fp.ends) AS raised,
        count(*) FILTER (WHERE d.reviewed_at >= fp.starts AND d.reviewed_at < fp.ends) AS reviewed,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.reviewed_at - d.first_seen_at) / 3600)
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', d.reviewed_at - d.first_seen_at) / 3600)
            FILTER (WHERE d.reviewed_at >= fp.starts AND d.reviewed_at < fp.ends) AS median_review_hours,
        count(*) FILTER (WHERE d.first_seen_at < fp.ends
                           AND (d.reviewed_at IS NULL OR d.reviewed_at >= fp.ends)) AS open_backlog
@@ -199,7 +213,7 @@ WITH facility_periods AS (
 )
 SELECT count(*) FILTER (WHERE s.first_seen_at >= b.starts) AS raised,
        count(*) FILTER (WHERE s.reviewed_at >= b.starts AND s.reviewed_at < b.ends) AS reviewed,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM s.reviewed_at - s.first_seen_at) / 3600)
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', s.reviewed_at - s.first_seen_at) / 3600)
            FILTER (WHERE s.reviewed_at >= b.starts AND s.reviewed_at < b.ends) AS median_review_hours,
        count(*) FILTER (WHERE s.reviewed_at IS NULL OR s.reviewed_at >= b.ends) AS open_backlog
   FROM scoped s, bounds b;
