@@ -7,12 +7,14 @@ Everything goes through the registry's domain functions, so the audit log holds 
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import date, datetime, time, timedelta
 
 import asyncpg
 
 from audit import Actor
+from wartel.auth.passwords import hash_password
 from wartel.auth.principal import Principal
 from wartel.registry import contacts, facilities, hours, inmates, regions
 from wartel.users import UserInput, create_user
@@ -103,11 +105,15 @@ async def _load(conn: asyncpg.Connection) -> None:
             start = datetime.combine(day, time())
             await hours.add_closure(conn, fid, starts_local=start, ends_local=start + timedelta(days=1),
                                     kind="holiday", reason=reason, created_by=None, actor=ACTOR)
+    # argon2 is slow on purpose; hash the few distinct passwords on all cores at once.
+    distinct = sorted({u[1] for u in USERS})
+    hashes = dict(zip(distinct, await asyncio.gather(*[asyncio.to_thread(hash_password, p) for p in distinct]),
+                      strict=True))
     user_ids: dict[str, int] = {}
     for username, password, full_name, role, fcode, rcode, _ in USERS:
         user_ids[username] = await create_user(conn, UserInput(
             username=username, full_name=full_name, role=role, password=password, facility_code=fcode,
-            region_code=rcode), actor=ACTOR)
+            region_code=rcode, password_hash=hashes[password]), actor=ACTOR)
     admin = Principal(user_id=user_ids["admin"], username="admin", role="admin", facility_id=None,
                       region_id=None, via="token")
     for _, code, _, kind, _, _ in FACILITIES:

@@ -94,7 +94,7 @@ async def migrate(conn: asyncpg.Connection, *, dry_run: bool = False,
                 "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
                 m.version, m.name, m.checksum,
             )
-            log.info("migration applied", version=m.version, name=m.name)
+            log.info("migration applied", version=m.version, migration=m.name)  # "name" is masked as personal
     return todo
 
 

@@ -28,6 +28,7 @@ class UserInput:
     phone_e164: str | None = None
     facility_id: int | None = None
     region_id: int | None = None
+    password_hash: str | None = None  # already hashed (the demo hashes its few passwords in parallel)
 
 
 async def create_user(conn: asyncpg.Connection, user: UserInput, *, actor: Actor | None = None) -> int:
@@ -53,7 +54,7 @@ async def create_user(conn: asyncpg.Connection, user: UserInput, *, actor: Actor
             user_id = await conn.fetchval(
                 "INSERT INTO users (username, full_name, password_hash, role, scope_facility_id, scope_region_id,"
                 " phone_e164) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-                user.username.lower(), user.full_name, hash_password(user.password), user.role, facility_id,
+                user.username.lower(), user.full_name, user.password_hash or hash_password(user.password), user.role, facility_id,
                 region_id, user.phone_e164)
         except asyncpg.UniqueViolationError as exc:
             raise Conflict(f"username {user.username} is taken", code="username_taken", field="username") from exc
