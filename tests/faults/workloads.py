@@ -100,7 +100,7 @@ class BookingWorkload:
         return {"acknowledged": len(acked), "stored": len(stored), "lost": len(lost),
                 "half_written": len(half) + ledger_off, "ledger_mismatches": ledger_off,
                 "double_bookings": double, "overdrawn_quotas": overdrawn,
-                "unacknowledged_but_complete": len(stored - acked), "retried_same_key": self.retried}
+                "unacknowledged_but_complete": len(stored - acked), "retries_with_same_key": self.retried}
 
 
 async def booking_world(conn: asyncpg.Connection, *, inmates: int = 150, booths: int = 4,
