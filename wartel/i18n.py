@@ -32,12 +32,12 @@ def t(lang: str, key: str, default: str | None = None, **values: object) -> str:
     return text.format(**values) if values else text
 
 
-def negotiate(accept_language: str | None, explicit: str | None = None) -> str:
-    """``?lang=`` or the session's choice first, then Accept-Language, then Bahasa Indonesia."""
+def negotiate(accept_language: str | None, explicit: str | None = None, default: str = DEFAULT_LANGUAGE) -> str:
+    """``?lang=`` or the session's choice first, then Accept-Language, then ``default`` (Bahasa Indonesia)."""
     if explicit in LANGUAGES:
         return explicit  # type: ignore[return-value]
     for part in (accept_language or "").split(","):
         tag = part.split(";")[0].strip().lower()
         if tag[:2] in LANGUAGES:
             return tag[:2]
-    return DEFAULT_LANGUAGE
+    return default if default in LANGUAGES else DEFAULT_LANGUAGE

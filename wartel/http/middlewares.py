@@ -37,7 +37,8 @@ async def request_context(req: web.Request, handler: Handler) -> web.StreamRespo
     incoming = req.headers.get("X-Request-ID", "")
     request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
     req[keys.REQUEST_ID] = request_id
-    req[keys.LANGUAGE] = negotiate(req.headers.get("Accept-Language"), req.query.get("lang"))
+    req[keys.LANGUAGE] = negotiate(req.headers.get("Accept-Language"), req.query.get("lang"),
+                                   req.app[keys.SETTINGS].default_language)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
@@ -142,7 +143,7 @@ async def problems(req: web.Request, handler: Handler) -> web.StreamResponse:
         await record_refused_change(req.app[keys.POOL], req.get(keys.PRINCIPAL), req.get(keys.REQUEST_ID), exc,
                                     method=req.method, route=req.path)
         return problem_response(403, "forbidden_change", _title(lang, "forbidden_change", "change refused"))
-    except (asyncpg.QueryCanceledError, asyncio.TimeoutError):
+    except (TimeoutError, asyncpg.QueryCanceledError):
         return problem_response(503, "timeout", _title(lang, "timeout", "the request took too long"),
                                 headers={"Retry-After": RETRY_AFTER_S})
     except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError, OSError,
