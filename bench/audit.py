@@ -10,6 +10,9 @@ Starts a private embedded PostgreSQL in a temporary data directory (removed at t
    sequence, leaf hashes from the canonical text, columns against canonical text, roots against checkpoints;
 4. hashes the same canonical bytes with hashlib alone (leaf hashes only, one process) as the baseline.
 
+Verification and the baseline each run ``--repeat`` times; the best run of each counts (the machine is
+shared: the best run is the least disturbed one); every run's time is in the detail line.
+
 Last line: one JSON object with appends_per_s, verify_entries_per_s, hashlib_entries_per_s, verify_ratio.
 
     make bench-audit
@@ -157,13 +160,20 @@ async def main(args: argparse.Namespace) -> dict:
             checkpoint_s = time.perf_counter() - started
             total = await owner.fetchval("SELECT sum(size) FROM audit.logs")
 
-            started = time.perf_counter()
-            results = await verify_database(owner, workers=args.workers, store=False)
-            verify_s = time.perf_counter() - started
+            # Best of a few runs for both figures: the machine is shared, and the best run is the one least
+            # disturbed by other work. Each run is timed whole.
+            verify_runs = []
+            for _ in range(args.repeat):
+                started = time.perf_counter()
+                results = await verify_database(owner, workers=args.workers, store=False)
+                verify_runs.append(time.perf_counter() - started)
+            verify_s = min(verify_runs)
             failed = [r.summary() for r in results if not r.ok]
             verified = sum(r.size for r in results)
 
-            hashed, hash_s = await hashlib_baseline(owner)
+            hash_runs = [await hashlib_baseline(owner) for _ in range(args.repeat)]
+            hashed = hash_runs[0][0]
+            hash_s = min(t for _, t in hash_runs)
         finally:
             await owner.close()
         appends_per_s = result["appends"] / result["elapsed_s"]
@@ -173,8 +183,10 @@ async def main(args: argparse.Namespace) -> dict:
             "writers": args.writers, "facility_logs": FACILITIES, "append_seconds": round(result["elapsed_s"], 2),
             "appends": result["appends"], "logs_with_gaps": gaps, "entries_after_appends": appended,
             "load_s": round(load_s, 1), "checkpoints_signed": len(made), "checkpoint_s": round(checkpoint_s, 2),
-            "entries_verified": verified, "verify_s": round(verify_s, 2), "verify_failures": failed,
-            "verify_workers": args.workers or os.cpu_count(), "hashlib_s": round(hash_s, 2),
+            "entries_verified": verified, "verify_s": round(verify_s, 2),
+            "verify_runs_s": [round(t, 2) for t in verify_runs], "verify_failures": failed,
+            "verify_workers": args.workers or os.cpu_count(), "hashlib_s": round(hash_s, 3),
+            "hashlib_runs_s": [round(t, 3) for _, t in hash_runs],
             "cpus": os.cpu_count(), "load_average": os.getloadavg()}}), file=sys.stderr)
         if gaps or failed or verified != total:
             raise SystemExit(f"benchmark invalid: gaps={gaps} failed={failed} verified={verified}/{total}")
@@ -193,4 +205,5 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--entries", type=int, default=1_000_000, help="entries loaded for verification")
     parser.add_argument("--workers", type=int, default=None, help="verification hashing processes")
+    parser.add_argument("--repeat", type=int, default=3, help="verification and hashlib runs (best counts)")
     print(json.dumps(asyncio.run(main(parser.parse_args()))))
