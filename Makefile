@@ -44,6 +44,10 @@ db-stop: $(STAMP)
 bench-booking: $(STAMP)
 	$(PY) -m bench.booking $(BENCH_ARGS)
 
+# Audit appends (32 writers, 25 facility logs) and verification of >= 1,000,000 entries against hashlib alone.
+bench-audit: $(STAMP)
+	$(PY) -m bench.audit $(BENCH_ARGS)
+
 # Monthly compliance report on a simulated region (25 facilities, >= 400,000 calls) against a plain scan.
 bench-report: $(STAMP)
 	$(PY) bench/report.py $(BENCH_ARGS)
