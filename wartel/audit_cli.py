@@ -35,7 +35,7 @@ class _Progress:
 
     def __call__(self, done: int, total: int, log_name: str) -> None:
         now = time.monotonic()
-        if now - self.shown < 0.5 and done < total:
+        if now - self.started < 1.0 or (now - self.shown < 0.5 and done < total):
             return
         self.shown = now
         rate = done / max(now - self.started, 1e-6)
