@@ -52,6 +52,11 @@ bench-audit: $(STAMP)
 bench-report: $(STAMP)
 	$(PY) bench/report.py $(BENCH_ARGS)
 
+# Simulated region-year (25 facilities, 20,000 inmates, >= 3M calls), full detection rescan, count(*) floor,
+# and the incremental job's latency; on its own database of the embedded test server, dropped after.
+bench-detect: $(STAMP)
+	$(PY) -m bench.detect $(BENCH_ARGS)
+
 # Only the end-to-end journeys in headless Chromium (they also run under `make test`).
 test-browser: $(STAMP)
 	$(PY) -m pytest -q -m browser $(PYTEST_ARGS)

@@ -101,6 +101,9 @@ async def _run_in_tx(conn: asyncpg.Connection, rule: Rule, **kw: Any) -> RuleRes
         # A rescan of a region-year is long by nature; the service's short statement timeout is for requests.
         await conn.execute("SET LOCAL statement_timeout = '15min'")
         await conn.execute("SET LOCAL work_mem = '64MB'")
+        # A rescan reads whole windows: hash joins throughout. Row estimates of CTEs are poor, and one
+        # nested loop over a misestimated CTE turns a second into minutes.
+        await conn.execute("SET LOCAL enable_nestloop = off")
         return await run_rule(conn, rule, **kw)
 
 

@@ -40,17 +40,31 @@ series AS (
      CROSS JOIN LATERAL generate_series(d.first_wk, d.last_wk, interval '7 days') AS g(wk)
       LEFT JOIN weekly w ON w.inmate_id = d.inmate_id AND w.wk = g.wk
     WINDOW h AS (PARTITION BY d.inmate_id ORDER BY g.wk ROWS BETWEEN 4 PRECEDING AND 1 PRECEDING)),
+-- Facility-block baseline for short histories: the block's median that week first (one grouped pass),
+-- then the MAD only for the blocks where some short-history inmate is far enough from that median.
+block_med AS (
+    SELECT facility_id, block, wk, percentile_cont(0.5) WITHIN GROUP (ORDER BY n) AS med, count(*) AS peers
+      FROM series GROUP BY facility_id, block, wk),
+short AS (
+    SELECT s.*, prm.p, bm.med, bm.peers
+      FROM series s JOIN prm ON prm.region_id = s.region_id
+      JOIN block_med bm ON bm.facility_id = s.facility_id AND bm.block IS NOT DISTINCT FROM s.block AND bm.wk = s.wk
+     WHERE s.hlen < 4 AND abs(s.n - bm.med) >= (prm.p->>'min_delta')::int
+       AND bm.peers >= (prm.p->>'min_block_peers')::int),
 block_vals AS (
-    SELECT facility_id, block, wk, array_agg(n) AS vals FROM series GROUP BY facility_id, block, wk),
+    SELECT s.facility_id, s.block, s.wk, array_agg(s.n) AS vals
+      FROM series s
+     WHERE (s.facility_id, coalesce(s.block, ''), s.wk) IN (SELECT facility_id, coalesce(block, ''), wk FROM short)
+     GROUP BY s.facility_id, s.block, s.wk),
 cand AS (
     SELECT s.*, prm.p, s.hist AS baseline, 'own_history' AS baseline_kind
       FROM series s JOIN prm ON prm.region_id = s.region_id
      WHERE s.hlen >= 4 AND (s.n >= s.hmin + (prm.p->>'min_delta')::int OR s.n <= s.hmax - (prm.p->>'min_delta')::int)
     UNION ALL
-    SELECT s.*, prm.p, b.vals, 'facility_block'
-      FROM series s JOIN prm ON prm.region_id = s.region_id
-      JOIN block_vals b ON b.facility_id = s.facility_id AND b.block IS NOT DISTINCT FROM s.block AND b.wk = s.wk
-     WHERE s.hlen < 4 AND cardinality(b.vals) >= (prm.p->>'min_block_peers')::int),
+    SELECT sh.inmate_id, sh.facility_id, sh.block, sh.region_id, sh.wk, sh.n, sh.last_at, sh.call_ids, sh.hist,
+           sh.hmin, sh.hmax, sh.hlen, sh.p, b.vals, 'facility_block'
+      FROM short sh
+      JOIN block_vals b ON b.facility_id = sh.facility_id AND b.block IS NOT DISTINCT FROM sh.block AND b.wk = sh.wk),
 scored AS (
     SELECT c.*, detection_median(c.baseline) AS med,
            detection_modified_z(c.n, c.baseline, (c.p->>'mad_floor')::float8) AS z
@@ -80,19 +94,31 @@ firsts AS (
        AND ($5::bigint[] IS NULL OR c.inmate_id = ANY($5::bigint[]))
      GROUP BY c.inmate_id, c.dialled_e164
     HAVING min(c.started_at) >= (SELECT lo FROM bounds)),
-new_calls AS (
+new_calls AS MATERIALIZED (
     SELECT c.facility_id, c.inmate_id, c.call_id, c.started_at, c.answered,
            extract(epoch FROM coalesce(c.ended_at, c.started_at) - c.started_at) AS duration_s, f.region_id
       FROM firsts fi
       JOIN calls c ON c.inmate_id = fi.inmate_id AND c.dialled_e164 = fi.num AND c.started_at = fi.first_at
       JOIN facilities f ON f.id = c.facility_id
      WHERE fi.num NOT IN (SELECT num FROM counsel)),
+-- Any window of window_minutes lies within two consecutive slots of that length: only inmates with enough
+-- new numbers in some pair of adjacent slots are joined pairwise.
+slots AS (
+    SELECT inmate_id, floor(date_part('epoch', started_at)
+                            / (60 * (SELECT max((p->>'window_minutes')::int) FROM prm))) AS slot, count(*) AS n
+      FROM new_calls GROUP BY inmate_id, 2),
+dense AS (
+    SELECT DISTINCT inmate_id
+      FROM (SELECT inmate_id, n + CASE WHEN lead(slot) OVER w = slot + 1 THEN lead(n) OVER w ELSE 0 END AS pair
+              FROM slots WINDOW w AS (PARTITION BY inmate_id ORDER BY slot)) x
+     WHERE pair >= (SELECT min((p->>'min_new_numbers')::int) FROM prm)),
 crossing AS (
     SELECT a.region_id, a.inmate_id, a.facility_id, a.started_at, count(*) AS n
       FROM new_calls a
       JOIN prm ON prm.region_id = a.region_id
       JOIN new_calls b ON b.inmate_id = a.inmate_id AND b.started_at <= a.started_at
                       AND b.started_at > a.started_at - make_interval(mins => (prm.p->>'window_minutes')::int)
+     WHERE a.inmate_id IN (SELECT inmate_id FROM dense)
      GROUP BY a.region_id, a.inmate_id, a.facility_id, a.started_at, a.call_id
     HAVING count(*) >= min((prm.p->>'min_new_numbers')::int)),
 first_cross AS (
@@ -184,19 +210,25 @@ fraud_set AS (
                   AND c.started_at >= fr.upto - interval '1 day' * (SELECT max((p->>'fraud_history_days')::int) FROM prm)
      WHERE c.dialled_e164 IS NOT NULL AND c.dialled_e164 NOT IN (SELECT num FROM counsel)),
 fraud_size AS (SELECT fraudster_id, count(*) AS size FROM fraud_set GROUP BY fraudster_id),
+-- Only inmates who called at least one known-fraud number can overlap; their whole set is read after.
+touching AS (
+    SELECT DISTINCT c.inmate_id FROM calls c
+     WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz
+       AND c.dialled_e164 IN (SELECT num FROM fraud_set)
+       AND ($5::bigint[] IS NULL OR c.inmate_id = ANY($5::bigint[]))),
 mine AS (
     SELECT prm.region_id, c.inmate_id, per.period_start, c.dialled_e164 AS num, min(c.facility_id) AS facility_id,
            max(c.started_at) AS last_at
       FROM calls c
       JOIN facilities f ON f.id = c.facility_id
       JOIN prm ON prm.region_id = f.region_id
-     CROSS JOIN LATERAL unnest(detection_periods(c.started_at, $2::timestamptz, (prm.p->>'window_days')::int)) AS per(period_start)
+     CROSS JOIN LATERAL unnest(detection_periods(c.started_at, $2::timestamptz, prm.wd)) AS per(period_start)
      WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz
        AND c.inmate_id IS NOT NULL AND c.dialled_e164 IS NOT NULL
-       AND ($5::bigint[] IS NULL OR c.inmate_id = ANY($5::bigint[]))
+       AND c.inmate_id IN (SELECT inmate_id FROM touching)
        AND c.inmate_id NOT IN (SELECT fraudster_id FROM fraudsters)
        AND c.dialled_e164 NOT IN (SELECT num FROM counsel)
-       AND per.period_start >= detection_bucket($1::timestamptz, (prm.p->>'window_days')::int)
+       AND per.period_start >= detection_bucket($1::timestamptz, prm.wd)
      GROUP BY prm.region_id, c.inmate_id, per.period_start, c.dialled_e164),
 mine_size AS (SELECT inmate_id, period_start, count(*) AS size FROM mine GROUP BY inmate_id, period_start),
 common AS (
@@ -233,11 +265,11 @@ ev AS (
       FROM calls c
       JOIN facilities f ON f.id = c.facility_id
       JOIN prm ON prm.region_id = f.region_id
-     CROSS JOIN LATERAL unnest(detection_periods(c.ended_at, $2::timestamptz, (prm.p->>'window_days')::int)) AS per(period_start)
+     CROSS JOIN LATERAL unnest(detection_periods(c.ended_at, $2::timestamptz, prm.wd)) AS per(period_start)
      WHERE c.outcome = 'cut_off' AND c.ended_by IS NOT NULL AND c.inmate_id IS NOT NULL
        AND c.ended_at >= (SELECT lo FROM bounds) AND c.ended_at < $2::timestamptz
        AND ($5::bigint[] IS NULL OR c.inmate_id = ANY($5::bigint[]))
-       AND per.period_start >= detection_bucket($1::timestamptz, (prm.p->>'window_days')::int))
+       AND per.period_start >= detection_bucket($1::timestamptz, prm.wd))
 SELECT region_id, 'inmate', inmate_id::text, period_start, array_agg(DISTINCT facility_id), count(*)::float8, max(ended_at),
        jsonb_build_object('cut_offs', count(*), 'call_ids', array_agg(call_id ORDER BY ended_at),
                           'officers', array_agg(DISTINCT ended_by),

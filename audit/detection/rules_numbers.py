@@ -8,37 +8,45 @@ from audit.detection.fragments import expand
 # the number as verified core family count as one household (up to household_max of them).
 SHARED_NUMBER = expand("""
 WITH /*prm*/, /*counsel*/, /*family*/, /*bounds*/,
-ev AS (
+ev AS MATERIALIZED (
     SELECT prm.region_id, c.facility_id, c.inmate_id, c.dialled_e164 AS num, c.call_id, c.started_at,
            per.period_start
       FROM calls c
       JOIN facilities f ON f.id = c.facility_id
       JOIN prm ON prm.region_id = f.region_id
-     CROSS JOIN LATERAL unnest(detection_periods(c.started_at, $2::timestamptz, (prm.p->>'window_days')::int))
+     CROSS JOIN LATERAL unnest(detection_periods(c.started_at, $2::timestamptz, prm.wd))
            AS per(period_start)
      WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz
        AND c.inmate_id IS NOT NULL AND c.dialled_e164 IS NOT NULL
        AND ($6::text[] IS NULL OR c.dialled_e164 = ANY($6::text[]))
        AND c.dialled_e164 NOT IN (SELECT num FROM counsel)
-       AND per.period_start >= detection_bucket($1::timestamptz, (prm.p->>'window_days')::int)),
+       AND per.period_start >= detection_bucket($1::timestamptz, prm.wd)),
 per_inmate AS (
     SELECT region_id, num, period_start, inmate_id, min(facility_id) AS facility_id, count(*) AS n,
-           max(started_at) AS last_at, (array_agg(call_id ORDER BY started_at DESC))[1:10] AS call_ids
+           max(started_at) AS last_at
       FROM ev GROUP BY region_id, num, period_start, inmate_id),
 cand AS (
     SELECT pi.region_id, pi.num, pi.period_start
       FROM per_inmate pi JOIN prm ON prm.region_id = pi.region_id
      GROUP BY pi.region_id, pi.num, pi.period_start
     HAVING count(*) >= min((prm.p->>'min_inmates')::int)),
+-- Call ids (the latest ten per inmate) only for the candidates: an ordered aggregate over every group
+-- would sort the whole window.
+cand_calls AS (
+    SELECT ev.region_id, ev.num, ev.period_start, ev.inmate_id,
+           (array_agg(ev.call_id ORDER BY ev.started_at DESC, ev.call_id DESC))[1:10] AS call_ids
+      FROM ev JOIN cand USING (region_id, num, period_start)
+     GROUP BY ev.region_id, ev.num, ev.period_start, ev.inmate_id),
 grp AS (
     SELECT pi.region_id, pi.num, pi.period_start, count(*) AS inmates,
            count(*) FILTER (WHERE fam.inmate_id IS NOT NULL) AS household,
            sum(pi.n) AS calls, max(pi.last_at) AS last_at, array_agg(DISTINCT pi.facility_id) AS facs,
            jsonb_agg(jsonb_build_object('inmate_id', pi.inmate_id, 'facility_id', pi.facility_id, 'calls', pi.n,
-                                        'call_ids', pi.call_ids, 'household', fam.inmate_id IS NOT NULL)
+                                        'call_ids', cc.call_ids, 'household', fam.inmate_id IS NOT NULL)
                      ORDER BY pi.n DESC, pi.inmate_id) AS inmates_detail
       FROM per_inmate pi
       JOIN cand USING (region_id, num, period_start)
+      JOIN cand_calls cc USING (region_id, num, period_start, inmate_id)
       LEFT JOIN family fam ON fam.num = pi.num AND fam.inmate_id = pi.inmate_id
      GROUP BY pi.region_id, pi.num, pi.period_start),
 scored AS (
@@ -137,9 +145,9 @@ matched AS (
       JOIN released_nums rn ON rn.num = ev.num AND rn.released_id <> ev.inmate_id
       JOIN facilities f ON f.id = ev.facility_id
       JOIN prm ON prm.region_id = f.region_id
-     CROSS JOIN LATERAL unnest(detection_periods(ev.t, $2::timestamptz, (prm.p->>'window_days')::int)) AS per(period_start)
+     CROSS JOIN LATERAL unnest(detection_periods(ev.t, $2::timestamptz, prm.wd)) AS per(period_start)
      WHERE ev.t::date >= rn.released_on AND ev.t::date <= rn.released_on + (prm.p->>'released_days')::int
-       AND per.period_start >= detection_bucket($1::timestamptz, (prm.p->>'window_days')::int)
+       AND per.period_start >= detection_bucket($1::timestamptz, prm.wd)
        AND NOT EXISTS (SELECT 1 FROM family fam WHERE fam.num = ev.num AND fam.inmate_id = ev.inmate_id))
 SELECT m.region_id, 'number', m.num, m.period_start, array_agg(DISTINCT m.facility_id), count(*)::float8, max(m.t),
        jsonb_build_object('released_inmates', jsonb_agg(DISTINCT jsonb_build_object('inmate_id', m.released_id,
@@ -175,8 +183,8 @@ matched AS (
       JOIN entries e ON (e.scope = 'national' OR (e.scope = 'region' AND e.scope_id = f.region_id)
                          OR (e.scope = 'facility' AND e.scope_id = ev.facility_id))
                     AND (ev.num = e.pattern OR (e.pattern_kind = 'prefix' AND starts_with(ev.num, e.pattern)))
-     CROSS JOIN LATERAL unnest(detection_periods(ev.t, $2::timestamptz, (prm.p->>'window_days')::int)) AS per(period_start)
-     WHERE per.period_start >= detection_bucket($1::timestamptz, (prm.p->>'window_days')::int))
+     CROSS JOIN LATERAL unnest(detection_periods(ev.t, $2::timestamptz, prm.wd)) AS per(period_start)
+     WHERE per.period_start >= detection_bucket($1::timestamptz, prm.wd))
 SELECT region_id, 'number', num, period_start, array_agg(DISTINCT facility_id), count(DISTINCT (kind, record_id))::float8,
        max(t),
        jsonb_build_object('watchlist_entry_ids', array_agg(DISTINCT entry_id), 'modes', array_agg(DISTINCT mode),
@@ -210,8 +218,8 @@ matched AS (
       JOIN staff s ON s.num = ev.num
       JOIN facilities f ON f.id = ev.facility_id
       JOIN prm ON prm.region_id = f.region_id
-     CROSS JOIN LATERAL unnest(detection_periods(ev.t, $2::timestamptz, (prm.p->>'window_days')::int)) AS per(period_start)
-     WHERE per.period_start >= detection_bucket($1::timestamptz, (prm.p->>'window_days')::int))
+     CROSS JOIN LATERAL unnest(detection_periods(ev.t, $2::timestamptz, prm.wd)) AS per(period_start)
+     WHERE per.period_start >= detection_bucket($1::timestamptz, prm.wd))
 SELECT region_id, 'officer', user_id::text, period_start, array_agg(DISTINCT facility_id), count(*)::float8, max(t),
        jsonb_build_object('staff_user_id', user_id, 'inmates', array_agg(DISTINCT inmate_id),
                           'call_ids', (array_agg(record_id ORDER BY t DESC) FILTER (WHERE kind = 'call'))[1:50],
@@ -230,14 +238,14 @@ ev AS (
       FROM calls c
       JOIN facilities f ON f.id = c.facility_id
       JOIN prm ON prm.region_id = f.region_id
-     CROSS JOIN LATERAL unnest(detection_periods(c.started_at, $2::timestamptz, (prm.p->>'window_days')::int))
+     CROSS JOIN LATERAL unnest(detection_periods(c.started_at, $2::timestamptz, prm.wd))
            AS per(period_start)
      WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz
        AND c.inmate_id IS NOT NULL AND c.dialled_e164 IS NOT NULL
        AND c.dialled_e164 NOT IN (SELECT num FROM counsel)
        AND ($6::text[] IS NULL OR left(c.dialled_e164, length(c.dialled_e164) - (prm.p->>'drop_digits')::int)
                                   IN (SELECT left(x, length(x) - (prm.p->>'drop_digits')::int) FROM unnest($6::text[]) x))
-       AND per.period_start >= detection_bucket($1::timestamptz, (prm.p->>'window_days')::int)
+       AND per.period_start >= detection_bucket($1::timestamptz, prm.wd)
        AND NOT EXISTS (SELECT 1 FROM family fam WHERE fam.num = c.dialled_e164 AND fam.inmate_id = c.inmate_id)),
 grp AS (
     SELECT region_id, prefix, period_start, count(DISTINCT inmate_id) AS inmates, count(DISTINCT num) AS numbers,
@@ -250,7 +258,7 @@ SELECT g.region_id, 'prefix', g.prefix, g.period_start, g.facs, g.inmates::float
                           'thresholds', jsonb_build_object('min_inmates', (prm.p->>'min_inmates')::int,
                                                            'min_numbers', (prm.p->>'min_numbers')::int,
                                                            'drop_digits', (prm.p->>'drop_digits')::int,
-                                                           'window_days', (prm.p->>'window_days')::int))
+                                                           'window_days', prm.wd))
   FROM grp g JOIN prm ON prm.region_id = g.region_id
  WHERE g.inmates >= (prm.p->>'min_inmates')::int AND g.numbers >= (prm.p->>'min_numbers')::int
 """)
@@ -269,20 +277,26 @@ ev AS (
      WHERE k.created_at >= (SELECT lo FROM bounds) AND k.created_at < $2::timestamptz
        AND k.status IN ('pending', 'verified') AND NOT k.is_legal_counsel
        AND ($6::text[] IS NULL OR k.phone_e164 = ANY($6::text[]))),
-matched AS (
-    SELECT prm.region_id, prm.p, ev.*, per.period_start,
-           CASE WHEN NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(prm.p->'domestic_prefixes') d
-                                  WHERE starts_with(ev.num, d)) THEN 'international' ELSE 'premium_or_toll_free' END
-           AS category
+-- Prefix lists as LIKE patterns once per region (E.164 prefixes hold no LIKE wildcards).
+pat AS (
+    SELECT region_id, p, wd,
+           ARRAY(SELECT x || '%' FROM jsonb_array_elements_text(p->'domestic_prefixes') x) AS domestic,
+           ARRAY(SELECT x || '%' FROM jsonb_array_elements_text(p->'premium_prefixes') x) AS premium,
+           ARRAY(SELECT x || '%' FROM jsonb_array_elements_text(p->'allowed_prefixes') x) AS allowed
+      FROM prm),
+hits AS MATERIALIZED (
+    SELECT pat.region_id, pat.p, pat.wd, ev.*,
+           CASE WHEN ev.num LIKE ANY(pat.domestic) THEN 'premium_or_toll_free' ELSE 'international' END AS category
       FROM ev
       JOIN facilities f ON f.id = ev.facility_id
-      JOIN prm ON prm.region_id = f.region_id
-     CROSS JOIN LATERAL unnest(detection_periods(ev.t, $2::timestamptz, (prm.p->>'window_days')::int)) AS per(period_start)
-     WHERE per.period_start >= detection_bucket($1::timestamptz, (prm.p->>'window_days')::int)
-       AND ev.num NOT IN (SELECT num FROM counsel)
-       AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(prm.p->'allowed_prefixes') a WHERE starts_with(ev.num, a))
-       AND (NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(prm.p->'domestic_prefixes') d WHERE starts_with(ev.num, d))
-            OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(prm.p->'premium_prefixes') x WHERE starts_with(ev.num, x))))
+      JOIN pat ON pat.region_id = f.region_id
+     WHERE (NOT ev.num LIKE ANY(pat.domestic) OR ev.num LIKE ANY(pat.premium))
+       AND NOT ev.num LIKE ANY(pat.allowed) AND ev.num NOT IN (SELECT num FROM counsel)),
+matched AS (
+    SELECT h.*, per.period_start
+      FROM hits h
+     CROSS JOIN LATERAL unnest(detection_periods(h.t, $2::timestamptz, h.wd)) AS per(period_start)
+     WHERE per.period_start >= detection_bucket($1::timestamptz, h.wd))
 SELECT region_id, 'number', num, period_start, array_agg(DISTINCT facility_id), count(*)::float8, max(t),
        jsonb_build_object('category', min(category), 'inmates', array_agg(DISTINCT inmate_id),
                           'call_ids', (array_agg(record_id ORDER BY t DESC) FILTER (WHERE kind = 'call'))[1:50],
@@ -323,10 +337,10 @@ matched AS (
       FROM pairs
       JOIN facilities f ON f.id = pairs.fa
       JOIN prm ON prm.region_id = f.region_id
-     CROSS JOIN LATERAL unnest(detection_periods(pairs.started_at, $2::timestamptz, (prm.p->>'window_days')::int))
+     CROSS JOIN LATERAL unnest(detection_periods(pairs.started_at, $2::timestamptz, prm.wd))
            AS per(period_start)
      WHERE pairs.overlap_s >= (prm.p->>'min_overlap_s')::int
-       AND per.period_start >= detection_bucket($1::timestamptz, (prm.p->>'window_days')::int))
+       AND per.period_start >= detection_bucket($1::timestamptz, prm.wd))
 SELECT region_id, 'number', num, period_start, array_agg(DISTINCT fa) || array_agg(DISTINCT fb), max(overlap_s)::float8,
        max(started_at),
        jsonb_build_object('pairs', jsonb_agg(jsonb_build_object('call_ids', jsonb_build_array(ca, cb),

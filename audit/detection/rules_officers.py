@@ -75,10 +75,10 @@ ov AS (
       FROM bookings b
       JOIN facilities f ON f.id = b.facility_id
       JOIN prm ON prm.region_id = f.region_id
-     CROSS JOIN LATERAL unnest(detection_periods(b.booked_at, $2::timestamptz, (prm.p->>'window_days')::int)) AS per(period_start)
+     CROSS JOIN LATERAL unnest(detection_periods(b.booked_at, $2::timestamptz, prm.wd)) AS per(period_start)
      WHERE b.is_override AND b.booked_at >= (SELECT lo FROM bounds) AND b.booked_at < $2::timestamptz
        AND ($5::bigint[] IS NULL OR b.booked_by = ANY($5::bigint[]))
-       AND per.period_start >= detection_bucket($1::timestamptz, (prm.p->>'window_days')::int)),
+       AND per.period_start >= detection_bucket($1::timestamptz, prm.wd)),
 per_inmate AS (
     SELECT region_id, officer_id, period_start, inmate_id, count(*) AS n, array_agg(booking_id ORDER BY booked_at) AS ids,
            max(booked_at) AS last_at, min(facility_id) AS facility_id, min(p::text)::jsonb AS p
@@ -128,16 +128,19 @@ located AS (
       JOIN facilities f ON f.id = a.facility_id
       JOIN users u ON u.id = a.officer_id
      WHERE u.role IN ('officer', 'security') AND ($5::bigint[] IS NULL OR a.officer_id = ANY($5::bigint[]))),
+with_hours AS (SELECT DISTINCT facility_id FROM opening_hours),
 judged AS (
     SELECT l.*,
            (l.shift_starts IS NOT NULL AND l.shift_ends IS NOT NULL AND CASE
                 WHEN l.shift_starts <= l.shift_ends THEN NOT (l.local_ts::time >= l.shift_starts AND l.local_ts::time < l.shift_ends)
                 ELSE l.local_ts::time < l.shift_starts AND l.local_ts::time >= l.shift_ends END) AS outside_shift,
-           (l.kiosk AND EXISTS (SELECT 1 FROM opening_hours h WHERE h.facility_id = l.facility_id)
-                AND NOT EXISTS (SELECT 1 FROM opening_hours h
-                                 WHERE h.facility_id = l.facility_id AND h.weekday = extract(isodow FROM l.local_ts)
-                                   AND l.local_ts::time >= h.opens AND l.local_ts::time < h.closes)) AS outside_kiosk
-      FROM located l),
+           (l.kiosk AND wh.facility_id IS NOT NULL AND h.facility_id IS NULL) AS outside_kiosk
+      FROM located l
+      LEFT JOIN with_hours wh ON l.kiosk AND wh.facility_id = l.facility_id
+      -- windows of one weekday never overlap (opening_hours_no_overlap): at most one row matches
+      LEFT JOIN opening_hours h ON l.kiosk AND h.facility_id = l.facility_id
+                               AND h.weekday = extract(isodow FROM l.local_ts)::int
+                               AND l.local_ts::time >= h.opens AND l.local_ts::time < h.closes),
 hits AS (
     SELECT j.*, per.period_start
       FROM judged j CROSS JOIN LATERAL unnest(detection_periods(j.t, $2::timestamptz, 1)) AS per(period_start)
@@ -184,8 +187,8 @@ matched AS (
       FROM acts a
       JOIN facilities f ON f.id = a.facility_id
       JOIN prm ON prm.region_id = f.region_id
-     CROSS JOIN LATERAL unnest(detection_periods(a.t, $2::timestamptz, (prm.p->>'window_days')::int)) AS per(period_start)
-     WHERE per.period_start >= detection_bucket($1::timestamptz, (prm.p->>'window_days')::int)
+     CROSS JOIN LATERAL unnest(detection_periods(a.t, $2::timestamptz, prm.wd)) AS per(period_start)
+     WHERE per.period_start >= detection_bucket($1::timestamptz, prm.wd)
        AND ($5::bigint[] IS NULL OR a.officer_id = ANY($5::bigint[]))),
 grp AS (
     SELECT region_id, officer_id, period_start, min(p::text)::jsonb AS p, array_agg(DISTINCT facility_id) AS facs,
