@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from audit import Actor, LogRef, append
+from audit.detection.watchlist import ensure_contact_not_blocked
 from schedules import quota
 from schedules.availability import load_facility, slot_at
 from schedules.board import notify_board
@@ -243,6 +244,8 @@ async def book_call(conn: asyncpg.Connection, request: BookingRequest, *, user_i
     terms = await _terms_for(conn, facility_id=request.facility_id, booth_id=request.booth_id,
                              inmate_id=request.inmate_id, contact_id=request.contact_id,
                              starts_at=request.starts_at, now=now, override=override)
+    # A number blocked on the watchlist (facility, region or national) can never be booked.
+    await ensure_contact_not_blocked(conn, request.contact_id, request.facility_id)
     s = terms.policy.settings
     try:
         row = await conn.fetchrow(

@@ -102,3 +102,24 @@ async def remove_entry(conn: asyncpg.Connection, entry_id: int, *, user_id: int,
     await append(conn, log_for(row["scope"], row["scope_id"]), action="watchlist.entry_removed",
                  subject_type="watchlist_entry", subject_id=entry_id, payload={"mode": row["mode"]}, actor=actor)
     return dict(row)
+
+
+_MATCH_CONTACT = """
+SELECT w.id FROM contacts k
+  JOIN facilities f ON f.id = $2
+  JOIN watchlist w ON w.removed_at IS NULL AND w.mode = 'blocked'
+                  AND (w.scope = 'national' OR (w.scope = 'region' AND w.scope_id = f.region_id)
+                       OR (w.scope = 'facility' AND w.scope_id = f.id))
+                  AND (w.pattern = k.phone_e164 OR (w.pattern_kind = 'prefix' AND starts_with(k.phone_e164, w.pattern)))
+ WHERE k.id = $1
+ ORDER BY w.id LIMIT 1
+"""
+
+
+async def ensure_contact_not_blocked(conn: asyncpg.Connection, contact_id: int, facility_id: int, *,
+                                     field: str = "contact_id") -> None:
+    """Booking's check, in one round trip: raise :class:`NumberBlocked` if the contact's number is blocked."""
+    entry_id = await conn.fetchval(_MATCH_CONTACT, contact_id, facility_id)
+    if entry_id is not None:
+        raise NumberBlocked("this contact's number is blocked and cannot be booked", field=field,
+                            watchlist_entry_id=entry_id)
