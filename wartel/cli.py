@@ -232,4 +232,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as `python -m wartel.cli`, this file is `__main__`, while the areas' subcommands register into
+    # the `wartel.cli` module they import: dispatch through that one, or `audit verify` is a KeyError.
+    from wartel.cli import main as registered_main
+
+    sys.exit(registered_main())
