@@ -27,3 +27,25 @@ async def page_login(client: TestClient, username: str, *, lang: str = "id", nex
     fields = hidden_fields(await r.text())
     assert "csrf_token" in fields, await r.text()
     return fields["csrf_token"]
+
+
+async def open_all_day_facility(factory, owner_conn, *, code: str = "LP-PADANG"):  # type: ignore[no-untyped-def]
+    """A facility open around the clock whose family policy needs no lead time, so a test can book the
+    next slot and run the call at once, whatever the hour. Returns (region, facility, booth, inmate, contact)."""
+    from datetime import time
+
+    rid = await factory.region()
+    fid = await factory.facility(rid, code=code, hours=False)
+    for weekday in range(1, 8):
+        await factory.opening_hours(fid, weekday, time(0, 0), time(23, 45))
+    booth = await factory.booth(fid, name="Bilik 1")
+    policy = await owner_conn.fetchval(
+        "INSERT INTO call_policies (scope, scope_facility_id, allowance) VALUES ('facility', $1, 'family')"
+        " RETURNING policy_id", fid)
+    await owner_conn.execute(
+        "INSERT INTO call_policy_versions (policy_id, version, period, calls_allowed, max_minutes, min_lead_minutes,"
+        " max_days_ahead, cancel_cutoff_minutes, no_show_consumes, booth_kinds)"
+        " VALUES ($1, 1, 'week', 2, 15, 0, 14, 0, true, ARRAY['phone', 'video'])", policy)
+    inmate = await factory.inmate(fid, name="Andi Saputra")
+    contact = await factory.contact(inmate, "+6281234500001")
+    return rid, fid, booth, inmate, contact

@@ -14,10 +14,10 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def setup_pages(app: web.Application) -> None:
-    from wartel.pages import framework, regional, session
+    from wartel.pages import framework, officer, regional, session
 
     framework.install(app)
-    for module in (session, regional):
+    for module in (session, officer, regional):
         if hasattr(module, "setup"):
             module.setup()
         app.router.add_routes(module.routes)

@@ -128,7 +128,12 @@ def page(*roles: str, write: bool = False) -> Callable[[PageHandler], Callable[[
                              language=req.get(keys.LANGUAGE, "id"), request_id=req.get(keys.REQUEST_ID, "-"))
                 tx = conn.transaction() if write else contextlib.nullcontext()
                 async with tx:
-                    return await handler(req, pc)
+                    try:
+                        return await handler(req, pc)
+                    except web.HTTPRedirection as done:
+                        # Post/redirect/get: a redirect is success, so the transaction commits first.
+                        after = done
+            raise after
 
         view.__name__ = handler.__name__
         view.__doc__ = handler.__doc__
