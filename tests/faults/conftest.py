@@ -27,9 +27,10 @@ async def verify_audit(cluster: Cluster) -> tuple[bool, str]:
         structural_ok, detail = await audit_consistent(conn)
     finally:
         await conn.close()
-    result = cli(cluster, "audit", "verify")
+    result = cli(cluster, "audit", "verify", "--quiet")
     if result.returncode != 0 and ("invalid choice" in result.stderr or "KeyError: 'audit verify'" in result.stderr):
         return structural_ok, f"structural check only (no `wartel audit verify` yet): {detail}"
     ok = result.returncode == 0 and structural_ok
-    tail = (result.stdout + result.stderr).strip().splitlines()[-3:]
+    # stderr carries the embedded server's start-up chatter; the verdict is on stdout.
+    tail = (result.stdout.strip() or result.stderr.strip()).splitlines()[-3:]
     return ok, f"wartel audit verify exit {result.returncode}: {' | '.join(tail)}; structural: {detail}"

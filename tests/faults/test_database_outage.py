@@ -89,7 +89,7 @@ async def test_database_restart_under_load(cluster: Cluster) -> None:
            readyz_during_outage=sorted(set(outage_ready), key=str), healthz_during_outage=sorted(set(outage_health), key=str),
            slowest_readyz_s=round(slowest_probe, 2), recovered_s=round(recovered_s, 2) if recovered_s else None,
            max_request_ms=round(tally.max_ms), writes_after_recovery=acked_after, outage_s=OUTAGE_S,
-           statuses=dict(tally.statuses), verify=verify_detail)
+           statuses=dict(tally.statuses), first_server_errors=tally.server_errors[:3], verify=verify_detail)
 
     assert not tally.server_errors, tally.server_errors[:10]
     assert found["lost"] == 0 and found["half_written"] == 0, found
