@@ -87,12 +87,13 @@ class Focus:
 
 
 async def run_rule(conn: asyncpg.Connection, rule: Rule, *, since: datetime, until: datetime,
-                   ids: list[int] | None = None, numbers: list[str] | None = None) -> RuleResult:
+                   ids: list[int] | None = None, numbers: list[str] | None = None,
+                   command_timeout_s: float | None = None) -> RuleResult:
     """Evaluate one rule for every period from ``since``'s to ``until``'s and upsert its flags."""
     started = time.perf_counter()
     sql = _UPSERT.replace("/*rule*/", rule.sql)
     row = await conn.fetchrow(sql, since, until, json.dumps(rule.defaults), rule.id, ids, numbers, rule.version,
-                              rule.severity, rule.weight)
+                              rule.severity, rule.weight, timeout=command_timeout_s)
     return RuleResult(rule.id, row["inserted"], row["touched"], time.perf_counter() - started)
 
 
@@ -104,7 +105,8 @@ async def _run_in_tx(conn: asyncpg.Connection, rule: Rule, **kw: Any) -> RuleRes
         # A rescan reads whole windows: hash joins throughout. Row estimates of CTEs are poor, and one
         # nested loop over a misestimated CTE turns a second into minutes.
         await conn.execute("SET LOCAL enable_nestloop = off")
-        return await run_rule(conn, rule, **kw)
+        # The pool's client-side command timeout is sized for requests; the server's limit above applies.
+        return await run_rule(conn, rule, command_timeout_s=15 * 60, **kw)
 
 
 async def run_full(pool: asyncpg.Pool, *, since: datetime, until: datetime | None = None,
@@ -199,7 +201,7 @@ async def run_incremental(pool: asyncpg.Pool, *, now: datetime | None = None) ->
                 if last is None or (until - last).total_seconds() >= rule.sweep_s:
                     async with conn.transaction():
                         await conn.execute("SET LOCAL statement_timeout = '5min'")
-                        results.append(await run_rule(conn, rule, since=until, until=until))
+                        results.append(await run_rule(conn, rule, since=until, until=until, command_timeout_s=5 * 60))
                         await _set_mark(conn, f"rule:{rule.id}", until)
         await _set_mark(conn, "changes", until)
     touched = sum(r.touched for r in results)

@@ -40,7 +40,7 @@ async def generate_region(conn: asyncpg.Connection, *, facilities: int, inmates:
     start = end - timedelta(days=days)
     booking_days = days if booking_days is None else min(booking_days, days)
     per_facility = -(-inmates // facilities)
-    booths = max(2, -(-(per_facility * 3 // 7 + 3) // SLOTS_PER_DAY) + 1)
+    booths = max(2, -(-(per_facility * 4 // 7 + 4) // SLOTS_PER_DAY) + 1)
     code = f"SIM{seed % 100000}{secrets.token_hex(2).upper()}"
     await conn.execute("SET synchronous_commit = off")
     await conn.execute("SET max_parallel_workers_per_gather = 0")  # one order of evaluation: reproducible
@@ -169,7 +169,8 @@ async def _contacts(conn: asyncpg.Connection, region_id: int, seed: int) -> None
     await conn.execute("ANALYZE sim_plan")
 
 
-# One row per planned call: the inmate's three weekdays (offsets 0, 2, 4 from j), a fixed slot per weekday,
+# One row per planned call: the inmate's three weekdays (offsets 0, 2, 4 from j; every other inmate a fourth,
+# offset 5), a fixed slot per weekday,
 # the family number in rotation (the legal aid office every other week), and its fate from a hash.
 _PLANNED = """
 SELECT p.inmate_id, p.facility_id, p.g, d.day, o.off, x.slot_idx,
@@ -186,8 +187,9 @@ SELECT p.inmate_id, p.facility_id, p.g, d.day, o.off, x.slot_idx,
   FROM sim_plan p
  CROSS JOIN LATERAL (SELECT n, ($1::date + n) AS day FROM generate_series($2, $3 - 1) n) d
  CROSS JOIN LATERAL (SELECT ((extract(isodow FROM d.day)::int - 1 - p.j) % 7 + 7) % 7 AS r) w
- CROSS JOIN LATERAL (SELECT w.r / 2 AS off WHERE w.r IN (0, 2, 4)) o
- CROSS JOIN LATERAL (SELECT (p.j / 7) * 3 + o.off AS slot_idx) x
+ CROSS JOIN LATERAL (SELECT CASE w.r WHEN 5 THEN 3 ELSE w.r / 2 END AS off
+                      WHERE w.r IN (0, 2, 4) OR (w.r = 5 AND p.g % 2 = 0)) o
+ CROSS JOIN LATERAL (SELECT (p.j / 7) * 4 + o.off AS slot_idx) x
  CROSS JOIN LATERAL (SELECT abs(hashint8(($4::bigint * 1000003 + 5) * 10000019 + p.g::bigint * 100000 + d.n)) AS h) hh
  WHERE d.day > p.admitted_on AND (p.released_on IS NULL OR d.day < p.released_on)
 """
