@@ -49,3 +49,15 @@ async def open_all_day_facility(factory, owner_conn, *, code: str = "LP-PADANG")
     inmate = await factory.inmate(fid, name="Andi Saputra")
     contact = await factory.contact(inmate, "+6281234500001")
     return rid, fid, booth, inmate, contact
+
+
+async def insert_flag(owner_conn, region_id: int, facility_id: int, *, number: str = "+6281299990000",  # type: ignore[no-untyped-def]
+                      rule: str = "shared_number") -> int:
+    """A flag as the detector leaves it, with evidence a reviewer reads."""
+    return await owner_conn.fetchval(
+        "INSERT INTO detection_flags (rule_id, rule_version, region_id, subject_type, subject_key, period_start,"
+        " facility_ids, severity, weight, evidence, last_event_at)"
+        " VALUES ($1, 1, $2, 'number', $3, now() - interval '1 day', $4, 'high', 5, $5::text::jsonb, now())"
+        " RETURNING id",
+        rule, region_id, number, [facility_id],
+        '{"distinct_inmates": 4, "threshold_k": 3, "window_days": 30, "call_ids": [1, 2, 3, 4]}')

@@ -1,0 +1,167 @@
+"""Security (Kamtib) pages: the ranked flag queue, a flag's evidence and review, links, audit search."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from audit import LogRef, verification_status
+from audit.detection import links, review
+from audit.search import EntryFilter, log_ids_of, search_entries
+from wartel.auth.principal import Principal, require_facility, visible_facility_ids
+from wartel.errors import InvalidInput
+from wartel.pages.framework import PageCtx, add_nav, page, redirect
+from wartel.pages.graph import link_svg
+from wartel.pages.officer import attempt
+from wartel.registry.phones import normalise_phone
+
+routes = web.RouteTableDef()
+SECURITY_ROLES = ("security", "regional", "admin")
+REVIEW_ROLES = ("security", "admin")
+
+
+def setup() -> None:
+    add_nav("nav.flags", "/security", SECURITY_ROLES)
+    add_nav("nav.links", "/security/links", SECURITY_ROLES)
+    add_nav("nav.audit", "/security/audit", SECURITY_ROLES)
+
+
+def flag_scope(user: Principal) -> tuple[list[int] | None, list[int] | None]:
+    """(facility_ids, region_ids) of the flags the user may see, as the flags API scopes them."""
+    if user.role == "admin":
+        return None, None
+    if user.facility_id is not None:
+        return [user.facility_id], []
+    return [], [user.region_id] if user.region_id is not None else []
+
+
+@routes.get("/security", name="page_security_queue")
+@page(*SECURITY_ROLES)
+async def queue_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
+    """Subjects with flags waiting for review, highest composite score first."""
+    facility_ids, region_ids = flag_scope(pc.user)
+    ranked = await review.queue(pc.conn, facility_ids=facility_ids, region_ids=region_ids, days=30, limit=100)
+    msg = req.query.get("msg")
+    return pc.render("security/queue.html", ranked=ranked, message=pc.t(f"page.msg.{msg}") if msg else None)
+
+
+async def _flag_page(pc: PageCtx, flag_id: int, *, status: int = 200,
+                     error: dict[str, Any] | None = None) -> web.Response:
+    facility_ids, region_ids = flag_scope(pc.user)
+    flag = await review.get_flag(pc.conn, flag_id, facility_ids=facility_ids, region_ids=region_ids)
+    history = await review.flag_history(pc.conn, flag_id)
+    names = {r["id"]: r["username"] for r in await pc.conn.fetch(
+        "SELECT id, username FROM users WHERE id = ANY($1::bigint[])",
+        [h["actor_id"] for h in history if h["actor_id"]])}
+    evidence = flag["evidence"] if isinstance(flag["evidence"], dict) else json.loads(flag["evidence"])
+    link = None
+    if flag["subject_type"] == "number":
+        link = f"/security/links?number={flag['subject_key']}"
+    elif flag["subject_type"] == "inmate" and str(flag["subject_key"]).isdigit():
+        link = f"/security/links?inmate_id={flag['subject_key']}"
+    return pc.render("security/flag.html", status=status, error=error, flag=flag, history=history, names=names,
+                     evidence=evidence, evidence_json=json.dumps(evidence, indent=2, ensure_ascii=False, default=str),
+                     link=link, can_review=pc.user.role in REVIEW_ROLES,
+                     message=pc.t(f"page.msg.{pc.request.query['msg']}") if pc.request.query.get("msg") else None)
+
+
+@routes.get("/security/flags/{flag_id:\\d+}", name="page_flag")
+@page(*SECURITY_ROLES)
+async def flag_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
+    """A flag with everything a reviewer needs: evidence, thresholds, rule version and history."""
+    return await _flag_page(pc, int(req.match_info["flag_id"]))
+
+
+@routes.post("/security/flags/{flag_id:\\d+}/{action}", name="page_flag_action")
+@page(*REVIEW_ROLES, write=True)
+async def flag_action(req: web.Request, pc: PageCtx) -> web.StreamResponse:
+    flag_id = int(req.match_info["flag_id"])
+    action = req.match_info["action"]
+    if action not in ("acknowledge", "confirm", "dismiss", "reopen"):
+        raise web.HTTPNotFound()
+    form = {k: str(v).strip() for k, v in (await req.post()).items()}
+    facility_ids, region_ids = flag_scope(pc.user)
+    watch = None
+    if action == "confirm" and form.get("watch") in ("watched", "blocked"):
+        flag = await review.get_flag(pc.conn, flag_id, facility_ids=facility_ids, region_ids=region_ids)
+        if flag["region_id"] is not None:
+            watch = {"mode": form["watch"], "scope": "region", "scope_id": flag["region_id"]}
+
+    async def step() -> Any:
+        return await review.transition(pc.conn, flag_id, action, user_id=pc.user.user_id,  # type: ignore[arg-type]
+                                       actor=pc.actor, facility_ids=facility_ids, region_ids=region_ids,
+                                       reason=form.get("reason") or None, watch=watch)
+
+    _, error = await attempt(pc, step)
+    if error is not None:
+        return await _flag_page(pc, flag_id, status=error["status"], error=error)
+    raise redirect(f"/security/flags/{flag_id}", msg=f"flag_{action}")
+
+
+@routes.get("/security/links", name="page_links")
+@page(*SECURITY_ROLES)
+async def links_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
+    """Who is linked to a number or an inmate through calls and registrations, drawn as a graph."""
+    number = req.query.get("number", "").strip()
+    inmate_raw = req.query.get("inmate_id", "").strip()
+    visible = await visible_facility_ids(pc.conn, pc.user)
+    graph = None
+    subject = ""
+    if number:
+        e164 = normalise_phone(number, field="number")
+        graph = await links.number_links(pc.conn, e164, visible_facility_ids=visible)
+        subject = e164
+    elif inmate_raw:
+        if not inmate_raw.isdigit():
+            raise InvalidInput("inmate_id must be a number", code="validation_failed", field="inmate_id")
+        facility_id = await pc.conn.fetchval("SELECT current_facility_id FROM inmates WHERE id = $1", int(inmate_raw))
+        if facility_id is None:
+            raise InvalidInput("no such inmate", code="inmate_not_found", field="inmate_id")
+        await require_facility(pc.conn, pc.user, facility_id)
+        graph = await links.inmate_links(pc.conn, int(inmate_raw), visible_facility_ids=visible)
+        subject = next((n.get("label", "") for n in graph["nodes"] if n.get("root")), inmate_raw)
+    svg = link_svg(graph, pc.t("page.links.title"), pc.t("page.links.redacted")) if graph else None
+    return pc.render("security/links.html", number=number, inmate_id=inmate_raw, graph=graph, svg=svg,
+                     subject=subject)
+
+
+async def _visible_logs(pc: PageCtx) -> list[LogRef] | None:
+    facilities = await visible_facility_ids(pc.conn, pc.user)
+    if facilities is None:
+        return None
+    logs = [LogRef.facility(f) for f in facilities]
+    if pc.user.facility_id is None and pc.user.region_id is not None:
+        logs.append(LogRef.region(pc.user.region_id))
+    return logs
+
+
+@routes.get("/security/audit", name="page_audit")
+@page(*SECURITY_ROLES)
+async def audit_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
+    """Search the audit logs in scope, and see when each was last checkpointed and verified."""
+    q = {k: req.query.get(k, "").strip() for k in ("action", "subject_type", "subject_id", "actor_id", "days")}
+    try:
+        days = int(q["days"] or 7)
+    except ValueError as exc:
+        raise InvalidInput("days must be a number", code="validation_failed", field="days") from exc
+    logs = await _visible_logs(pc)
+    log_ids = None if logs is None else await log_ids_of(pc.conn, logs)
+    flt = EntryFilter(actor_id=q["actor_id"] or None, subject_type=q["subject_type"] or None,
+                      subject_id=q["subject_id"] or None, action=q["action"] or None,
+                      since=datetime.now(UTC) - timedelta(days=max(1, min(days, 366))))
+    entries = await search_entries(pc.conn, log_ids, flt, limit=100)
+    rows = await pc.conn.fetch(
+        "SELECT l.log_id, l.scope, l.scope_id, l.size, f.code AS facility_code, r.code AS region_code"
+        " FROM audit.logs l LEFT JOIN facilities f ON l.scope = 'facility' AND f.id = l.scope_id"
+        " LEFT JOIN regions r ON l.scope = 'region' AND r.id = l.scope_id"
+        " WHERE $1::bigint[] IS NULL OR l.log_id = ANY($1::bigint[]) ORDER BY l.scope, l.scope_id", log_ids)
+    status = await verification_status(pc.conn, [r["log_id"] for r in rows])
+    checkpoints = {r["log_id"]: r for r in await pc.conn.fetch(
+        "SELECT DISTINCT ON (log_id) log_id, size, signed_at FROM audit.checkpoints"
+        " WHERE log_id = ANY($1::bigint[]) ORDER BY log_id, size DESC", [r["log_id"] for r in rows])}
+    names = {r["log_id"]: r for r in rows}
+    return pc.render("security/audit.html", q=q, days=days, entries=entries, logs=rows, verified=status,
+                     checkpoints=checkpoints, names=names)
