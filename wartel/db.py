@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import warnings
 from collections.abc import AsyncIterator
@@ -142,4 +143,10 @@ async def acquire(pool: asyncpg.Pool, wait_s: float) -> AsyncIterator[asyncpg.Co
     try:
         yield conn
     finally:
-        await pool.release(conn)
+        try:
+            await pool.release(conn)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as exc:
+            # The reset on release failed because the server went away mid-request; asyncpg has already
+            # terminated that connection and the pool replaces it. The request's own outcome stands (its
+            # transaction committed or rolled back before this point), so this must not turn into a 500.
+            logging.getLogger("wartel.db").warning("pooled connection dropped on release: %s", type(exc).__name__)
