@@ -219,8 +219,12 @@ WITH b AS (
     VALUES ($1, $2, $3, $4, tstzrange($5, $6, '[)'), $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
     RETURNING {BOOKING_COLUMNS}
 ), q AS (
+    -- Reading from b makes the booking row come first: the quota row lock is never held while waiting
+    -- on another booking's overlap check, so a booking cannot deadlock with a cancellation.
     INSERT INTO quota_ledger AS q (inmate_id, allowance, period, period_start, allowed, used, overrides)
-    VALUES ($3, $7, $8, $9, $17, CASE WHEN $13 THEN 1 ELSE 0 END, CASE WHEN $13 THEN 0 ELSE 1 END)
+    SELECT b.inmate_id, b.allowance, b.period, b.period_start, $17, CASE WHEN $13 THEN 1 ELSE 0 END,
+           CASE WHEN $13 THEN 0 ELSE 1 END
+      FROM b
     ON CONFLICT (inmate_id, allowance, period, period_start) DO UPDATE
        SET used = q.used + EXCLUDED.used, overrides = q.overrides + EXCLUDED.overrides,
            allowed = CASE WHEN EXCLUDED.used > 0 THEN EXCLUDED.allowed ELSE q.allowed END, updated_at = now()
