@@ -185,8 +185,13 @@ async def verify_database(conn: asyncpg.Connection, *, log_ids: list[int] | None
                           external: list[Checkpoint] | None = None,
                           external_keys: dict[str, bytes] | None = None,
                           progress: Progress | None = None, workers: int | None = None,
-                          chunk: int = CHUNK, store: bool = True) -> list[LogResult]:
-    """Verify every log (or ``log_ids``) in the database; store each log's outcome unless ``store`` is off."""
+                          chunk: int = CHUNK, store: bool = True,
+                          more_conns: Iterable[asyncpg.Connection] = ()) -> list[LogResult]:
+    """Verify every log (or ``log_ids``) in the database; store each log's outcome unless ``store`` is off.
+
+    ``more_conns`` are further connections to read chunks on at the same time (the server's share of the
+    work, reading and joining the texts, then runs on more than one core).
+    """
     logs = await conn.fetch(
         "SELECT log_id, audit.log_name(scope, scope_id) AS name, size, "
         "(SELECT max(seq) FROM audit.entries e WHERE e.log_id = l.log_id) AS last_seq "
@@ -221,55 +226,63 @@ async def verify_database(conn: asyncpg.Connection, *, log_ids: list[int] | None
     done = 0
     executor = None if schema_problem else _executor(total, workers, chunk)
     loop = asyncio.get_running_loop()
+    readers: asyncio.Queue[asyncpg.Connection] = asyncio.Queue()
+    for c in (conn, *(more_conns or ())):
+        readers.put_nowait(c)
     # Bounded read-ahead: at most two chunks per worker in flight, so memory stays a few chunks' worth.
-    window = asyncio.Semaphore(2 * (workers or os.cpu_count() or 1))
+    window = asyncio.Semaphore(2 * max(workers or os.cpu_count() or 1, readers.qsize()))
 
-    async def hashed(lo: int, hi: int, data: Any, cuts: tuple[int, ...]) -> ChunkResult:
-        try:
-            args = (lo, data.canonical, data.leaves, data.count, cuts, hi - lo + 1 == chunk)
-            if executor is None:
-                return hash_chunk(*args)
-            return await loop.run_in_executor(executor, hash_chunk, *args)
-        finally:
-            window.release()
-
-    async def checked(lo: int, hi: int, log_id: int, name: str, cuts: tuple[int, ...]) -> ChunkResult:
-        rows = await conn.fetch(ROWS_SQL, log_id, lo, hi)
+    async def checked(reader: asyncpg.Connection, lo: int, hi: int, log_id: int, name: str,
+                      cuts: tuple[int, ...]) -> ChunkResult:
+        rows = await reader.fetch(ROWS_SQL, log_id, lo, hi)
         return check_rows(lo, hi, rows, cuts, hi - lo + 1 == chunk, name)
 
+    async def one_chunk(log_id: int, name: str, lo: int, hi: int, cuts: tuple[int, ...]) -> ChunkResult:
+        """Read a chunk on whichever connection is free, then hash it in a worker (or check it row by row)."""
+        nonlocal done
+        async with window:
+            reader = await readers.get()
+            try:
+                if schema_problem:
+                    res = await checked(reader, lo, hi, log_id, name, cuts)
+                else:
+                    data = await fetch_chunk(reader, log_id, lo, hi, name)
+                    res = None if data.complete else await checked(reader, lo, hi, log_id, name, cuts)
+            finally:
+                readers.put_nowait(reader)
+            if res is None:
+                args = (lo, data.canonical, data.leaves, data.count, cuts, hi - lo + 1 == chunk)
+                res = hash_chunk(*args) if executor is None else await loop.run_in_executor(
+                    executor, hash_chunk, *args)
+                if res.problem == "recheck":
+                    reader = await readers.get()
+                    try:
+                        res = await checked(reader, lo, hi, log_id, name, cuts)
+                    finally:
+                        readers.put_nowait(reader)
+        done += hi - lo + 1
+        if progress is not None:
+            progress(done, total, name)
+        return res
+
+    scheduled: list[tuple[Any, Any, int, list[asyncio.Future[ChunkResult]]]] = []
     try:
+        # Every chunk of every log is scheduled at once (the window bounds how many are read ahead), so
+        # reading, hashing and several connections overlap across logs too.
         for r, cps, size in plan:
+            cuts = sorted({c[0].size for c in cps})
+            tasks = [asyncio.ensure_future(one_chunk(r["log_id"], r["name"], lo, min(lo + chunk - 1, size),
+                                                     tuple(s for s in cuts if lo <= s <= lo + chunk - 1)))
+                     for lo in range(1, size + 1, chunk)]
+            scheduled.append((r, cps, size, tasks))
+        for r, cps, size, tasks in scheduled:
             result = LogResult(r["name"], r["log_id"], size)
             if schema_problem:
                 result.fail(None, schema_problem)
             if r["size"] < size:
                 result.notes.append(f"the log claims {r['size']} entries, its rows or checkpoints {size}")
-            cuts = sorted({c[0].size for c in cps})
             roots = _ChunkRoots(chunk)
-            pending: list[asyncio.Future[ChunkResult]] = []
-            for lo in range(1, size + 1, chunk):
-                hi = min(lo + chunk - 1, size)
-                local_cuts = tuple(s for s in cuts if lo <= s <= hi)
-                if schema_problem:
-                    res = await checked(lo, hi, r["log_id"], r["name"], local_cuts)
-                    pending.append(asyncio.ensure_future(_done(res)))
-                else:
-                    await window.acquire()
-                    data = await fetch_chunk(conn, r["log_id"], lo, hi, r["name"])
-                    if data.complete:
-                        pending.append(asyncio.ensure_future(hashed(lo, hi, data, local_cuts)))
-                    else:
-                        window.release()
-                        res = await checked(lo, hi, r["log_id"], r["name"], local_cuts)
-                        pending.append(asyncio.ensure_future(_done(res)))
-                done += hi - lo + 1
-                if progress is not None:
-                    progress(done, total, r["name"])
-            for res in await asyncio.gather(*pending):
-                if res.problem == "recheck":
-                    hi = min(res.lo + chunk - 1, size)
-                    res = await checked(res.lo, hi, r["log_id"], r["name"],
-                                        tuple(s for s in cuts if res.lo <= s <= hi))
+            for res in await asyncio.gather(*tasks):
                 if res.bad_seq is not None:
                     result.fail(res.bad_seq, res.problem or "does not hold")
                 if res.missing_seq is not None and result.present is None:
@@ -280,15 +293,14 @@ async def verify_database(conn: asyncpg.Connection, *, log_ids: list[int] | None
             check_checkpoints(result, cps, roots.root_at)
             results.append(result)
     finally:
+        for _, _, _, tasks in scheduled:
+            for task in tasks:
+                task.cancel()
         if executor is not None:
             executor.shutdown()
     if store:
         await store_results(conn, [r for r in results if r.log_id is not None])
     return results
-
-
-async def _done(res: ChunkResult) -> ChunkResult:
-    return res
 
 
 async def store_results(conn: asyncpg.Connection, results: list[LogResult]) -> None:

@@ -219,6 +219,8 @@ async def test_chunked_and_parallel_verification_agree_with_the_simple_one(app_c
                               "AND seq = 22")
     result = await _verify(app_conn, chunk=4, workers=2, store=False)
     assert (result.ok, result.first_bad_seq) == (False, 22), result.summary()
+    result = await _verify(app_conn, chunk=4, workers=1, store=False, more_conns=[owner_conn])
+    assert (result.ok, result.first_bad_seq) == (False, 22), result.summary()
 
 
 async def test_offline_export_verifies_without_the_database_and_names_tampering(app_conn, key) -> None:

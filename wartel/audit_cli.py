@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -93,6 +94,7 @@ async def _log_ids_for(conn: Any, facility: str | None) -> list[int] | None:
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from wartel.audit_service import log_labels
     from wartel.cli import _owner_conn
+    from wartel.db import connect
 
     try:
         external, external_keys = _read_checkpoint_files(args.checkpoints or [])
@@ -114,16 +116,22 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
         return _report(results, {})
 
     async def go() -> int:
-        _, conn = await _owner_conn(settings)
+        target, conn = await _owner_conn(settings)
         try:
             try:
                 log_ids = await _log_ids_for(conn, args.facility)
             except AuditError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return EXIT_USAGE
-            results = await verify_database(conn, log_ids=log_ids, external=external,
-                                            external_keys=external_keys, progress=progress,
-                                            workers=args.workers, store=not args.no_store)
+            # A second reader lets the database's share of the work use a second core.
+            extra = [await connect(target.owner_dsn)] if (os.cpu_count() or 1) > 1 else []
+            try:
+                results = await verify_database(conn, log_ids=log_ids, external=external,
+                                                external_keys=external_keys, progress=progress,
+                                                workers=args.workers, store=not args.no_store, more_conns=extra)
+            finally:
+                for c in extra:
+                    await c.close()
             if progress:
                 progress.finish()
             if args.facility and external:  # exported checkpoints of other logs are not this run's business
