@@ -14,6 +14,7 @@ from wartel.reports.csv_export import csv_filename, report_csv
 from wartel.reports.html import REPORT_CSP, report_html
 from wartel.reports.models import ComplianceReport
 from wartel.reports.service import (
+    ARCHIVE_ROLES,
     REPORT_ROLES,
     ComplianceCsvQuery,
     ComplianceQuery,
@@ -85,14 +86,10 @@ class StoredList(OutModel):
 
 
 @routes.get("/api/v1/reports/monthly", summary="The monthly reports stored for a region", tags=["reports"],
-            roles=REPORT_ROLES, query=StoredQuery, response=StoredList, errors=(404,))
+            roles=ARCHIVE_ROLES, query=StoredQuery, response=StoredList, errors=(404,))
 async def monthly_list(req: web.Request, ctx: Ctx) -> StoredList:
-    region_id, facility_id = await resolve_scope(ctx.db, ctx.user, ctx.query.region_id, None)
-    if region_id is None:
-        region_id = await ctx.db.fetchval("SELECT region_id FROM facilities WHERE id = $1", facility_id)
-        if ctx.user.facility_id is not None:
-            # A facility's security staff see their facility's report, not the region's archive.
-            return StoredList(region_id=region_id, items=[])
+    region_id, _ = await resolve_scope(ctx.db, ctx.user, ctx.query.region_id, None)
+    assert region_id is not None  # archive readers are regional or admin: never facility-scoped
     rows = await stored_months(ctx.db, region_id)
     return StoredList(region_id=region_id, items=[
         StoredMonth(month=f"{r['month']:%Y-%m}", generated_at=r["generated_at"], generated_by=r["generated_by"])
@@ -105,7 +102,7 @@ class StoredPath(ApiModel):
 
 
 @routes.get("/api/v1/reports/monthly/{region_id}/{month}.csv", summary="One stored monthly report, one table as CSV",
-            tags=["reports"], roles=REPORT_ROLES, path_params=StoredPath, query=SectionQuery,
+            tags=["reports"], roles=ARCHIVE_ROLES, path_params=StoredPath, query=SectionQuery,
             response_content=_CSV, errors=(404,))
 async def monthly_report_csv(req: web.Request, ctx: Ctx) -> web.Response:
     report, _ = await pull_stored_report(ctx.db, ctx.user, ctx.path.region_id, ctx.path.month, actor=ctx.actor,
@@ -114,7 +111,7 @@ async def monthly_report_csv(req: web.Request, ctx: Ctx) -> web.Response:
 
 
 @routes.get("/api/v1/reports/monthly/{region_id}/{month}.html", summary="One stored monthly report, printable HTML",
-            tags=["reports"], roles=REPORT_ROLES, path_params=StoredPath, response_content=_HTML, errors=(404,))
+            tags=["reports"], roles=ARCHIVE_ROLES, path_params=StoredPath, response_content=_HTML, errors=(404,))
 async def monthly_report_html(req: web.Request, ctx: Ctx) -> web.Response:
     report, _ = await pull_stored_report(ctx.db, ctx.user, ctx.path.region_id, ctx.path.month, actor=ctx.actor,
                                          fmt="html")
@@ -123,7 +120,7 @@ async def monthly_report_html(req: web.Request, ctx: Ctx) -> web.Response:
 
 # Registered after the .csv and .html routes: {month} would otherwise swallow '2026-01.csv'.
 @routes.get("/api/v1/reports/monthly/{region_id}/{month}", summary="One stored monthly report, as produced (JSON)",
-            tags=["reports"], roles=REPORT_ROLES, path_params=StoredPath, response=ComplianceReport, errors=(404,))
+            tags=["reports"], roles=ARCHIVE_ROLES, path_params=StoredPath, response=ComplianceReport, errors=(404,))
 async def monthly_report(req: web.Request, ctx: Ctx) -> ComplianceReport:
     report, _ = await pull_stored_report(ctx.db, ctx.user, ctx.path.region_id, ctx.path.month, actor=ctx.actor,
                                          fmt="json")

@@ -16,6 +16,7 @@ from wartel.reports.compliance import compliance_report
 from wartel.reports.html import report_charts
 from wartel.reports.period import Period, month_period, previous_month
 from wartel.reports.service import (
+    ARCHIVE_ROLES,
     REPORT_ROLES,
     ComplianceCsvQuery,
     pull_compliance_report,
@@ -93,7 +94,8 @@ async def reports_index(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     else:
         facilities = await pc.conn.fetch("SELECT id, code, name FROM facilities WHERE id = $1",
                                          pc.user.facility_id)
-    stored = await stored_months(pc.conn, region_id) if region_id is not None else []
+    stored = (await stored_months(pc.conn, region_id)
+              if region_id is not None and pc.user.role in ARCHIVE_ROLES else [])
     today = _today_wib().date()
     return pc.render("reports/index.html", regions=regions, region_id=region_id, facilities=facilities,
                      stored=stored, default_month=f"{previous_month(today).start:%Y-%m}",
@@ -145,7 +147,7 @@ async def report_view(req: web.Request, pc: PageCtx) -> web.StreamResponse:
 
 
 @routes.get("/reports/monthly/{region_id:\\d+}/{month:\\d{4}-\\d{2}}", name="page_report_monthly")
-@page(*REPORT_ROLES)
+@page(*ARCHIVE_ROLES)
 async def stored_view(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     from wartel.api.reports import csv_response, html_response
 

@@ -22,6 +22,8 @@ from wartel.reports.period import Period, month_period, resolve_period
 from wartel.reports.pulls import record_pull
 
 REPORT_ROLES = ("security", "regional", "admin")
+# The monthly archive is the regional office's record; security staff pull live reports instead.
+ARCHIVE_ROLES = ("regional", "admin")
 
 
 class ComplianceQuery(QueryModel):
