@@ -161,3 +161,21 @@ async def test_a_refused_change_of_audit_data_is_itself_recorded(settings, datab
     rows = await owner_conn.fetch("SELECT seq, action, payload FROM audit.entries ORDER BY seq")
     assert [(x["seq"], x["action"]) for x in rows] == [(1, "x"), (2, "audit.tamper_blocked")]
     assert rows[1]["payload"]["severity"] == "high" and rows[1]["payload"]["route"] == "/rogue"
+
+
+async def test_the_scheduled_job_signs_each_log_that_grew(database, settings, app_conn) -> None:
+    from wartel.db import create_pool
+    from wartel.jobs import all_jobs, run_once
+
+    job = next(j for j in all_jobs() if j.name == "audit_checkpoints")
+    await _entries(app_conn, LogRef.facility(1), 3)
+    pool = await create_pool(database.app_dsn, settings, min_size=1)
+    try:
+        assert await run_once(pool, settings, job)
+        await run_once(pool, settings, job)  # nothing new: no second checkpoint
+        await _entries(app_conn, LogRef.facility(1), 1)
+        await run_once(pool, settings, job)
+    finally:
+        await pool.close()
+    sizes = [r["size"] for r in await app_conn.fetch("SELECT size FROM audit.checkpoints ORDER BY size")]
+    assert sizes == [3, 4]
