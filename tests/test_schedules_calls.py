@@ -32,10 +32,13 @@ async def test_each_end_state_consumes_or_gives_back_the_call(factory, owner_con
     r = await _post(site, b["booking_id"], "check-in")
     assert r.status == 200, await r.text()
     assert (await r.json())["status"] == "checked_in"
-    r = await _post(site, b["booking_id"], "start-call")
+    key = {"Idempotency-Key": f"start-{b['booking_id']}"}
+    r = await site.officer.post(f"/api/v1/bookings/{b['booking_id']}/start-call", headers=key)
     assert r.status == 201, await r.text()
     call = await r.json()
     assert call["supervised_by"] == site.officer_id and call["ended_at"] is None
+    again = await site.officer.post(f"/api/v1/bookings/{b['booking_id']}/start-call", headers=key)
+    assert again.status == 201 and (await again.json())["call_id"] == call["call_id"]
     body = {"outcome": outcome} | ({"reason": "mentioned a drug deal"} if outcome == "cut_off" else {})
     r = await _post(site, b["booking_id"], "end-call", body)
     assert r.status == 200, await r.text()

@@ -53,7 +53,7 @@ async def check_in(req: web.Request, ctx: Ctx) -> BookingOut:
 
 @routes.post("/api/v1/bookings/{booking_id}/start-call",
              summary="Start the call under your supervision (checked_in → in_call)", tags=TAGS, roles=SUPERVISORS,
-             path_params=BookingPath, response=CallOut, status=201, errors=(404, 409),
+             path_params=BookingPath, response=CallOut, status=201, idempotent=True, errors=(404, 409),
              description="Creates the call with you as supervising officer. It must end by start + the booking's "
                          "minutes and never past the slot; the overdue-call job ends it as time_limited.")
 async def start_call(req: web.Request, ctx: Ctx) -> CallOut:
