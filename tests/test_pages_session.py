@@ -95,3 +95,24 @@ async def test_next_parameter_only_goes_to_local_pages(client, factory) -> None:
     r = await client.post("/login", data={"username": "kanwil.lima", "password": PASSWORD, "login_token": token,
                                           "next": "//evil.example/x"}, allow_redirects=False)
     assert r.status == 303 and r.headers["Location"] == "/regional"
+
+
+async def test_regional_office_sets_a_facility_policy_version(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    rid = await factory.region()
+    fid = await factory.facility(rid, code="LP-SOLOK")
+    await factory.user("regional", region_id=rid, username="kanwil.enam")
+    csrf = await page_login(client, "kanwil.enam")
+    form = {"csrf_token": csrf, "target": f"f:{fid}", "allowance": "family", "risk_level": "high",
+            "period": "month", "calls_allowed": "4", "max_minutes": "10", "min_lead_minutes": "99999",
+            "max_days_ahead": "14", "cancel_cutoff_minutes": "60", "booth_kinds": "phone"}
+    r = await client.post("/regional/policies", data=form)
+    assert r.status == 422, await r.text()
+    assert 'role="alert"' in await r.text()
+    r = await client.post("/regional/policies", data={**form, "min_lead_minutes": "120"})
+    assert r.status == 200, await r.text()
+    html = await r.text()
+    assert "Kebijakan disimpan sebagai versi baru." in html and "LP-SOLOK" in html
+    row = await owner_conn.fetchrow(
+        "SELECT v.calls_allowed, v.period, v.booth_kinds FROM call_policies p JOIN call_policy_versions v"
+        " USING (policy_id) WHERE p.scope_facility_id = $1", fid)
+    assert (row["calls_allowed"], row["period"], row["booth_kinds"]) == (4, "month", ["phone"])

@@ -14,10 +14,10 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def setup_pages(app: web.Application) -> None:
-    from wartel.pages import framework, officer, regional, security, session
+    from wartel.pages import framework, officer, policies, regional, security, session
 
     framework.install(app)
-    for module in (session, officer, security, regional):
+    for module in (session, officer, security, regional, policies):
         if hasattr(module, "setup"):
             module.setup()
         app.router.add_routes(module.routes)

@@ -73,6 +73,9 @@ def render_page(req: web.Request, template: str, *, status: int = 200, user: Pri
                 **context: Any) -> web.Response:
     lang = req.get(keys.LANGUAGE, "id")
     nav = [n for n in NAV if user is not None and user.role in n.roles]
+    # The menu marks the most specific entry: /officer/book is "book", not also "board" (/officer).
+    matching = [n.path for n in nav if req.path == n.path or req.path.startswith(n.path + "/")]
+    context.setdefault("current_nav", max(matching, key=len) if matching else None)
     context.setdefault("message", None)
     context.setdefault("error", None)
     html = render_template(template, lang, user=user, nav=nav, path=req.path,
