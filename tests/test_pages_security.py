@@ -69,3 +69,22 @@ async def test_link_view_and_audit_search(client, factory, owner_conn) -> None: 
     assert r.status == 200, await r.text()
     html = await r.text()
     assert "Status verifikasi" in html
+
+
+async def test_watchlist_add_and_remove(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    rid, fid, *_ = await open_all_day_facility(factory, owner_conn)
+    await factory.user("security", region_id=rid, username="kamtib.daftar")
+    csrf = await page_login(client, "kamtib.daftar")
+    r = await client.post("/security/watchlist", data={"csrf_token": csrf, "pattern_kind": "prefix",
+                                                       "pattern": "62812", "mode": "blocked", "reason": "acak"})
+    assert r.status == 400 or r.status == 422, await r.text()
+    r = await client.post("/security/watchlist", data={"csrf_token": csrf, "pattern_kind": "number",
+                                                       "pattern": "0812-9999-0000", "mode": "blocked",
+                                                       "reason": "penipuan mama minta pulsa"})
+    assert r.status == 200, await r.text()
+    assert "+6281299990000" in await r.text()
+    entry = await owner_conn.fetchrow("SELECT id, scope, scope_id FROM watchlist WHERE removed_at IS NULL")
+    assert (entry["scope"], entry["scope_id"]) == ("region", rid)
+    r = await client.post("/security/watchlist", data={"csrf_token": csrf, "remove": str(entry["id"])})
+    assert r.status == 200, await r.text()
+    assert await owner_conn.fetchval("SELECT count(*) FROM watchlist WHERE removed_at IS NULL") == 0

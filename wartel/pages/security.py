@@ -25,6 +25,7 @@ REVIEW_ROLES = ("security", "admin")
 
 def setup() -> None:
     add_nav("nav.flags", "/security", SECURITY_ROLES)
+    add_nav("nav.watchlist", "/security/watchlist", SECURITY_ROLES)
     add_nav("nav.links", "/security/links", SECURITY_ROLES)
     add_nav("nav.audit", "/security/audit", SECURITY_ROLES)
 
@@ -165,3 +166,76 @@ async def audit_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     names = {r["log_id"]: r for r in rows}
     return pc.render("security/audit.html", q=q, days=days, entries=entries, logs=rows, verified=status,
                      checkpoints=checkpoints, names=names)
+
+
+async def _watch_scope(pc: PageCtx) -> tuple[list[int] | None, int | None]:
+    """(facility_ids, region_id) whose entries the user sees and manages, as the watchlist API scopes them."""
+    if pc.user.role == "admin":
+        return None, None
+    if pc.user.facility_id is not None:
+        region = await pc.conn.fetchval("SELECT region_id FROM facilities WHERE id = $1", pc.user.facility_id)
+        return [pc.user.facility_id], region
+    rows = await pc.conn.fetch("SELECT id FROM facilities WHERE region_id = $1", pc.user.region_id)
+    return [r["id"] for r in rows], pc.user.region_id
+
+
+async def _watchlist_page(pc: PageCtx, *, status: int = 200, error: dict[str, Any] | None = None,
+                          form: dict[str, str] | None = None) -> web.Response:
+    facility_ids, region_id = await _watch_scope(pc)
+    rows = await pc.conn.fetch(
+        """SELECT w.*, f.code AS facility_code, r.code AS region_code FROM watchlist w
+             LEFT JOIN facilities f ON w.scope = 'facility' AND f.id = w.scope_id
+             LEFT JOIN regions r ON w.scope = 'region' AND r.id = w.scope_id
+            WHERE w.removed_at IS NULL
+              AND ($1::bigint[] IS NULL OR w.scope = 'national' OR (w.scope = 'region' AND w.scope_id = $2)
+                   OR (w.scope = 'facility' AND w.scope_id = ANY($1::bigint[])))
+            ORDER BY w.created_at DESC, w.id DESC LIMIT 300""", facility_ids, region_id)
+    msg = pc.request.query.get("msg")
+    return pc.render("security/watchlist.html", status=status, error=error, rows=rows, form=form or {},
+                     own_facility=pc.user.facility_id, region_id=region_id, can_manage=pc.user.role in REVIEW_ROLES,
+                     message=pc.t(f"page.msg.{msg}") if msg else None)
+
+
+@routes.get("/security/watchlist", name="page_watchlist")
+@page(*SECURITY_ROLES)
+async def watchlist_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
+    """Blocked and watched numbers and prefixes that apply within the user's scope."""
+    return await _watchlist_page(pc)
+
+
+@routes.post("/security/watchlist", name="page_watchlist_change")
+@page(*REVIEW_ROLES, write=True)
+async def watchlist_change(req: web.Request, pc: PageCtx) -> web.StreamResponse:
+    from audit.detection import watchlist
+
+    form = {k: str(v).strip() for k, v in (await req.post()).items()}
+    facility_ids, region_id = await _watch_scope(pc)
+
+    async def step() -> Any:
+        if form.get("remove", "").isdigit():
+            entry = await pc.conn.fetchrow("SELECT scope, scope_id FROM watchlist WHERE id = $1 AND removed_at IS NULL",
+                                           int(form["remove"]))
+            mine = entry is not None and (facility_ids is None or (entry["scope"] == "facility" and entry["scope_id"]
+                                          in facility_ids) or (entry["scope"] == "region" and pc.user.facility_id is None
+                                                               and entry["scope_id"] == region_id))
+            if not mine:
+                raise InvalidInput("watchlist entry not found", code="watchlist_entry_not_found", field="remove")
+            return await watchlist.remove_entry(pc.conn, int(form["remove"]), user_id=pc.user.user_id, actor=pc.actor)
+        kind = form.get("pattern_kind", "number")
+        pattern = form.get("pattern", "")
+        if kind == "number":
+            pattern = normalise_phone(pattern, field="pattern")
+        elif not (pattern.startswith("+") and pattern[1:].isdigit() and 4 <= len(pattern) <= 15):
+            raise InvalidInput("a prefix is + followed by 3 to 14 digits", code="invalid_prefix", field="pattern")
+        # Facility staff manage their facility's list; regional staff their region's.
+        scope, scope_id = ("facility", pc.user.facility_id) if pc.user.facility_id else ("region", region_id)
+        if scope_id is None:
+            raise InvalidInput("choose a region", code="validation_failed", field="scope")
+        return await watchlist.add_entry(pc.conn, scope=scope, scope_id=scope_id, pattern_kind=kind,  # type: ignore[arg-type]
+                                         pattern=pattern, mode=form.get("mode", ""), reason=form.get("reason", ""),
+                                         user_id=pc.user.user_id, actor=pc.actor)
+
+    _, error = await attempt(pc, step)
+    if error is not None:
+        return await _watchlist_page(pc, status=error["status"], error=error, form=form)
+    raise redirect("/security/watchlist", msg="watchlist_changed")
