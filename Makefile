@@ -55,7 +55,7 @@ bench-audit: $(STAMP)
 
 # Monthly compliance report on a simulated region (25 facilities, >= 400,000 calls) against a plain scan.
 bench-report: $(STAMP)
-	$(PY) bench/report.py $(BENCH_ARGS)
+	$(PY) -m bench.report $(BENCH_ARGS)
 
 # Simulated region-year (25 facilities, 20,000 inmates, >= 3M calls), full detection rescan, count(*) floor,
 # and the incremental job's latency; on its own database of the embedded test server, dropped after.

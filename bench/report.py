@@ -4,7 +4,7 @@ Builds its own database on the embedded test server (generate_series, set-based)
 and, in the same run, a plain scan of the month's calls as the floor. Last line: one JSON object.
 
     make bench-report                 # full size
-    .venv/bin/python bench/report.py --calls 40000 --reuse
+    .venv/bin/python -m bench.report --calls 40000 --reuse
 """
 
 from __future__ import annotations
