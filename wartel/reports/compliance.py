@@ -47,6 +47,8 @@ async def _snapshot(conn: asyncpg.Connection) -> AsyncIterator[None]:
         yield
         return
     async with conn.transaction(isolation="repeatable_read", readonly=True):
+        # The medians sort a month of calls; let that sort stay in memory for this transaction only.
+        await conn.execute("SET LOCAL work_mem = '64MB'")
         yield
 
 
