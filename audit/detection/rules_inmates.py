@@ -10,8 +10,9 @@ VOLUME_CHANGE = expand("""
 WITH /*prm*/, /*counsel*/,
 bounds AS (SELECT least(detection_bucket($1::timestamptz, 7), detection_bucket($2::timestamptz, 7)) - interval '35 days' AS lo),
 weekly AS (
+    -- (call ids are looked up for flagged weeks only: an ordered aggregate here would sort every call)
     SELECT c.inmate_id, per.period_start AS wk, count(*) AS n, max(c.started_at) AS last_at,
-           (array_agg(c.call_id ORDER BY c.started_at DESC))[1:20] AS call_ids
+           NULL::bigint[] AS call_ids
       FROM calls c
      CROSS JOIN LATERAL unnest(detection_periods(c.started_at, $2::timestamptz, 7)) AS per(period_start)
      WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz AND c.inmate_id IS NOT NULL
@@ -74,7 +75,13 @@ scored AS (
 SELECT region_id, 'inmate', inmate_id::text, wk, ARRAY[facility_id], z, coalesce(last_at, wk),
        jsonb_build_object('week_start', wk, 'calls', n, 'baseline', baseline, 'baseline_kind', baseline_kind,
                           'median', med, 'modified_z', round(z::numeric, 2),
-                          'direction', CASE WHEN n > med THEN 'rise' ELSE 'drop' END, 'call_ids', call_ids,
+                          'direction', CASE WHEN n > med THEN 'rise' ELSE 'drop' END,
+                          'call_ids', (SELECT array_agg(x.call_id ORDER BY x.started_at DESC) FROM (
+                                SELECT c.call_id, c.started_at FROM calls c
+                                 WHERE c.inmate_id = scored.inmate_id AND c.started_at < least(wk + interval '7 days', $2::timestamptz)
+                                   AND c.started_at >= CASE WHEN wk = detection_bucket($2::timestamptz, 7)
+                                                            THEN least(wk, $2::timestamptz - interval '7 days') ELSE wk END
+                                 ORDER BY c.started_at DESC LIMIT 20) x),
                           'thresholds', jsonb_build_object('z', (p->>'z_threshold')::float8,
                                                            'min_delta', (p->>'min_delta')::int,
                                                            'history_days', 28))
@@ -163,21 +170,29 @@ wk_nums AS (
 chained AS (
     SELECT w.*, lag(w.wk) OVER p AS prev_wk, lead(w.wk) OVER p AS next_wk
       FROM wk_nums w WINDOW p AS (PARTITION BY w.inmate_id, w.num ORDER BY w.wk)),
+a_all AS (
+    SELECT inmate_id, wk, count(*) AS a_size, count(*) FILTER (WHERE prev_wk >= wk - interval '28 days') AS common,
+           min(facility_id) AS facility_id, max(last_at) AS last_at
+      FROM chained GROUP BY inmate_id, wk),
+-- |B| is at most the sum of the four previous weeks' sizes, so Dice >= 2|A∩B| / (|A| + that sum): weeks
+-- that cannot reach the threshold even then (every steady family) are dropped before |B| is counted.
+a AS (
+    SELECT x.* FROM (
+        SELECT a_all.*, sum(a_size) OVER (PARTITION BY inmate_id ORDER BY wk RANGE BETWEEN interval '28 days' PRECEDING
+                                                                              AND interval '7 days' PRECEDING) AS b_max
+          FROM a_all) x
+     WHERE x.wk >= detection_bucket($1::timestamptz, 7)
+       AND 2.0 * x.common < (1 - (SELECT min((p->>'max_churn')::float8) FROM prm)) * (x.a_size + coalesce(x.b_max, 0))),
 -- Each appearance puts its number into the "previous four weeks" of the following weeks up to its next
 -- appearance, so counting rows gives |B| without a distinct.
 prev_cov AS (
     SELECT ch.inmate_id, g.wk
       FROM chained ch
+      JOIN (SELECT DISTINCT inmate_id FROM a) cand USING (inmate_id)
      CROSS JOIN LATERAL generate_series(ch.wk + interval '7 days',
                                         least(ch.wk + interval '28 days', coalesce(ch.next_wk, ch.wk + interval '28 days')),
                                         interval '7 days') AS g(wk)),
 b AS (SELECT inmate_id, wk, count(*) AS b_size FROM prev_cov GROUP BY inmate_id, wk),
-a AS (
-    SELECT inmate_id, wk, count(*) AS a_size, count(*) FILTER (WHERE prev_wk >= wk - interval '28 days') AS common,
-           min(facility_id) AS facility_id, max(last_at) AS last_at
-      FROM chained
-     WHERE wk >= detection_bucket($1::timestamptz, 7)
-     GROUP BY inmate_id, wk),
 scored AS (
     SELECT a.*, b.b_size, f.region_id, prm.p, 2.0 * a.common / (a.a_size + b.b_size) AS dice
       FROM a JOIN b USING (inmate_id, wk)

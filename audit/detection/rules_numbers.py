@@ -8,6 +8,17 @@ from audit.detection.fragments import expand
 # the number as verified core family count as one household (up to household_max of them).
 SHARED_NUMBER = expand("""
 WITH /*prm*/, /*counsel*/, /*family*/, /*bounds*/,
+-- A number needs min_inmates callers in one period, so it needs them over the whole range first: the
+-- distinct (number, inmate) pairs are few (families are stable), and only hot numbers are bucketed.
+pairs AS (
+    SELECT c.dialled_e164 AS num, c.inmate_id
+      FROM calls c
+     WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz
+       AND c.inmate_id IS NOT NULL AND c.dialled_e164 IS NOT NULL
+       AND ($6::text[] IS NULL OR c.dialled_e164 = ANY($6::text[]))
+     GROUP BY c.dialled_e164, c.inmate_id),
+hot AS (
+    SELECT num FROM pairs GROUP BY num HAVING count(*) >= (SELECT min((p->>'min_inmates')::int) FROM prm)),
 ev AS MATERIALIZED (
     SELECT prm.region_id, c.facility_id, c.inmate_id, c.dialled_e164 AS num, c.call_id, c.started_at,
            per.period_start
@@ -17,8 +28,7 @@ ev AS MATERIALIZED (
      CROSS JOIN LATERAL unnest(detection_periods(c.started_at, $2::timestamptz, prm.wd))
            AS per(period_start)
      WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz
-       AND c.inmate_id IS NOT NULL AND c.dialled_e164 IS NOT NULL
-       AND ($6::text[] IS NULL OR c.dialled_e164 = ANY($6::text[]))
+       AND c.inmate_id IS NOT NULL AND c.dialled_e164 IN (SELECT num FROM hot)
        AND c.dialled_e164 NOT IN (SELECT num FROM counsel)
        AND per.period_start >= detection_bucket($1::timestamptz, prm.wd)),
 per_inmate AS (
@@ -165,10 +175,15 @@ SELECT m.region_id, 'number', m.num, m.period_start, array_agg(DISTINCT m.facili
 WATCHED_NUMBER = expand("""
 WITH /*prm*/, /*bounds*/,
 entries AS (SELECT id, scope, scope_id, pattern_kind, pattern, mode FROM watchlist WHERE removed_at IS NULL),
+-- Every active pattern as one LIKE list: a cheap first test on every call (E.164 holds no wildcards).
+patterns AS (
+    SELECT coalesce(array_agg(CASE WHEN pattern_kind = 'prefix' THEN pattern || '%' ELSE pattern END), '{}') AS likes
+      FROM entries),
 ev AS (
     SELECT c.facility_id, c.inmate_id, c.dialled_e164 AS num, 'call' AS kind, c.call_id AS record_id, c.started_at AS t
       FROM calls c
      WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz AND c.dialled_e164 IS NOT NULL
+       AND c.dialled_e164 LIKE ANY((SELECT likes FROM patterns)::text[])
        AND ($6::text[] IS NULL OR c.dialled_e164 = ANY($6::text[]))
     UNION ALL
     SELECT i.current_facility_id, k.inmate_id, k.phone_e164, 'registration', k.id, k.created_at
@@ -232,6 +247,18 @@ SELECT region_id, 'officer', user_id::text, period_start, array_agg(DISTINCT fac
 # 8. Prefix hopping: many inmates calling several numbers of one range (number minus its last digits).
 PREFIX_HOPPING = expand("""
 WITH /*prm*/, /*counsel*/, /*family*/, /*bounds*/,
+-- Ranges reached by enough inmates and numbers over the whole range; only those are bucketed by period.
+pairs AS (
+    SELECT c.dialled_e164 AS num, c.inmate_id
+      FROM calls c
+     WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz
+       AND c.inmate_id IS NOT NULL AND c.dialled_e164 IS NOT NULL
+     GROUP BY c.dialled_e164, c.inmate_id),
+hot AS (
+    SELECT left(num, length(num) - (SELECT min((p->>'drop_digits')::int) FROM prm)) AS prefix
+      FROM pairs GROUP BY 1
+    HAVING count(DISTINCT inmate_id) >= (SELECT min((p->>'min_inmates')::int) FROM prm)
+       AND count(DISTINCT num) >= (SELECT min((p->>'min_numbers')::int) FROM prm)),
 ev AS (
     SELECT prm.region_id, c.facility_id, c.inmate_id, c.dialled_e164 AS num, c.call_id, c.started_at,
            left(c.dialled_e164, length(c.dialled_e164) - (prm.p->>'drop_digits')::int) AS prefix, per.period_start
@@ -242,6 +269,8 @@ ev AS (
            AS per(period_start)
      WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz
        AND c.inmate_id IS NOT NULL AND c.dialled_e164 IS NOT NULL
+       AND left(c.dialled_e164, length(c.dialled_e164) - (SELECT min((p->>'drop_digits')::int) FROM prm))
+           IN (SELECT prefix FROM hot)
        AND c.dialled_e164 NOT IN (SELECT num FROM counsel)
        AND ($6::text[] IS NULL OR left(c.dialled_e164, length(c.dialled_e164) - (prm.p->>'drop_digits')::int)
                                   IN (SELECT left(x, length(x) - (prm.p->>'drop_digits')::int) FROM unnest($6::text[]) x))
@@ -266,10 +295,20 @@ SELECT g.region_id, 'prefix', g.prefix, g.period_start, g.facs, g.inmates::float
 # 11. International, premium-rate or toll-free numbers not on the region's allowed list.
 PREMIUM_INTERNATIONAL = expand("""
 WITH /*prm*/, /*counsel*/, /*bounds*/,
+-- A cheap test on every call first: domestic prefixes every region shares, premium prefixes any region
+-- lists. It lets through a superset; each region's own lists decide below.
+coarse AS (
+    SELECT coalesce((SELECT array_agg(d || '%') FROM (
+                SELECT x AS d FROM prm, jsonb_array_elements_text(p->'domestic_prefixes') x
+                 GROUP BY x HAVING count(*) = (SELECT count(*) FROM prm)) common), '{}') AS domestic,
+           coalesce((SELECT array_agg(DISTINCT x || '%') FROM prm, jsonb_array_elements_text(p->'premium_prefixes') x),
+                    '{}') AS premium),
 ev AS (
     SELECT c.facility_id, c.inmate_id, c.dialled_e164 AS num, 'call' AS kind, c.call_id AS record_id, c.started_at AS t
       FROM calls c
      WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz AND c.dialled_e164 IS NOT NULL
+       AND (NOT c.dialled_e164 LIKE ANY((SELECT domestic FROM coarse)::text[])
+            OR c.dialled_e164 LIKE ANY((SELECT premium FROM coarse)::text[]))
        AND ($6::text[] IS NULL OR c.dialled_e164 = ANY($6::text[]))
     UNION ALL
     SELECT i.current_facility_id, k.inmate_id, k.phone_e164, 'registration', k.id, k.created_at
@@ -310,12 +349,20 @@ SELECT region_id, 'number', num, period_start, array_agg(DISTINCT facility_id), 
 # numbers where some call starts before an earlier call has ended are joined pairwise.
 OVERLAPPING_CALLS = expand("""
 WITH /*prm*/, /*counsel*/, /*family*/, /*bounds*/,
-base AS (
-    SELECT c.facility_id, c.call_id, c.inmate_id, c.dialled_e164 AS num, c.started_at, c.ended_at
+callers AS (
+    SELECT c.dialled_e164 AS num, c.inmate_id
       FROM calls c
      WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz
        AND c.ended_at IS NOT NULL AND c.answered AND c.inmate_id IS NOT NULL AND c.dialled_e164 IS NOT NULL
        AND ($6::text[] IS NULL OR c.dialled_e164 = ANY($6::text[]))
+     GROUP BY c.dialled_e164, c.inmate_id),
+shared AS (SELECT num FROM callers GROUP BY num HAVING count(*) >= 2),
+base AS (
+    SELECT c.facility_id, c.call_id, c.inmate_id, c.dialled_e164 AS num, c.started_at, c.ended_at
+      FROM calls c
+     WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz
+       AND c.ended_at IS NOT NULL AND c.answered AND c.inmate_id IS NOT NULL
+       AND c.dialled_e164 IN (SELECT num FROM shared)
        AND c.dialled_e164 NOT IN (SELECT num FROM counsel)),
 ordered AS (
     SELECT b.*, max(b.ended_at) OVER (PARTITION BY b.num ORDER BY b.started_at, b.call_id
