@@ -58,13 +58,16 @@ RULES: tuple[Rule, ...] = (
          {"id": "Satu nomor aktif di daftar kontak sedikitnya min_inmates WBP; diperiksa saat pendaftaran.",
           "en": "One number on the active contact lists of at least min_inmates inmates; checked at registration."},
          {"min_inmates": 3, "household_max": 4, "period_days": 30}, rn.SHARED_REGISTRATION, fraud=True),
-    Rule("volume_change", 1, "medium", 2, "inmate", "inmate",
+    Rule("volume_change", 2, "medium", 2, "inmate", "inmate",
          {"id": "Perubahan volume panggilan", "en": "Call volume change"},
          {"id": "Jumlah panggilan mingguan dibanding empat minggu sebelumnya milik WBP sendiri (z termodifikasi "
-                "median/MAD, |z| > z_threshold), naik maupun turun; riwayat pendek dibanding blok UPT.",
+                "median/MAD, |z| > z_threshold, dan sedikitnya min_excess_sd simpangan baku Poisson dari median), "
+                "naik maupun turun; riwayat pendek dibanding blok UPT.",
           "en": "Weekly calls against the inmate's own previous four weeks (modified z with median/MAD, "
-                "|z| > z_threshold), rises and drops; short histories compare with the facility block."},
-         {"z_threshold": 3.5, "min_delta": 3, "mad_floor": 0.5, "min_block_peers": 5}, ri.VOLUME_CHANGE,
+                "|z| > z_threshold, and at least min_excess_sd Poisson standard deviations from the median), "
+                "rises and drops; short histories compare with the facility block."},
+         {"z_threshold": 3.5, "min_delta": 3, "mad_floor": 0.5, "min_block_peers": 5, "min_excess_sd": 1.7},
+         ri.VOLUME_CHANGE,
          sweep_s=900),
     Rule("released_link", 1, "medium", 3, "number", "number",
          {"id": "Terkait WBP yang baru bebas", "en": "Link to a released inmate"},
@@ -131,13 +134,15 @@ RULES: tuple[Rule, ...] = (
           "en": "Two inmates' calls to one number overlapping by at least min_overlap_s seconds (a possible "
                 "bridged call)."},
          {"min_overlap_s": 60, "window_days": 1}, rn.OVERLAPPING_CALLS, fraud=True),
-    Rule("override_rate", 1, "medium", 3, "officer", "officer",
+    Rule("override_rate", 2, "medium", 3, "officer", "officer",
          {"id": "Tingkat pengecualian petugas", "en": "Officer override rate"},
          {"id": "Pengecualian kuota, pembatalan atas nama UPT dan tindakan audit tertentu per petugas per "
-                "minggu dibanding rekan di UPT yang sama (z termodifikasi > z_threshold).",
+                "minggu dibanding rekan di UPT yang sama (z termodifikasi > z_threshold, dan sedikitnya "
+                "min_excess_sd simpangan baku Poisson di atas median rekan).",
           "en": "Quota overrides, facility-side cancellations and listed audit actions per officer per week "
-                "against the facility's officers (modified z > z_threshold)."},
-         {"z_threshold": 3.5, "min_actions": 5, "min_peers": 4, "mad_floor": 0.5,
+                "against the facility's officers (modified z > z_threshold, and at least min_excess_sd Poisson "
+                "standard deviations above the peers' median)."},
+         {"z_threshold": 3.5, "min_actions": 5, "min_peers": 4, "mad_floor": 0.5, "min_excess_sd": 4.5,
           "audit_actions": ["booking.override", "quota.override", "call.manual_approval"]},
          ro.OVERRIDE_RATE, content=False),
     Rule("favouritism", 1, "high", 4, "officer", "officer",

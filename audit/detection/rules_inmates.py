@@ -84,9 +84,13 @@ SELECT region_id, 'inmate', inmate_id::text, wk, ARRAY[facility_id], z, coalesce
                                  ORDER BY c.started_at DESC LIMIT 20) x),
                           'thresholds', jsonb_build_object('z', (p->>'z_threshold')::float8,
                                                            'min_delta', (p->>'min_delta')::int,
+                                                           'min_excess_sd', (p->>'min_excess_sd')::float8,
                                                            'history_days', 28))
   FROM scored
  WHERE abs(z) > (p->>'z_threshold')::float8 AND abs(n - med) >= (p->>'min_delta')::int
+   -- Weekly counts of three or four calls are Poisson-noisy: a few no-shows in one week must not read as
+   -- a drop. Also require min_excess_sd Poisson standard deviations from the median.
+   AND abs(n - med) >= (p->>'min_excess_sd')::float8 * sqrt(greatest(med, 1))
 """)
 
 # 7. Random dialling: >= min_new_numbers never-before-called numbers within window_minutes, with short

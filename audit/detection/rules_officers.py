@@ -61,9 +61,13 @@ SELECT region_id, 'officer', officer_id::text, wk, ARRAY[facility_id], z, coales
                           'cancelled_booking_ids', cancelled_booking_ids, 'audit_actions', audit_actions,
                           'thresholds', jsonb_build_object('z', (p->>'z_threshold')::float8,
                                                            'min_actions', (p->>'min_actions')::int,
-                                                           'min_peers', (p->>'min_peers')::int))
+                                                           'min_peers', (p->>'min_peers')::int,
+                                                           'min_excess_sd', (p->>'min_excess_sd')::float8))
   FROM scored
  WHERE z > (p->>'z_threshold')::float8
+   -- Counts of a handful of officers are Poisson-noisy: also require a margin over the peers' median of
+   -- min_excess_sd Poisson standard deviations, or six officers' ordinary weeks keep crossing z = 3.5.
+   AND n >= med + (p->>'min_excess_sd')::float8 * sqrt(greatest(med, 1))
 """)
 
 # 15. Favouritism: more than max_share (and at least min_overrides) of an officer's overrides to one inmate.
