@@ -163,3 +163,22 @@ async def test_slow_bodies_do_not_hold_the_server(tight_client) -> None:  # type
     assert time.monotonic() - started < 0.5
     for w in writers:
         w.close()
+
+
+async def test_uploads_over_the_upload_limit_are_413_and_write_nothing(tight_client, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    factory = Factory(owner_conn, tight_client)
+    admin = await factory.as_role("admin")
+    probe = WriteProbe(owner_conn)
+    before = await probe.snapshot()
+    header = b"registration_no,full_name,block,risk_level,admitted_on,facility_code\n"
+    big = header + b"REG-1,Nama,A,low,2025-01-01,F1\n" * 4000  # well over the 64 KiB upload limit
+    r = await admin.post("/api/v1/inmates/import", data=big, headers={"Content-Type": "text/csv"})
+    await _assert_refused(r, probe, before, 413, "declared oversized CSV")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield header
+        for _ in range(100):
+            yield b"REG-1,Nama,A,low,2025-01-01,F1\n" * 40
+
+    r = await admin.post("/api/v1/inmates/import", data=chunks(), headers={"Content-Type": "text/csv"})
+    await _assert_refused(r, probe, before, 413, "chunked oversized CSV")
