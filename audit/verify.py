@@ -21,7 +21,7 @@ import asyncio
 import json
 import os
 from collections.abc import AsyncIterator, Callable, Iterable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing import get_all_start_methods, get_context
@@ -171,6 +171,9 @@ def check_checkpoints(result: LogResult, checkpoints: list[tuple[Checkpoint, dic
 
 
 def _executor(total: int, workers: int | None, chunk: int) -> Executor | None:
+    if workers == 0:
+        # Inside the service: hash on a thread, so the event loop keeps serving requests in between.
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify")
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers <= 1 or total < 4 * chunk:
         return None
@@ -190,7 +193,8 @@ async def verify_database(conn: asyncpg.Connection, *, log_ids: list[int] | None
     """Verify every log (or ``log_ids``) in the database; store each log's outcome unless ``store`` is off.
 
     ``more_conns`` are further connections to read chunks on at the same time (the server's share of the
-    work, reading and joining the texts, then runs on more than one core).
+    work, reading and joining the texts, then runs on more than one core). ``workers``: hashing processes
+    (default one per core); 0 hashes on a thread, for use inside the service.
     """
     logs = await conn.fetch(
         "SELECT log_id, audit.log_name(scope, scope_id) AS name, size, "
@@ -230,7 +234,8 @@ async def verify_database(conn: asyncpg.Connection, *, log_ids: list[int] | None
     for c in (conn, *(more_conns or ())):
         readers.put_nowait(c)
     # Bounded read-ahead: at most two chunks per worker in flight, so memory stays a few chunks' worth.
-    window = asyncio.Semaphore(2 * max(workers or os.cpu_count() or 1, readers.qsize()))
+    hashers = (os.cpu_count() or 1) if workers is None else max(workers, 1)
+    window = asyncio.Semaphore(2 * max(hashers, readers.qsize()))
 
     async def checked(reader: asyncpg.Connection, lo: int, hi: int, log_id: int, name: str,
                       cuts: tuple[int, ...]) -> ChunkResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from audit import Actor, LogRef, append
+from audit import Actor, LogRef, append, verification_status
 from audit.merkle import verify_consistency, verify_inclusion
 from audit.signing import verify_signature
 from audit.verify import verify_database
@@ -179,3 +179,18 @@ async def test_the_scheduled_job_signs_each_log_that_grew(database, settings, ap
         await pool.close()
     sizes = [r["size"] for r in await app_conn.fetch("SELECT size FROM audit.checkpoints ORDER BY size")]
     assert sizes == [3, 4]
+
+
+async def test_the_scheduled_verification_records_each_logs_outcome(database, settings, app_conn) -> None:
+    from wartel.db import create_pool
+    from wartel.jobs import all_jobs, run_once
+
+    job = next(j for j in all_jobs() if j.name == "audit_verify")
+    await _entries(app_conn, LogRef.facility(1), 3)
+    pool = await create_pool(database.app_dsn, settings, min_size=1)
+    try:
+        assert await run_once(pool, settings, job)
+    finally:
+        await pool.close()
+    status = (await verification_status(app_conn, [LogRef.facility(1)]))[LogRef.facility(1)]
+    assert status is not None and status.ok and status.size == 3

@@ -11,12 +11,14 @@ import structlog
 from audit import Actor, LogRef, is_refused_audit_change, record_blocked_attempt
 from audit.checkpoints import make_checkpoints, tree_cache_for
 from audit.signing import SigningKey, load_or_create
+from audit.verify import verify_database
 from wartel.config import Settings
 
 log = structlog.get_logger("wartel.audit")
 _KEYS: dict[Path, SigningKey] = {}
 
 CHECKPOINT_EVERY_S = 180.0
+VERIFY_EVERY_S = 6 * 3600.0
 
 
 def signing_key(settings: Settings) -> SigningKey:
@@ -37,6 +39,20 @@ async def checkpoint_job(pool: asyncpg.Pool, settings: Settings) -> None:
         log.error("audit log not checkpointed: its history changed", problem=problem)
     if made:
         log.info("audit checkpoints signed", logs=len(made))
+
+
+async def verification_job(pool: asyncpg.Pool, settings: Settings) -> None:
+    """Verify every log against its stored checkpoints and record the outcome (reports show the latest).
+
+    The full check, with the checkpoints the regional office keeps, is `wartel audit verify --checkpoints`.
+    """
+    async with pool.acquire() as conn:
+        results = await verify_database(conn, workers=0)
+    for r in results:
+        if not r.ok:
+            log.error("audit log verification failed", log=r.log_name, first_bad_seq=r.first_bad_seq,
+                      problem=r.problem)
+    log.info("audit logs verified", logs=len(results), failed=sum(not r.ok for r in results))
 
 
 async def log_labels(conn: asyncpg.Connection) -> dict[str, str]:

@@ -69,6 +69,7 @@ def all_jobs() -> list[JobSpec]:
         JobSpec(schedules_jobs.OVERDUE_JOB, schedules_jobs.overdue_call_job, every_s=15, jitter_s=2),
         JobSpec("audit_checkpoints", audit_service.checkpoint_job, every_s=audit_service.CHECKPOINT_EVERY_S,
                 jitter_s=10),
+        JobSpec("audit_verify", audit_service.verification_job, every_s=audit_service.VERIFY_EVERY_S, jitter_s=60),
         JobSpec("detection_incremental", incremental_job, every_s=2),
         JobSpec("monthly_compliance_report", produce_monthly_reports, every_s=3600, jitter_s=60),
     ]
