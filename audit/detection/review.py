@@ -240,8 +240,10 @@ def validate_params(rule_id: str, params: dict[str, Any]) -> dict[str, Any]:
         if not ok:
             raise InvalidParameter(f"{key} must be of the same type as its default ({type(default).__name__})",
                                    field=f"params.{key}")
-        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
-            raise InvalidParameter(f"{key} must not be negative", field=f"params.{key}")
+        if isinstance(value, int | float) and not isinstance(value, bool) and not 0 <= value <= 1_000_000:
+            raise InvalidParameter(f"{key} must be between 0 and 1000000", field=f"params.{key}")
+        if isinstance(value, list) and (len(value) > 50 or any(not 1 <= len(x) <= 16 for x in value)):
+            raise InvalidParameter(f"{key}: at most 50 entries of 1 to 16 characters", field=f"params.{key}")
         clean[key] = value
     return clean
 

@@ -15,7 +15,7 @@ from pydantic import Field
 from audit.detection import review
 from audit.detection.catalogue import BY_ID, RULES
 from wartel.auth.principal import Principal, require_facility, require_region
-from wartel.errors import NotFound
+from wartel.errors import InvalidInput, NotFound
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, Page, QueryModel, decode_cursor, encode_cursor
 
@@ -190,10 +190,15 @@ async def list_flags(req: web.Request, ctx: Ctx) -> Page[FlagOut]:
     q = ctx.query
     facility_ids, region_ids = await narrowed_scope(ctx, q.facility_id, q.region_id)
     after = decode_cursor(q.cursor, 2)
+    try:
+        position = (datetime.fromisoformat(after[0]), int(after[1])) if after else None
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput("cursor is not one this service handed out", code="invalid_cursor",
+                           field="cursor") from exc
     rows = await review.list_flags(
         ctx.db, facility_ids=facility_ids, region_ids=region_ids, status=q.status, rule_id=q.rule_id,
         subject_type=q.subject_type, subject_key=q.subject_key, assigned_to=q.assigned_to,
-        after=(datetime.fromisoformat(after[0]), int(after[1])) if after else None, limit=q.limit + 1)
+        after=position, limit=q.limit + 1)
     more = len(rows) > q.limit
     rows = rows[: q.limit]
     cursor = encode_cursor(rows[-1]["last_event_at"].isoformat(), rows[-1]["id"]) if more else None

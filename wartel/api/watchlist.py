@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Literal
 
@@ -10,7 +11,7 @@ from pydantic import Field
 
 from audit.detection import watchlist
 from wartel.auth.principal import Principal, facility_in_scope, region_in_scope
-from wartel.errors import NotFound
+from wartel.errors import InvalidInput, NotFound
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, QueryModel
 from wartel.http.problems import register_constraint
@@ -62,12 +63,13 @@ async def _may_manage(ctx: Ctx, scope: str, scope_id: int) -> bool:
     return await facility_in_scope(ctx.db, p, scope_id)
 
 
+_PREFIX = re.compile(r"^\+[1-9][0-9]{2,13}$")
+
+
 def _pattern(body: EntryIn) -> str:
     if body.pattern_kind == "number":
         return normalise_phone(body.pattern, field="pattern")
-    if not body.pattern.startswith("+") or not body.pattern[1:].isdigit() or not 4 <= len(body.pattern) <= 15:
-        from wartel.errors import InvalidInput
-
+    if not _PREFIX.fullmatch(body.pattern):
         raise InvalidInput("a prefix is + followed by 3 to 14 digits", code="invalid_prefix", field="pattern")
     return body.pattern
 
@@ -100,8 +102,6 @@ async def add_entry(req: web.Request, ctx: Ctx) -> EntryOut:
     b = ctx.body
     scope_id = 0 if b.scope == "national" else b.scope_id
     if scope_id is None:
-        from wartel.errors import InvalidInput
-
         raise InvalidInput("scope_id is required for a facility or region entry", code="scope_id_required",
                            field="scope_id")
     if not await _may_manage(ctx, b.scope, scope_id):
