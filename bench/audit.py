@@ -194,15 +194,19 @@ async def main(args: argparse.Namespace) -> dict:
             # disturbed by other work. Each run is timed whole.
             verify_runs = []
             verify_cpu = []
+            verify_split: list[tuple[float, float, float]] = []
             second = await connect(_with_database(server, DATABASE_NAME))  # as `wartel audit verify` does
             pids = await _backend_pids([owner, second])
             try:
                 for _ in range(args.repeat):
-                    cpu_before = time.process_time() + _cpu_s(pids) + _children_cpu_s()
+                    before = (time.process_time(), _children_cpu_s(), _cpu_s(pids))
                     started = time.perf_counter()
                     results = await verify_database(owner, workers=args.workers, store=False, more_conns=[second])
                     verify_runs.append(time.perf_counter() - started)
-                    verify_cpu.append(time.process_time() + _cpu_s(pids) + _children_cpu_s() - cpu_before)
+                    split = (time.process_time() - before[0], _children_cpu_s() - before[1],
+                             _cpu_s(pids) - before[2])
+                    verify_cpu.append(sum(split))
+                    verify_split.append(split)
             finally:
                 await second.close()
             verify_s = min(verify_runs)
@@ -235,6 +239,8 @@ async def main(args: argparse.Namespace) -> dict:
             "cpus": cores, "load_average": os.getloadavg(),
             "cpu_us_per_append": round(append_cpu_us, 1), "cpu_us_per_verified_entry": round(verify_cpu_us, 2),
             "cpu_us_per_hashlib_entry": round(hashlib_cpu_us, 3),
+            "verify_cpu_us_split": dict(zip(("main", "workers", "database"), (
+                round(x / verified * 1e6, 2) for x in verify_split[verify_cpu.index(min(verify_cpu))]), strict=True)),
             "idle_machine_projection": {
                 "appends_per_s": round(cores / append_cpu_us * 1e6), "verify_entries_per_s": round(
                     cores / verify_cpu_us * 1e6), "verify_ratio": round(hashlib_cpu_us * cores / verify_cpu_us, 3)},
