@@ -109,12 +109,21 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    return None
+
+
 async def create_pool(dsn: str, settings: Settings, *, min_size: int | None = None) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         dsn,
         min_size=settings.db_pool_min if min_size is None else min_size,
         max_size=settings.db_pool_max,
         init=_init_connection,
+        # asyncpg's default reset sends UNLISTEN/RESET ALL/advisory unlock on every release: a round trip
+        # per request. Our pooled connections set no session state (jobs unlock their advisory locks, the
+        # board listener UNLISTENs before release, SET is only ever SET LOCAL), so an open transaction
+        # being rolled back — which asyncpg still does — is all the reset needed.
+        reset=_keep_session,
         command_timeout=settings.db_statement_timeout_ms / 1000 + 5,
         server_settings={
             "application_name": "wartel",
@@ -142,6 +151,14 @@ async def acquire(pool: asyncpg.Pool, wait_s: float) -> AsyncIterator[asyncpg.Co
         raise DatabaseUnavailable(str(exc) or type(exc).__name__) from exc
     try:
         yield conn
+    except asyncpg.InternalClientError as exc:
+        # The protocol is stuck in a state it cannot leave: the server ended the session (shutdown, restart)
+        # between two messages of this request. Nothing committed; the connection is useless, so drop it and
+        # answer 503 like any other lost connection. Logged with its traceback: the same error from two
+        # tasks sharing one connection would be a bug.
+        logging.getLogger("wartel.db").error("connection protocol state broken; dropped", exc_info=True)
+        conn.terminate()
+        raise DatabaseUnavailable("the database connection was lost mid-request") from exc
     finally:
         try:
             await pool.release(conn)

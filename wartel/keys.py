@@ -22,4 +22,5 @@ STATE: web.AppKey[dict[str, Any]] = web.AppKey("state", dict)
 REQUEST_ID = web.RequestKey("request_id", str)
 LANGUAGE = web.RequestKey("language", str)
 PRINCIPAL = web.RequestKey("principal", object)
+CONN = web.RequestKey("conn", object)  # the request's pooled connection, shared by auth and endpoint
 DEVICE = web.RequestKey("device", object)  # (device_id, facility_id, booth_id) for a kiosk terminal

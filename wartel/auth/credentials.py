@@ -21,7 +21,6 @@ def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
-_PRINCIPAL_COLUMNS = "u.id, u.username, u.role, u.scope_facility_id, u.scope_region_id"
 
 
 def _principal(row: asyncpg.Record, via: str, csrf: str | None = None, language: str = "id") -> Principal:
@@ -32,7 +31,7 @@ def _principal(row: asyncpg.Record, via: str, csrf: str | None = None, language:
 
 async def principal_from_session(conn: asyncpg.Connection, token: str) -> Principal | None:
     row = await conn.fetchrow(
-        f"SELECT {_PRINCIPAL_COLUMNS}, s.csrf_token, s.language FROM sessions s JOIN users u ON u.id = s.user_id "
+        "SELECT u.id, u.username, u.role, u.scope_facility_id, u.scope_region_id, s.csrf_token, s.language FROM sessions s JOIN users u ON u.id = s.user_id "
         "WHERE s.token_hash = $1 AND s.expires_at > now() AND u.active",
         _digest(token),
     )
@@ -40,10 +39,19 @@ async def principal_from_session(conn: asyncpg.Connection, token: str) -> Princi
 
 
 async def principal_from_token(conn: asyncpg.Connection, token: str) -> Principal | None:
+    # One round trip, and a write only when last_used_at is a minute stale: recording every use would
+    # turn each authenticated read into a committed write.
     row = await conn.fetchrow(
-        f"UPDATE api_tokens t SET last_used_at = now() FROM users u "
-        f"WHERE t.token_hash = $1 AND u.id = t.user_id AND u.active AND t.revoked_at IS NULL "
-        f"AND (t.expires_at IS NULL OR t.expires_at > now()) RETURNING {_PRINCIPAL_COLUMNS}",
+        """WITH found AS (
+                SELECT t.id AS token_id, t.last_used_at, u.id, u.username, u.role, u.scope_facility_id, u.scope_region_id
+                  FROM api_tokens t JOIN users u ON u.id = t.user_id
+                 WHERE t.token_hash = $1 AND u.active AND t.revoked_at IS NULL
+                   AND (t.expires_at IS NULL OR t.expires_at > now())),
+            touched AS (
+                UPDATE api_tokens t SET last_used_at = now() FROM found f
+                 WHERE t.id = f.token_id
+                   AND (f.last_used_at IS NULL OR f.last_used_at < now() - interval '1 minute'))
+            SELECT * FROM found""",
         _digest(token),
     )
     return _principal(row, "token") if row else None
@@ -68,7 +76,7 @@ async def check_password(conn: asyncpg.Connection, username: str, password: str,
     if failures >= max_failures:
         raise LoginThrottled(window_s)
     row = await conn.fetchrow(
-        f"SELECT {_PRINCIPAL_COLUMNS}, u.password_hash FROM users u WHERE u.username = $1 AND u.active", username)
+        "SELECT u.id, u.username, u.role, u.scope_facility_id, u.scope_region_id, u.password_hash FROM users u WHERE u.username = $1 AND u.active", username)
     ok = verify_password(row["password_hash"] if row else None, password)
     await conn.execute("INSERT INTO login_attempts (username, remote, succeeded) VALUES ($1, $2, $3)",
                        username, remote, ok)

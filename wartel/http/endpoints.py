@@ -233,7 +233,10 @@ def make_view(ep: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRespo
                           field="Idempotency-Key")
         if not ep.db:
             return render(ep, await ep.handler(req, ctx))
-        async with acquire(req.app[keys.POOL], settings.db_acquire_timeout_s) as conn:
+        shared = req.get(keys.CONN)  # the one the auth middleware took for this request
+        checkout = (contextlib.nullcontext(shared) if shared is not None
+                    else acquire(req.app[keys.POOL], settings.db_acquire_timeout_s))
+        async with checkout as conn:
             ctx.conn = conn
             tx = conn.transaction() if ep.write else contextlib.nullcontext()
             async with tx:
@@ -242,6 +245,7 @@ def make_view(ep: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRespo
                 return render(ep, await ep.handler(req, ctx))
 
     view.__name__ = ep.handler.__name__
+    view.uses_db = ep.db  # type: ignore[attr-defined]  # read by the auth middleware
     return view
 
 

@@ -68,32 +68,68 @@ async def authenticate(req: web.Request, handler: Handler) -> web.StreamResponse
         return await handler(req)
     settings = req.app[keys.SETTINGS]
     async with acquire(req.app[keys.POOL], settings.db_acquire_timeout_s) as conn:
-        if auth.startswith("Bearer "):
-            token = auth[7:].strip()
-            if token.startswith(credentials.TOKEN_PREFIX):
-                req[keys.PRINCIPAL] = await credentials.principal_from_token(conn, token)
-            else:
-                device = await device_from_token(conn, token)
-                if device is not None:
-                    req[keys.DEVICE] = device
-            if req.get(keys.PRINCIPAL) is None and req.get(keys.DEVICE) is None:
-                raise Problem(401, "invalid_token", "the bearer token is unknown, expired or revoked",
-                              headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        elif cookie:
-            principal = await credentials.principal_from_session(conn, cookie)
-            if principal is not None:
-                req[keys.PRINCIPAL] = principal
-                if "lang" not in req.query:
-                    req[keys.LANGUAGE] = principal.language
-    principal = req.get(keys.PRINCIPAL)
-    if principal is not None and principal.via == "session" and req.method in _UNSAFE:
-        sent = req.headers.get("X-CSRF-Token")
-        if sent is None and req.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            sent = (await req.post()).get("csrf_token")
-        if not sent or not secrets.compare_digest(str(sent), principal.csrf_token or ""):
-            raise Problem(403, "csrf_failed", "the form's CSRF token is missing or wrong; reload the page",
-                          field="csrf_token")
+        await _identify(req, conn, auth, cookie)
+        _check_csrf_header(req)
+        # The endpoint reuses this connection (one pool checkout per request) unless it streams
+        # (db=False: SSE) and must not pin a connection for its whole life.
+        if getattr(req.match_info.handler, "uses_db", False):
+            req[keys.CONN] = conn
+            try:
+                await _check_csrf_form(req)
+                return await handler(req)
+            finally:
+                req.pop(keys.CONN, None)
+    await _check_csrf_form(req)
     return await handler(req)
+
+
+async def _identify(req: web.Request, conn: asyncpg.Connection, auth: str, cookie: str | None) -> None:
+    """Find the principal (user via token or session) or the booth device behind the request."""
+    if auth.startswith("Bearer "):
+        token = auth[7:].strip()
+        if token.startswith(credentials.TOKEN_PREFIX):
+            req[keys.PRINCIPAL] = await credentials.principal_from_token(conn, token)
+        else:
+            device = await device_from_token(conn, token)
+            if device is not None:
+                req[keys.DEVICE] = device
+        if req.get(keys.PRINCIPAL) is None and req.get(keys.DEVICE) is None:
+            raise Problem(401, "invalid_token", "the bearer token is unknown, expired or revoked",
+                          headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    elif cookie:
+        principal = await credentials.principal_from_session(conn, cookie)
+        if principal is not None:
+            req[keys.PRINCIPAL] = principal
+            if "lang" not in req.query:
+                req[keys.LANGUAGE] = principal.language
+
+
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _needs_csrf(req: web.Request) -> bool:
+    principal = req.get(keys.PRINCIPAL)
+    return principal is not None and principal.via == "session" and req.method in _UNSAFE
+
+
+def _csrf_matches(req: web.Request, sent: object) -> None:
+    principal = req[keys.PRINCIPAL]
+    if not sent or not secrets.compare_digest(str(sent), principal.csrf_token or ""):
+        raise Problem(403, "csrf_failed", "the form's CSRF token is missing or wrong; reload the page",
+                      field="csrf_token")
+
+
+def _check_csrf_header(req: web.Request) -> None:
+    """Cookie sessions must prove the request came from our own page: header, or form field (below)."""
+    if _needs_csrf(req) and (req.headers.get("X-CSRF-Token") is not None or req.content_type not in _FORMS):
+        _csrf_matches(req, req.headers.get("X-CSRF-Token"))
+
+
+async def _check_csrf_form(req: web.Request) -> None:
+    # Reading a form body may wait on a slow client: done after the connection question is settled
+    # for streams, and bounded by the server's read timeouts.
+    if _needs_csrf(req) and req.headers.get("X-CSRF-Token") is None and req.content_type in _FORMS:
+        _csrf_matches(req, (await req.post()).get("csrf_token"))
 
 
 def _title(lang: str, code: str, fallback: str) -> str:
