@@ -75,8 +75,9 @@ def leaf_hash(canonical: str) -> bytes:
     return hashlib.sha256(b"\x00" + canonical.encode()).digest()
 
 
-# One round trip: the SECURITY DEFINER function takes the log's row lock (gapless sequence), builds the
-# canonical text, hashes it and inserts the entry (sql/0010_audit_append_checkpoints.sql).
+# One round trip: the SECURITY DEFINER function takes the log's row lock (gapless sequence), hashes the
+# canonical text and inserts the entry, whose canonical column PostgreSQL generates from the row (sql/0010,
+# sql/0013). The service role can append no other way.
 _APPEND = "SELECT log_id, seq, leaf_hash FROM audit.append_entry($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 
 
