@@ -16,10 +16,10 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from tests.factory import Factory
 from wartel import migrations
 from wartel.config import Settings
 from wartel.db import APP_ROLE, DatabaseTarget, _with_database, connect, start_embedded
-from tests.factory import Factory
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA_DIR = Path(os.environ.get("WARTEL_TEST_DATA_DIR", ROOT / ".wartel-test"))
@@ -39,6 +39,12 @@ def pg_server() -> str:
 async def template_db(pg_server: str) -> AsyncIterator[str]:
     name = f"wartel_tpl_{os.getpid()}_{secrets.token_hex(3)}"
     admin = await asyncpg.connect(_with_database(pg_server, "postgres"))
+    if not os.environ.get("WARTEL_TEST_DATABASE_URL"):
+        # The embedded test cluster is disposable: skipping disk flushes halves the cost of each test's
+        # CREATE DATABASE (a checkpoint). Still safe against a killed server process, only not an OS crash.
+        for setting in ("fsync", "full_page_writes"):
+            await admin.execute(f"ALTER SYSTEM SET {setting} = off")
+        await admin.execute("SELECT pg_reload_conf()")
     await admin.execute(f'CREATE DATABASE "{name}"')
     conn = await connect(_with_database(pg_server, name))
     try:
