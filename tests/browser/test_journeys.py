@@ -98,3 +98,33 @@ async def test_regional_user_downloads_the_months_report(browser_page, factory, 
     pulls = await owner_conn.fetchval(
         "SELECT count(*) FROM audit.entries WHERE action = 'report.pulled'")
     assert pulls == 2
+
+
+async def test_the_board_follows_changes_made_elsewhere(browser_page, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    """Another officer checks the inmate in from their tablet: this board shows it without a reload."""
+    from datetime import UTC, datetime
+
+    from audit import Actor
+    from schedules import booking as bookings
+    from schedules import calls
+    from schedules.availability import free_slots, load_facility
+
+    page, base = browser_page
+    rid, fid, booth, inmate, contact = await open_all_day_facility(factory, owner_conn)
+    officer = await factory.user("officer", facility_id=fid, username="petugas.papan")
+    facility = await load_facility(owner_conn, fid)
+    today = datetime.now(UTC).astimezone(facility.zone).date()
+    slot = next(s for b in await free_slots(owner_conn, facility, today) for s in b["slots"] if s["state"] == "free")
+    async with owner_conn.transaction():
+        booked = await bookings.book_call(owner_conn, bookings.BookingRequest(
+            facility_id=fid, booth_id=booth, inmate_id=inmate, contact_id=contact, starts_at=slot["starts_at"]),
+            user_id=officer, actor=Actor.system("test"))
+
+    await log_in(page, base, "petugas.papan")
+    await page.get_by_role("button", name="Hadir").wait_for()
+    await page.wait_for_timeout(1000)  # let the event stream connect
+    async with owner_conn.transaction():
+        await calls.check_in(owner_conn, booked["booking_id"], facility_ids=None, user_id=officer,
+                             actor=Actor.system("test"))
+    await page.get_by_role("button", name="Mulai panggilan").wait_for(timeout=10_000)
+    assert "/officer" in page.url and "msg=" not in page.url  # no reload, no redirect: the stream did it
