@@ -95,3 +95,16 @@ async def test_inmate_contact_and_sanction_pages(client, factory, owner_conn) ->
     assert r.status == 409, await r.text()
     assert 'role="alert"' in await r.text()
     assert hidden_fields(await r.text())["csrf_token"] == csrf
+
+
+async def test_an_admin_picks_a_facility_first(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    rid, fid, *_ = await open_all_day_facility(factory, owner_conn, code="LP-SAWAHLUNTO")
+    await factory.user("admin", username="admin.pusat")
+    await page_login(client, "admin.pusat")
+    r = await client.get("/officer")
+    assert r.status == 200, await r.text()
+    assert f"/officer?facility_id={fid}" in await r.text()
+    r = await client.get(f"/officer?facility_id={fid}")
+    assert r.status == 200 and "Bilik 1" in await r.text()
+    r = await client.get(f"/officer/inmates?facility_id={fid}")
+    assert "Andi Saputra" in await r.text()

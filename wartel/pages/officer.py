@@ -109,10 +109,20 @@ async def _board_page(pc: PageCtx, *, status: int = 200, error: dict[str, Any] |
                      admin_query=f"?facility_id={fid}" if pc.user.facility_id is None else "")
 
 
+async def _choose_facility(pc: PageCtx) -> web.Response:
+    """An admin works at no facility: pick one first (officers never see this)."""
+    rows = await pc.conn.fetch(
+        "SELECT f.id, f.code, f.name, r.name AS region FROM facilities f JOIN regions r ON r.id = f.region_id"
+        " ORDER BY r.code, f.code")
+    return pc.render("officer/choose_facility.html", facilities=rows, target=pc.request.path)
+
+
 @routes.get("/officer", name="page_officer_board")
 @page(*OFFICER_ROLES)
 async def board(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     """Today's bookings per booth with their actions; live calls count down to their limit."""
+    if pc.user.facility_id is None and "facility_id" not in req.query:
+        return await _choose_facility(pc)
     return await _board_page(pc)
 
 
@@ -177,6 +187,8 @@ async def _booking_form(pc: PageCtx, *, status: int = 200, error: dict[str, Any]
 @page(*OFFICER_ROLES)
 async def book_form(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     """Find the inmate, see what is left of the quota, pick a verified contact and a free slot."""
+    if pc.user.facility_id is None and "facility_id" not in req.query:
+        return await _choose_facility(pc)
     return await _booking_form(pc)
 
 
@@ -215,6 +227,8 @@ async def book_submit(req: web.Request, pc: PageCtx) -> web.StreamResponse:
 @routes.get("/officer/inmates", name="page_inmates")
 @page(*OFFICER_ROLES)
 async def inmates_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
+    if pc.user.facility_id is None and "facility_id" not in req.query:
+        return await _choose_facility(pc)
     fid = await _facility_id(pc)
     q = req.query.get("q", "").strip()
     rows = await inmate_registry.search_inmates(pc.conn, pc.user, facility_id=fid, q=q or None, limit=100)
