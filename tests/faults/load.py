@@ -41,10 +41,11 @@ class Tally:
     no_answer: int = 0
     unavailable: int = 0  # 503 with Retry-After: the service said "not now" properly
     max_ms: float = 0.0
-    timeline: list[tuple[float, int | None]] = field(default_factory=list)
+    # (sent at, status, answered at), seconds since the rush began.
+    timeline: list[tuple[float, int | None, float]] = field(default_factory=list)
 
-    def add(self, o: Outcome, at: float) -> None:
-        self.timeline.append((at, o.status))
+    def add(self, o: Outcome, sent: float, answered: float) -> None:
+        self.timeline.append((sent, o.status, answered))
         self.max_ms = max(self.max_ms, o.ms)
         self.statuses[str(o.status)] += 1
         if o.code:
@@ -107,8 +108,9 @@ async def rush(workload: Workload, urls: list[str], *, clients: int, stop: async
                 if stop.is_set():
                     return
                 url = urls[i % len(urls)]
+                sent = time.monotonic() - started
                 outcome = await workload.attempt(http, url, i, n)
-                tally.add(outcome, time.monotonic() - started)
+                tally.add(outcome, sent, time.monotonic() - started)
                 if outcome.status is None:
                     await asyncio.sleep(0.05)  # nothing listening: do not spin
                 elif pause_s:

@@ -81,7 +81,7 @@ async def test_database_restart_under_load(cluster: Cluster) -> None:
     finally:
         await conn.close()
     verify_ok, verify_detail = await verify_audit(cluster)
-    acked_after = sum(1 for at, st in tally.timeline if st is not None and 200 <= st < 300
+    acked_after = sum(1 for at, st, _ in tally.timeline if st is not None and 200 <= st < 300
                       and at > up_at - load_started + (recovered_s or 0))
     record("database_outage", acknowledged=found["acknowledged"], lost=found["lost"],
            half_written=found["half_written"], server_errors=len(tally.server_errors), verify_ok=verify_ok,
