@@ -160,5 +160,5 @@ async def test_generated_requests_never_break_the_service(client, factory, owner
 
 @pytest.mark.faults
 async def test_generated_requests_larger_run(client, factory, owner_conn, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("WARTEL_HOSTILE_CASES", os.environ.get("WARTEL_HOSTILE_FAULT_CASES", "1500"))
+    monkeypatch.setenv("WARTEL_HOSTILE_CASES", os.environ.get("WARTEL_HOSTILE_FAULT_CASES", "1200"))
     await test_generated_requests_never_break_the_service(client, factory, owner_conn)
