@@ -128,3 +128,23 @@ async def test_the_board_follows_changes_made_elsewhere(browser_page, factory, o
                              actor=Actor.system("test"))
     await page.get_by_role("button", name="Mulai panggilan").wait_for(timeout=10_000)
     assert "/officer" in page.url and "msg=" not in page.url  # no reload, no redirect: the stream did it
+
+
+async def test_tour_of_the_other_pages(browser_page, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    """Every remaining page opens without an error for the role that uses it, in both languages."""
+    page, base = browser_page
+    rid, fid, booth, inmate, contact = await open_all_day_facility(factory, owner_conn)
+    await factory.contact(inmate, "+6281234500009", verified=False)
+    await insert_flag(owner_conn, rid, fid)
+    await factory.user("admin", username="admin.tur")
+    await log_in(page, base, "admin.tur")
+    tour = [("inmates", f"/officer/inmates?facility_id={fid}"), ("inmate", f"/officer/inmates/{inmate}"),
+            ("watchlist", "/security/watchlist"), ("audit", "/security/audit"),
+            ("policies", f"/regional/policies?region_id={rid}"), ("reports", f"/reports?region_id={rid}")]
+    for name, path in tour:
+        response = await page.goto(base + path)
+        assert response is not None and response.status == 200, (path, response and response.status)
+        await shot(page, f"page-{name}")
+    await page.get_by_label("Bahasa").select_option("en")
+    await page.get_by_role("heading", name="Compliance reports").wait_for()
+    await shot(page, "page-reports-en")
