@@ -49,7 +49,11 @@ async def test_language_switch_is_kept_in_the_session(client, factory) -> None: 
     assert "Compliance reports" in await r.text()
     r = await client.get("/regional")
     assert "Regional dashboard" in await r.text()
-    # Refusals on pages follow it as well.
+    # Problem titles of the API follow the session's language as well.
+    r = await client.get("/api/v1/reports/compliance?month=2026-13")
+    assert r.status == 400, await r.text()
+    assert (await r.json(content_type=None))["title"] == "Invalid period"
+    # And refusals on pages.
     r = await client.get("/reports/compliance?month=2026-13&period=month&format=html")
     assert r.status == 400, await r.text()
     text = await r.text()

@@ -132,6 +132,11 @@ async def _check_csrf_form(req: web.Request) -> None:
         _csrf_matches(req, (await req.post()).get("csrf_token"))
 
 
+def _lang(req: web.Request) -> str:
+    # Read when the error is mapped, not on the way in: authentication sets the session's language inside.
+    return req.get(keys.LANGUAGE, "id")
+
+
 def _title(lang: str, code: str, fallback: str) -> str:
     return t(lang, f"problem.{code}", fallback)
 
@@ -139,67 +144,66 @@ def _title(lang: str, code: str, fallback: str) -> str:
 @web.middleware
 async def problems(req: web.Request, handler: Handler) -> web.StreamResponse:
     """Every error leaves as RFC 9457 problem+json with a stable code; never a bare 500 for input."""
-    lang = req.get(keys.LANGUAGE, "id")
     try:
         return await handler(req)
     except Problem as exc:
-        return problem_response(exc.status, exc.code, _title(lang, exc.code, exc.code.replace("_", " ")),
+        return problem_response(exc.status, exc.code, _title(_lang(req), exc.code, exc.code.replace("_", " ")),
                                 detail=exc.detail, field=exc.field, headers=exc.headers, **exc.extra)
     except ValidationError as exc:
         p = validation_problem(exc)
-        return problem_response(p.status, p.code, _title(lang, p.code, "invalid input"), detail=p.detail,
+        return problem_response(p.status, p.code, _title(_lang(req), p.code, "invalid input"), detail=p.detail,
                                 field=p.field, **p.extra)
     except web.HTTPException as exc:
         if exc.status < 400 or (_wants_html(req) and exc.status in (404, 405)):
             raise
         code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
                 415: "unsupported_media_type"}.get(exc.status, f"http_{exc.status}")
-        return problem_response(exc.status, code, _title(lang, code, exc.reason), detail=exc.text
+        return problem_response(exc.status, code, _title(_lang(req), code, exc.reason), detail=exc.text
                                 if exc.status != 404 else None,
                                 field={413: "body", 415: "Content-Type"}.get(exc.status),
                                 headers={k: v for k, v in exc.headers.items() if k == "Allow"})
     except DatabaseUnavailable:
         return problem_response(503, "database_unavailable",
-                                _title(lang, "database_unavailable", "database unavailable, retry shortly"),
+                                _title(_lang(req), "database_unavailable", "database unavailable, retry shortly"),
                                 headers={"Retry-After": RETRY_AFTER_S})
     except asyncpg.DataError as exc:
         # A value the request schema allowed but PostgreSQL cannot hold (an id beyond bigint, an unknown
         # time zone name): bad input, so a 422, and the transaction has rolled back.
         log.warning("database refused an input value", error=type(exc).__name__)
-        return problem_response(422, "invalid_value", _title(lang, "invalid_value", "invalid value"),
+        return problem_response(422, "invalid_value", _title(_lang(req), "invalid_value", "invalid value"),
                                 detail="a value in the request is out of the range the service can store")
     except asyncpg.IntegrityConstraintViolationError as exc:
         name = getattr(exc, "constraint_name", None)
         code, status, field = CONSTRAINT_PROBLEMS.get(name or "", ("constraint_violation", 409, None))
-        return problem_response(status, code, _title(lang, code, code.replace("_", " ")),
+        return problem_response(status, code, _title(_lang(req), code, code.replace("_", " ")),
                                 detail=exc.message if code == "constraint_violation" else None, field=field,
                                 constraint=name)
     except asyncpg.InsufficientPrivilegeError as exc:
         log.error("database refused a privileged change", error=str(exc))
         await record_refused_change(req.app[keys.POOL], req.get(keys.PRINCIPAL), req.get(keys.REQUEST_ID), exc,
                                     method=req.method, route=req.path)
-        return problem_response(403, "forbidden_change", _title(lang, "forbidden_change", "change refused"))
+        return problem_response(403, "forbidden_change", _title(_lang(req), "forbidden_change", "change refused"))
     except (TimeoutError, asyncpg.QueryCanceledError):
-        return problem_response(503, "timeout", _title(lang, "timeout", "the request took too long"),
+        return problem_response(503, "timeout", _title(_lang(req), "timeout", "the request took too long"),
                                 headers={"Retry-After": RETRY_AFTER_S})
     except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError, OSError,
             asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError) as exc:
         log.warning("database connection lost", error=type(exc).__name__)
         return problem_response(503, "database_unavailable",
-                                _title(lang, "database_unavailable", "database unavailable, retry shortly"),
+                                _title(_lang(req), "database_unavailable", "database unavailable, retry shortly"),
                                 headers={"Retry-After": RETRY_AFTER_S})
     except Exception as exc:
         kind = getattr(exc, "problem_kind", None)
         if kind is not None:
             status = STATUS_BY_KIND.get(kind, 409)
             code = getattr(exc, "code", kind)
-            return problem_response(status, code, _title(lang, code, code.replace("_", " ")),
+            return problem_response(status, code, _title(_lang(req), code, code.replace("_", " ")),
                                     detail=getattr(exc, "detail", str(exc)), field=getattr(exc, "field", None),
                                     **getattr(exc, "extra", {}))
         if isinstance(exc, asyncio.CancelledError):
             raise
         log.exception("unhandled error")
-        return problem_response(500, "internal_error", _title(lang, "internal_error", "internal error"),
+        return problem_response(500, "internal_error", _title(_lang(req), "internal_error", "internal error"),
                                 detail=f"quote request id {req.get(keys.REQUEST_ID)} when reporting this")
 
 
