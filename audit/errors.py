@@ -1,13 +1,18 @@
-"""Domain errors of the audit package; same attributes as every domain error (see wartel/errors.py)."""
+"""Domain errors. ``DomainError`` is the base of every domain error in the codebase.
+
+It lives here because ``audit`` sits at the bottom of the import graph (it imports neither ``schedules``
+nor ``wartel``), so every package can derive from it. Only the HTTP layer knows status codes:
+``problem_kind`` chooses the status, ``code`` is the stable machine-readable reason.
+"""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
 
-class AuditError(Exception):
+class DomainError(Exception):
     problem_kind: ClassVar[str] = "conflict"
-    default_code: ClassVar[str] = "audit_error"
+    default_code: ClassVar[str] = "conflict"
 
     def __init__(self, detail: str, *, code: str | None = None, field: str | None = None, **extra: Any) -> None:
         super().__init__(detail)
@@ -15,6 +20,10 @@ class AuditError(Exception):
         self.code = code or self.default_code
         self.field = field
         self.extra = extra
+
+
+class AuditError(DomainError):
+    default_code: ClassVar[str] = "audit_error"
 
 
 class LogNotFound(AuditError):

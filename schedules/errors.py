@@ -1,4 +1,4 @@
-"""Domain errors of call rights, booking and calls. Same attributes as ``wartel.errors.DomainError``.
+"""Domain errors of call rights, booking and calls. Subclasses of the shared ``audit.errors.DomainError``.
 
 ``problem_kind`` picks the HTTP status (conflict 409, unprocessable 422, not_found 404, ...) and ``code`` is
 the stable machine-readable reason that clients and tests rely on.
@@ -6,19 +6,11 @@ the stable machine-readable reason that clients and tests rely on.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from audit.errors import DomainError
 
 
-class ScheduleError(Exception):
-    problem_kind: ClassVar[str] = "conflict"
-    default_code: ClassVar[str] = "conflict"
-
-    def __init__(self, detail: str, *, code: str | None = None, field: str | None = None, **extra: Any) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.code = code or self.default_code
-        self.field = field
-        self.extra = extra
+class ScheduleError(DomainError):
+    """Base of call-rights, booking and call errors."""
 
 
 class NotFound(ScheduleError):

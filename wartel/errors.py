@@ -1,25 +1,14 @@
-"""Domain errors of the service layer. Only the HTTP layer knows status codes.
+"""Domain errors of the service layer (registry, users). Only the HTTP layer knows status codes.
 
-Every domain error in this codebase (here, ``schedules.errors``, ``audit.errors``) carries the same two
-attributes, ``problem_kind`` and ``code``, so the HTTP layer can map them without importing each package's
-classes: ``problem_kind`` chooses the status, ``code`` is the stable machine-readable reason.
+All derive from ``audit.errors.DomainError`` (as do ``schedules.errors`` and the audit and detection
+errors): ``problem_kind`` chooses the status, ``code`` is the stable machine-readable reason.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from audit.errors import DomainError
 
-
-class DomainError(Exception):
-    problem_kind: ClassVar[str] = "conflict"
-    default_code: ClassVar[str] = "conflict"
-
-    def __init__(self, detail: str, *, code: str | None = None, field: str | None = None, **extra: Any) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.code = code or self.default_code
-        self.field = field
-        self.extra = extra
+__all__ = ["Conflict", "DomainError", "Forbidden", "InvalidInput", "NotFound", "Unprocessable"]
 
 
 class NotFound(DomainError):
