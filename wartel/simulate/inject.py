@@ -333,7 +333,8 @@ async def inject_patterns(conn: asyncpg.Connection, region: Region) -> Truth:
     monday = j.week_start(12)
     beneficiaries = [o14, *await others_in(o14.facility_id, 11)]
     for k, who in enumerate(beneficiaries):
-        slot = j.at(who.time_zone, 0, 14, 15 * (k % 3), day=monday + timedelta(days=k // 3))
+        # Tuesday to Friday, booked the day before: every override falls in the same detection week.
+        slot = j.at(who.time_zone, 0, 14, 15 * (k % 3), day=monday + timedelta(days=1 + k // 3))
         await j.booking(who, overrider, slot, booth=k % len(who.booth_ids), override=True)
     truth.expect("override_rate", "officer", overrider, "12 overrides in a week")
 
