@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
+from tests.factory import PASSWORD
 from wartel import migrations
 from wartel.db import connect
-from tests.factory import PASSWORD
 
 
 async def test_all_migrations_apply_to_an_empty_database(pg_server: str) -> None:

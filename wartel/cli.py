@@ -124,6 +124,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("user create")
 def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
+    from wartel.errors import DomainError
     from wartel.users import UserInput, create_user
 
     password = args.password or getpass.getpass("Password: ")
@@ -134,11 +135,9 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
             user_id = await create_user(conn, UserInput(
                 username=args.username, full_name=args.full_name or args.username, role=args.role,
                 facility_code=args.facility, region_code=args.region, password=password))
-        except Exception as exc:
-            if getattr(exc, "problem_kind", None):
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
-            raise
+        except DomainError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         finally:
             await conn.close()
         print(f"user {args.username} created (id {user_id})")

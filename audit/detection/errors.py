@@ -1,20 +1,12 @@
-"""Domain errors of detection and review; same attributes as every domain error (see wartel/errors.py)."""
+"""Domain errors of detection and review; subclasses of the shared ``audit.errors.DomainError``."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from audit.errors import DomainError
 
 
-class DetectionError(Exception):
-    problem_kind: ClassVar[str] = "conflict"
-    default_code: ClassVar[str] = "conflict"
-
-    def __init__(self, detail: str, *, code: str | None = None, field: str | None = None, **extra: Any) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.code = code or self.default_code
-        self.field = field
-        self.extra = extra
+class DetectionError(DomainError):
+    """Base of detection, review and watchlist errors."""
 
 
 class FlagNotFound(DetectionError):

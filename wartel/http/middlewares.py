@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 import time
@@ -13,6 +12,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
+from audit.errors import DomainError
 from schedules.kiosk import device_from_token
 from wartel import keys
 from wartel.audit_service import record_refused_change
@@ -192,16 +192,11 @@ async def problems(req: web.Request, handler: Handler) -> web.StreamResponse:
         return problem_response(503, "database_unavailable",
                                 _title(_lang(req), "database_unavailable", "database unavailable, retry shortly"),
                                 headers={"Retry-After": RETRY_AFTER_S})
-    except Exception as exc:
-        kind = getattr(exc, "problem_kind", None)
-        if kind is not None:
-            status = STATUS_BY_KIND.get(kind, 409)
-            code = getattr(exc, "code", kind)
-            return problem_response(status, code, _title(_lang(req), code, code.replace("_", " ")),
-                                    detail=getattr(exc, "detail", str(exc)), field=getattr(exc, "field", None),
-                                    **getattr(exc, "extra", {}))
-        if isinstance(exc, asyncio.CancelledError):
-            raise
+    except DomainError as exc:
+        status = STATUS_BY_KIND.get(exc.problem_kind, 409)
+        return problem_response(status, exc.code, _title(_lang(req), exc.code, exc.code.replace("_", " ")),
+                                detail=exc.detail, field=exc.field, **exc.extra)
+    except Exception:
         log.exception("unhandled error")
         return problem_response(500, "internal_error", _title(_lang(req), "internal_error", "internal error"),
                                 detail=f"quote request id {req.get(keys.REQUEST_ID)} when reporting this")

@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from audit import Actor
+from audit.errors import DomainError
 from wartel import keys
 from wartel.auth.principal import Principal
 from wartel.config import Settings
@@ -192,9 +193,8 @@ def _error_page(req: web.Request, exc: Exception) -> web.Response | None:
         title, detail, _ = error_text(lang, exc)
         if exc.code == "csrf_failed":
             detail = t(lang, "page.csrf_failed")
-    elif getattr(exc, "problem_kind", None) is not None:
-        status = STATUS_BY_KIND.get(exc.problem_kind, 409)  # type: ignore[attr-defined]
-        code = getattr(exc, "code", exc.problem_kind)  # type: ignore[attr-defined]
+    elif isinstance(exc, DomainError):
+        status, code = STATUS_BY_KIND.get(exc.problem_kind, 409), exc.code
         title, detail, _ = error_text(lang, exc)
     else:
         return None

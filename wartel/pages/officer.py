@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from audit.errors import DomainError
 from schedules import booking as bookings
 from schedules import calls
 from schedules import sanctions as sanction_rules
@@ -42,21 +43,15 @@ def setup() -> None:
     add_nav("nav.inmates", "/officer/inmates", OFFICER_ROLES)
 
 
-def _is_domain_error(exc: Exception) -> bool:
-    return getattr(exc, "problem_kind", None) is not None
-
-
 async def attempt(pc: PageCtx, step: Callable[[], Awaitable[Any]]) -> tuple[Any, dict[str, Any] | None]:
     """Run ``step`` in a savepoint; a domain refusal comes back as a displayable error, not an exception."""
     try:
         async with pc.conn.transaction():
             return await step(), None
-    except Exception as exc:
-        if not _is_domain_error(exc):
-            raise
+    except DomainError as exc:
         title, detail, field = error_text(pc.language, exc)
-        return None, {"title": title, "detail": detail, "field": field, "code": getattr(exc, "code", ""),
-                      "status": STATUS_BY_KIND.get(exc.problem_kind, 409)}  # type: ignore[attr-defined]
+        return None, {"title": title, "detail": detail, "field": field, "code": exc.code,
+                      "status": STATUS_BY_KIND.get(exc.problem_kind, 409)}
 
 
 async def _facility_id(pc: PageCtx) -> int:
