@@ -25,6 +25,7 @@ run: $(RUN_STAMP)
 	$(VENV)/bin/wartel serve
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check wartel schedules audit tests bench
 	$(PY) -m pytest -q -m "not faults" $(PYTEST_ARGS)
 
 # Crash, database outage, overload and two-process scenarios; last line is one JSON summary.
