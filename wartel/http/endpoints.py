@@ -203,6 +203,7 @@ def render(ep: Endpoint, result: Any) -> web.StreamResponse:
     return web.Response(status=ep.status, text=payload, content_type="application/json")
 
 
+_TX_ATTEMPTS = 3
 _PATH_PARAM = re.compile(r"{(\w+)}")
 
 
@@ -238,11 +239,19 @@ def make_view(ep: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRespo
                     else acquire(req.app[keys.POOL], settings.db_acquire_timeout_s))
         async with checkout as conn:
             ctx.conn = conn
-            tx = conn.transaction() if ep.write else contextlib.nullcontext()
-            async with tx:
-                if key is not None:
-                    return await _run_idempotent(ep, req, ctx, key)
-                return render(ep, await ep.handler(req, ctx))
+            for attempt in range(1, _TX_ATTEMPTS + 1):
+                try:
+                    tx = conn.transaction() if ep.write else contextlib.nullcontext()
+                    async with tx:
+                        if key is not None:
+                            return await _run_idempotent(ep, req, ctx, key)
+                        return render(ep, await ep.handler(req, ctx))
+                except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+                    # PostgreSQL rolled the whole transaction back (two changes locking the same rows in
+                    # opposite orders): nothing of it stands, so running it again is safe.
+                    if not ep.write or attempt == _TX_ATTEMPTS:
+                        raise
+        raise AssertionError("unreachable")
 
     view.__name__ = ep.handler.__name__
     view.uses_db = ep.db  # type: ignore[attr-defined]  # read by the auth middleware

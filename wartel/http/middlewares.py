@@ -183,6 +183,10 @@ async def problems(req: web.Request, handler: Handler) -> web.StreamResponse:
         await record_refused_change(req.app[keys.POOL], req.get(keys.PRINCIPAL), req.get(keys.REQUEST_ID), exc,
                                     method=req.method, route=req.path)
         return problem_response(403, "forbidden_change", _title(_lang(req), "forbidden_change", "change refused"))
+    except asyncpg.TransactionRollbackError:
+        return problem_response(503, "retry_transaction",
+                                _title(_lang(req), "retry_transaction", "a conflicting change won; retry"),
+                                headers={"Retry-After": "1"})
     except (TimeoutError, asyncpg.QueryCanceledError):
         return problem_response(503, "timeout", _title(_lang(req), "timeout", "the request took too long"),
                                 headers={"Retry-After": RETRY_AFTER_S})
