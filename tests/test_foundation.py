@@ -74,3 +74,10 @@ async def test_openapi_document_is_valid_3_1(client) -> None:  # type: ignore[no
     spec = await r.json()
     assert spec["openapi"] == "3.1.0"
     validate(spec)
+
+
+async def test_problem_titles_speak_bahasa_by_default_and_english_on_request(client) -> None:  # type: ignore[no-untyped-def]
+    r = await client.get("/api/v1/auth/me")
+    assert (await r.json(content_type=None))["title"] == "Silakan masuk terlebih dahulu"
+    r = await client.get("/api/v1/auth/me", headers={"Accept-Language": "en"})
+    assert (await r.json(content_type=None))["title"] == "Please log in first"
