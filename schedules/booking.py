@@ -384,6 +384,8 @@ async def reschedule_booking(conn: asyncpg.Connection, booking_id: int, *, facil
     terms = await _terms_for(conn, facility_id=facility.id, booth_id=new_booth_id, inmate_id=booking["inmate_id"],
                              contact_id=booking["contact_id"], starts_at=starts_at, now=now,
                              override=booking["is_override"])
+    # Moving a booking books a new slot: a number blocked since must not be booked again.
+    await ensure_contact_not_blocked(conn, booking["contact_id"], facility.id)
     new_period_start = period_of(terms.slot[0], facility.time_zone, booking["period"])  # type: ignore[arg-type]
     try:
         row = await conn.fetchrow(

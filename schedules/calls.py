@@ -18,6 +18,7 @@ from typing import Any, Literal
 import asyncpg
 
 from audit import Actor, LogRef, append
+from audit.detection.watchlist import ensure_contact_not_blocked
 from schedules.board import notify_board
 from schedules.booking import BOOKING_COLUMNS, get_booking, refund_booking
 from schedules.errors import Conflict, InmateSanctioned, InvalidTransition, Unprocessable
@@ -95,6 +96,8 @@ async def start_call(conn: asyncpg.Connection, booking_id: int, *, facility_ids:
     _require(booking, "in_call")
     if now >= booking["ends_at"]:
         raise Conflict("the slot has passed", code="slot_passed")
+    # A number blocked after the booking was made is never connected.
+    await ensure_contact_not_blocked(conn, booking["contact_id"], booking["facility_id"])
     limit_at = min(now + timedelta(minutes=booking["max_minutes"]), booking["ends_at"])
     if dialled_e164 is None:
         dialled_e164 = await conn.fetchval("SELECT phone_e164 FROM contacts WHERE id = $1", booking["contact_id"])

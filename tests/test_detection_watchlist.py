@@ -42,3 +42,29 @@ async def test_a_nationally_blocked_number_cannot_be_registered(factory, owner_c
     r = await officer.post(f"/api/v1/inmates/{inmate}/contacts",
                            json={"phone": "+62 813-8887-7767", "name": "Y", "relation": "spouse"})
     assert r.status == 201, await r.text()
+
+
+async def test_a_number_blocked_after_booking_can_be_neither_moved_nor_connected(factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    from tests.schedules_support import make_live_site, next_slot
+
+    site = await make_live_site(factory)
+    number = await owner_conn.fetchval("SELECT phone_e164 FROM contacts WHERE id = $1", site.contact_id)
+    r = await site.officer.post("/api/v1/bookings", json=booking_body(site, next_slot(site.tz)))
+    assert r.status == 201, await r.text()
+    soon = await r.json()
+    r = await site.officer.post("/api/v1/bookings", json=booking_body(site, slot_start(site.tz, days_ahead=2)))
+    assert r.status == 201, await r.text()
+    later = await r.json()
+    await owner_conn.execute(
+        "INSERT INTO watchlist (scope, scope_id, pattern_kind, pattern, mode, reason)"
+        " VALUES ('national', 0, 'number', $1, 'blocked', 'penipuan terkonfirmasi')", number)
+
+    r = await site.officer.post(f"/api/v1/bookings/{later['booking_id']}/reschedule",
+                                json={"starts_at": slot_start(site.tz, days_ahead=3).isoformat()})
+    assert r.status == 422 and (await r.json())["code"] == "number_blocked", await r.text()
+
+    r = await site.officer.post(f"/api/v1/bookings/{soon['booking_id']}/check-in", json={})
+    assert r.status == 200, await r.text()
+    r = await site.officer.post(f"/api/v1/bookings/{soon['booking_id']}/start-call", json={})
+    assert r.status == 422 and (await r.json())["code"] == "number_blocked", await r.text()
+    assert await owner_conn.fetchval("SELECT count(*) FROM calls") == 0
