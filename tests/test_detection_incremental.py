@@ -133,3 +133,23 @@ async def test_first_pass_starts_from_now_and_sweeps_absence_rules(owner_conn, f
     assert "rights_starvation" in {r.rule_id for r in results}
     flag = await owner_conn.fetchrow("SELECT * FROM detection_flags WHERE rule_id = 'rights_starvation'")
     assert flag is not None and flag["subject_key"] == str(inmate) and flag["evidence"]["ongoing"] is True
+
+
+async def test_a_suspended_inmate_is_not_reported_as_starved_of_calls(owner_conn, factory, pool) -> None:  # type: ignore[no-untyped-def]
+    fid = await factory.facility()
+    starved, suspended = await factory.inmate(fid), await factory.inmate(fid)
+    booth = await factory.booth(fid)
+    officer = await factory.user("officer", facility_id=fid)
+    for inmate in (starved, suspended):
+        await owner_conn.execute(
+            "INSERT INTO calls (facility_id, booth_id, inmate_id, dialled_e164, started_at, ended_at, outcome)"
+            " VALUES ($1, $2, $3, '+6281200000009', now() - interval '30 days', now() - interval '30 days'"
+            " + interval '5 minutes', 'completed')", fid, booth, inmate)
+    await owner_conn.execute(
+        "INSERT INTO sanctions (inmate_id, imposed_at_facility_id, kind, during, reason, created_by)"
+        " VALUES ($1, $2, 'suspend', tstzrange(now() - interval '20 days', now() + interval '5 days'),"
+        " 'pelanggaran tata tertib', $3)", suspended, fid, officer)
+    await run_incremental(pool, now=datetime.now(UTC) + timedelta(seconds=1))
+    flagged = {r["subject_key"] for r in await owner_conn.fetch(
+        "SELECT subject_key FROM detection_flags WHERE rule_id = 'rights_starvation'")}
+    assert flagged == {str(starved)}

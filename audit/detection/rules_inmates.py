@@ -316,7 +316,15 @@ inm AS (
       FROM inmates i JOIN golive f ON f.facility_id = i.current_facility_id JOIN prm ON prm.region_id = f.region_id
      WHERE f.kind <> 'bapas' AND i.admitted_on::timestamptz < $2::timestamptz
        AND (i.released_on IS NULL OR i.released_on::timestamptz >= $1::timestamptz)
-       AND ($5::bigint[] IS NULL OR i.id = ANY($5::bigint[]))),
+       AND ($5::bigint[] IS NULL OR i.id = ANY($5::bigint[]))
+       -- A suspension (a sanction the facility imposed, itself audited) explains the silence: an inmate
+       -- suspended at any time within the rule's window is not "starved".
+       AND NOT EXISTS (
+            SELECT 1 FROM sanctions s
+             WHERE s.inmate_id = i.id AND s.kind = 'suspend'
+               AND s.during && tstzrange($2::timestamptz - interval '1 day' * (prm.p->>'max_days')::int,
+                                         $2::timestamptz)
+               AND (s.lifted_at IS NULL OR s.lifted_at > lower(s.during)))),
 points AS (
     SELECT c.inmate_id, c.started_at AS t, c.call_id
       FROM calls c
