@@ -41,7 +41,7 @@ from schedules.errors import (
     Unprocessable,
 )
 from schedules.periods import local_day, period_of
-from schedules.policy import PolicySettings, PolicyVersion, policy_version
+from schedules.policy import PolicyVersion, policy_from_row, policy_version
 
 CancelReason = Literal["inmate", "family", "facility", "technical"]
 # Cancellations the inmate's side did not cause are always refunded.
@@ -159,15 +159,7 @@ def _judge(ctx: asyncpg.Record | None, *, facility_id: int, booth_id: int, inmat
         raise FacilityClosed("the kiosk is closed then", field="starts_at", closure_id=ctx["closure_id"])
     if ctx["policy_id"] is None:
         raise NotFound(f"no call policy applies at facility {facility_id}", code="policy_not_found")
-    policy = PolicyVersion(
-        policy_id=ctx["policy_id"], version=ctx["version"], scope=ctx["scope"], region_id=ctx["scope_region_id"],
-        facility_id=ctx["scope_facility_id"], risk_level=ctx["policy_risk_level"], allowance=ctx["allowance"],
-        settings=PolicySettings(
-            period=ctx["period"], calls_allowed=ctx["calls_allowed"], max_minutes=ctx["max_minutes"],
-            min_lead_minutes=ctx["min_lead_minutes"], max_days_ahead=ctx["max_days_ahead"],
-            cancel_cutoff_minutes=ctx["cancel_cutoff_minutes"], no_show_consumes=ctx["no_show_consumes"],
-            booth_kinds=tuple(ctx["booth_kinds"])),
-        note=ctx["note"], created_by=ctx["created_by"], created_at=ctx["created_at"])
+    policy = policy_from_row(ctx, risk_level_column="policy_risk_level")
     s = policy.settings
     if ctx["booth_kind"] not in s.booth_kinds:
         raise BoothKindNotCovered(f"the policy does not cover {ctx['booth_kind']} booths for this inmate",

@@ -62,10 +62,11 @@ SELECT p.policy_id, v.version, p.scope, p.scope_region_id, p.scope_facility_id, 
 """
 
 
-def _from_row(row: asyncpg.Record) -> PolicyVersion:
+def policy_from_row(row: asyncpg.Record, *, risk_level_column: str = "risk_level") -> PolicyVersion:
+    """A policy version from a row with the policy columns (``risk_level_column`` when a query renames it)."""
     return PolicyVersion(
         policy_id=row["policy_id"], version=row["version"], scope=row["scope"], region_id=row["scope_region_id"],
-        facility_id=row["scope_facility_id"], risk_level=row["risk_level"], allowance=row["allowance"],
+        facility_id=row["scope_facility_id"], risk_level=row[risk_level_column], allowance=row["allowance"],
         settings=PolicySettings(
             period=row["period"], calls_allowed=row["calls_allowed"], max_minutes=row["max_minutes"],
             min_lead_minutes=row["min_lead_minutes"], max_days_ahead=row["max_days_ahead"],
@@ -88,21 +89,21 @@ async def resolve_policy(conn: asyncpg.Connection, facility_id: int, risk_level:
         LIMIT 1""", facility_id, risk_level, allowance)
     if row is None:
         raise NotFound(f"no call policy applies at facility {facility_id}", code="policy_not_found")
-    return _from_row(row)
+    return policy_from_row(row)
 
 
 async def policy_version(conn: asyncpg.Connection, policy_id: int, version: int) -> PolicyVersion:
     row = await conn.fetchrow(_SELECT + " WHERE p.policy_id = $1 AND v.version = $2", policy_id, version)
     if row is None:
         raise NotFound(f"policy {policy_id} version {version} not found", code="policy_not_found")
-    return _from_row(row)
+    return policy_from_row(row)
 
 
 async def policy_history(conn: asyncpg.Connection, policy_id: int) -> list[PolicyVersion]:
     rows = await conn.fetch(_SELECT + " WHERE p.policy_id = $1 ORDER BY v.version", policy_id)
     if not rows:
         raise NotFound(f"policy {policy_id} not found", code="policy_not_found", field="policy_id")
-    return [_from_row(r) for r in rows]
+    return [policy_from_row(r) for r in rows]
 
 
 async def list_policies(conn: asyncpg.Connection, *, region_ids: list[int] | None,
@@ -119,7 +120,7 @@ async def list_policies(conn: asyncpg.Connection, *, region_ids: list[int] | Non
               AND (p.scope = 'national' OR p.scope_region_id = ANY($1::bigint[])
                    OR p.scope_facility_id = ANY($2::bigint[]))
             ORDER BY p.policy_id""", region_ids or [], facility_ids or [])
-    return [_from_row(r) for r in rows]
+    return [policy_from_row(r) for r in rows]
 
 
 def _log_for(scope: Scope, region_id: int | None, facility_id: int | None) -> LogRef:
