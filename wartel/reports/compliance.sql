@@ -2,14 +2,18 @@
 -- Parameters: $1 facility ids, $2 first day, $3 last day (inclusive); facility_periods turns them into
 -- instants in each facility's own time zone.
 
--- name: calls
--- One pass over the period's calls; GROUPING SETS gives per-facility rows and the region row.
-WITH facility_periods AS (
+-- fragment: facility_periods
+-- Each facility's [starts, ends) for the period $2..$3 (dates), in the facility's own time zone.
     SELECT f.id AS facility_id, f.time_zone,
            ($2::date)::timestamp AT TIME ZONE f.time_zone AS starts,
            ($3::date + 1)::timestamp AT TIME ZONE f.time_zone AS ends
       FROM facilities f
      WHERE f.id = ANY($1::bigint[])
+
+-- name: calls
+-- One pass over the period's calls; GROUPING SETS gives per-facility rows and the region row.
+WITH facility_periods AS (
+/*facility_periods*/
 )
 SELECT c.facility_id, grouping(c.facility_id) = 1 AS is_total,
        count(*) FILTER (WHERE c.outcome IN ('completed', 'time_limited')) AS calls_completed,
@@ -30,11 +34,7 @@ SELECT c.facility_id, grouping(c.facility_id) = 1 AS is_total,
 -- name: bookings
 -- No-shows, cancellations by reason and overrides per facility.
 WITH facility_periods AS (
-    SELECT f.id AS facility_id, f.time_zone,
-           ($2::date)::timestamp AT TIME ZONE f.time_zone AS starts,
-           ($3::date + 1)::timestamp AT TIME ZONE f.time_zone AS ends
-      FROM facilities f
-     WHERE f.id = ANY($1::bigint[])
+/*facility_periods*/
 )
 SELECT b.facility_id, b.status, b.cancel_reason, b.is_override, count(*) AS n
   FROM facility_periods fp
@@ -56,11 +56,7 @@ SELECT i.current_facility_id AS facility_id, count(*) AS active_inmates
 -- name: booth_time
 -- Open booth time: each day's windows in local time, less closures.
 WITH facility_periods AS (
-    SELECT f.id AS facility_id, f.time_zone,
-           ($2::date)::timestamp AT TIME ZONE f.time_zone AS starts,
-           ($3::date + 1)::timestamp AT TIME ZONE f.time_zone AS ends
-      FROM facilities f
-     WHERE f.id = ANY($1::bigint[])
+/*facility_periods*/
 ),
 windows AS (
     SELECT fp.facility_id,
@@ -86,11 +82,7 @@ SELECT o.facility_id, o.open_s,
 -- Active inmates with no completed call in the last $4 days of the period: an anti-join on that window's
 -- calls, then the last call looked up only for those listed (the cost follows the window, not the history).
 WITH facility_periods AS (
-    SELECT f.id AS facility_id, f.time_zone,
-           ($2::date)::timestamp AT TIME ZONE f.time_zone AS starts,
-           ($3::date + 1)::timestamp AT TIME ZONE f.time_zone AS ends
-      FROM facilities f
-     WHERE f.id = ANY($1::bigint[])
+/*facility_periods*/
 ),
 recent AS (
     SELECT DISTINCT c.inmate_id
@@ -123,11 +115,7 @@ SELECT k.id AS inmate_id, k.registration_no, k.full_name, k.current_facility_id 
 -- name: cut_offs_by_officer
 -- Officer cut-offs per officer.
 WITH facility_periods AS (
-    SELECT f.id AS facility_id, f.time_zone,
-           ($2::date)::timestamp AT TIME ZONE f.time_zone AS starts,
-           ($3::date + 1)::timestamp AT TIME ZONE f.time_zone AS ends
-      FROM facilities f
-     WHERE f.id = ANY($1::bigint[])
+/*facility_periods*/
 )
 SELECT c.facility_id, f.code AS facility_code, u.id AS user_id, u.username, u.full_name, count(*) AS count
   FROM facility_periods fp
@@ -141,11 +129,7 @@ SELECT c.facility_id, f.code AS facility_code, u.id AS user_id, u.username, u.fu
 -- name: overrides_by_officer
 -- Quota overrides per officer.
 WITH facility_periods AS (
-    SELECT f.id AS facility_id, f.time_zone,
-           ($2::date)::timestamp AT TIME ZONE f.time_zone AS starts,
-           ($3::date + 1)::timestamp AT TIME ZONE f.time_zone AS ends
-      FROM facilities f
-     WHERE f.id = ANY($1::bigint[])
+/*facility_periods*/
 )
 SELECT b.facility_id, f.code AS facility_code, u.id AS user_id, u.username, u.full_name, count(*) AS count
   FROM facility_periods fp
@@ -159,11 +143,7 @@ SELECT b.facility_id, f.code AS facility_code, u.id AS user_id, u.username, u.fu
 -- name: suspended
 -- Active inmates whose family calls a suspension covered for the whole period: not entitled that period.
 WITH facility_periods AS (
-    SELECT f.id AS facility_id, f.time_zone,
-           ($2::date)::timestamp AT TIME ZONE f.time_zone AS starts,
-           ($3::date + 1)::timestamp AT TIME ZONE f.time_zone AS ends
-      FROM facilities f
-     WHERE f.id = ANY($1::bigint[])
+/*facility_periods*/
 )
 SELECT i.current_facility_id AS facility_id, count(DISTINCT i.id) AS suspended
   FROM facility_periods fp
@@ -178,11 +158,7 @@ SELECT i.current_facility_id AS facility_id, count(DISTINCT i.id) AS suspended
 -- name: flags_by_facility
 -- Flags touching each facility: raised and reviewed in its period, median time to review, open backlog.
 WITH facility_periods AS (
-    SELECT f.id AS facility_id, f.time_zone,
-           ($2::date)::timestamp AT TIME ZONE f.time_zone AS starts,
-           ($3::date + 1)::timestamp AT TIME ZONE f.time_zone AS ends
-      FROM facilities f
-     WHERE f.id = ANY($1::bigint[])
+/*facility_periods*/
 )
 SELECT fp.facility_id,
        count(*) FILTER (WHERE d.first_seen_at >= fp.starts AND d.first_seen_at < fp.ends) AS raised,
@@ -199,11 +175,7 @@ SELECT fp.facility_id,
 -- name: flags_totals
 -- The same over every flag of the scope, each counted once: $4 region id (NULL for a facility report).
 WITH facility_periods AS (
-    SELECT f.id AS facility_id, f.time_zone,
-           ($2::date)::timestamp AT TIME ZONE f.time_zone AS starts,
-           ($3::date + 1)::timestamp AT TIME ZONE f.time_zone AS ends
-      FROM facilities f
-     WHERE f.id = ANY($1::bigint[])
+/*facility_periods*/
 ), bounds AS (
     SELECT min(starts) AS starts, max(ends) AS ends FROM facility_periods
 ), scoped AS (
@@ -221,11 +193,7 @@ SELECT count(*) FILTER (WHERE s.first_seen_at >= b.starts) AS raised,
 -- name: flags_by_rule
 -- Flags raised in the period by rule, and how their review ended so far.
 WITH facility_periods AS (
-    SELECT f.id AS facility_id, f.time_zone,
-           ($2::date)::timestamp AT TIME ZONE f.time_zone AS starts,
-           ($3::date + 1)::timestamp AT TIME ZONE f.time_zone AS ends
-      FROM facilities f
-     WHERE f.id = ANY($1::bigint[])
+/*facility_periods*/
 ), bounds AS (
     SELECT min(starts) AS starts, max(ends) AS ends FROM facility_periods
 )
