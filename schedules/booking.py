@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from audit import Actor, LogRef, append
-from audit.detection.watchlist import ensure_contact_not_blocked
+from audit.detection.watchlist import BLOCKING_ENTRY_OF_CONTACT, refuse_blocked
 from schedules import quota
 from schedules.availability import load_facility, slot_at
 from schedules.board import notify_board
@@ -81,21 +81,22 @@ def _reason_digest(text: str) -> str:
 
 # One round trip gathers everything a booking is judged on; the checks then run in Python in a fixed order
 # so each refusal is precise. The invariants themselves stay in the constraints of the insert below.
-_CONTEXT = """
+_CONTEXT = f"""
 SELECT f.id AS facility_id, f.region_id, f.time_zone, f.slot_minutes,
        b.booth_id IS NOT NULL AS booth_found, b.kind AS booth_kind, b.in_service, b.max_call_minutes AS booth_max,
        i.status AS inmate_status, i.current_facility_id, i.risk_level,
-       c.inmate_id AS contact_inmate_id, c.status AS contact_status, c.is_legal_counsel,
-       c.max_call_minutes AS contact_max,
+       k.inmate_id AS contact_inmate_id, k.status AS contact_status, k.is_legal_counsel,
+       k.max_call_minutes AS contact_max,
        (($5::timestamptz AT TIME ZONE f.time_zone))::date AS local_day, w.opens, w.closes, cl.closure_id,
        p.policy_id, p.version, p.scope, p.scope_region_id, p.scope_facility_id, p.risk_level AS policy_risk_level,
        p.allowance, p.period, p.calls_allowed, p.max_minutes, p.min_lead_minutes, p.max_days_ahead,
        p.cancel_cutoff_minutes, p.no_show_consumes, p.booth_kinds, p.note, p.created_by, p.created_at,
-       s.suspended, s.calls_allowed AS sanction_calls, s.max_minutes AS sanction_minutes, s.ids AS sanction_ids
+       s.suspended, s.calls_allowed AS sanction_calls, s.max_minutes AS sanction_minutes, s.ids AS sanction_ids,
+       wl.blocked_entry_id
   FROM facilities f
   LEFT JOIN booths b ON b.facility_id = f.id AND b.booth_id = $2
   LEFT JOIN inmates i ON i.id = $3
-  LEFT JOIN contacts c ON c.id = $4
+  LEFT JOIN contacts k ON k.id = $4
   LEFT JOIN LATERAL (
         SELECT oh.opens, oh.closes FROM opening_hours oh
          WHERE oh.facility_id = f.id AND oh.weekday = extract(isodow FROM $5::timestamptz AT TIME ZONE f.time_zone)
@@ -112,7 +113,7 @@ SELECT f.id AS facility_id, f.region_id, f.time_zone, f.slot_minutes,
                v.cancel_cutoff_minutes, v.no_show_consumes, v.booth_kinds, v.note, v.created_by, v.created_at
           FROM call_policies pp JOIN call_policy_versions v ON v.policy_id = pp.policy_id
                                                             AND v.version = pp.current_version
-         WHERE pp.allowance = CASE WHEN c.is_legal_counsel THEN 'legal' ELSE 'family' END
+         WHERE pp.allowance = CASE WHEN k.is_legal_counsel THEN 'legal' ELSE 'family' END
            AND (pp.risk_level IS NULL OR pp.risk_level = i.risk_level)
            AND (pp.scope = 'national' OR (pp.scope = 'region' AND pp.scope_region_id = f.region_id)
                 OR (pp.scope = 'facility' AND pp.scope_facility_id = f.id))
@@ -122,8 +123,9 @@ SELECT f.id AS facility_id, f.region_id, f.time_zone, f.slot_minutes,
         SELECT bool_or(kind = 'suspend') AS suspended, min(calls_allowed) AS calls_allowed,
                min(max_minutes) AS max_minutes, array_agg(sanction_id ORDER BY sanction_id) AS ids
           FROM sanctions WHERE inmate_id = $3 AND during @> $5::timestamptz AND lifted_at IS NULL) s ON true
+  LEFT JOIN LATERAL ({BLOCKING_ENTRY_OF_CONTACT}) wl ON true
  WHERE f.id = $1
-"""
+"""  # noqa: S608 - constant fragments, values are $n parameters
 
 
 def _judge(ctx: asyncpg.Record | None, *, facility_id: int, booth_id: int, inmate_id: int, contact_id: int,
@@ -182,6 +184,9 @@ def _judge(ctx: asyncpg.Record | None, *, facility_id: int, booth_id: int, inmat
         if ctx["sanction_calls"] is not None:
             calls_allowed = min(calls_allowed, ctx["sanction_calls"])
         limits.append(ctx["sanction_minutes"])
+    # A number on the watchlist as blocked (facility, region or national) can never be booked, nor a
+    # booking moved onto a new slot for it.
+    refuse_blocked(ctx["blocked_entry_id"])
     return _Terms(slot=(starts_at, starts_at + step), policy=policy, allowance=policy.allowance,
                   calls_allowed=calls_allowed, max_minutes=min(m for m in limits if m is not None),
                   period_start=period_of(starts_at, ctx["time_zone"], s.period))
@@ -240,8 +245,6 @@ async def book_call(conn: asyncpg.Connection, request: BookingRequest, *, user_i
     terms = await _terms_for(conn, facility_id=request.facility_id, booth_id=request.booth_id,
                              inmate_id=request.inmate_id, contact_id=request.contact_id,
                              starts_at=request.starts_at, now=now, override=override)
-    # A number blocked on the watchlist (facility, region or national) can never be booked.
-    await ensure_contact_not_blocked(conn, request.contact_id, request.facility_id)
     s = terms.policy.settings
     try:
         row = await conn.fetchrow(
@@ -376,8 +379,6 @@ async def reschedule_booking(conn: asyncpg.Connection, booking_id: int, *, facil
     terms = await _terms_for(conn, facility_id=facility.id, booth_id=new_booth_id, inmate_id=booking["inmate_id"],
                              contact_id=booking["contact_id"], starts_at=starts_at, now=now,
                              override=booking["is_override"])
-    # Moving a booking books a new slot: a number blocked since must not be booked again.
-    await ensure_contact_not_blocked(conn, booking["contact_id"], facility.id)
     new_period_start = period_of(terms.slot[0], facility.time_zone, booking["period"])  # type: ignore[arg-type]
     try:
         row = await conn.fetchrow(

@@ -104,22 +104,32 @@ async def remove_entry(conn: asyncpg.Connection, entry_id: int, *, user_id: int,
     return dict(row)
 
 
-_MATCH_CONTACT = """
-SELECT w.id FROM contacts k
-  JOIN facilities f ON f.id = $2
-  JOIN watchlist w ON w.removed_at IS NULL AND w.mode = 'blocked'
-                  AND (w.scope = 'national' OR (w.scope = 'region' AND w.scope_id = f.region_id)
-                       OR (w.scope = 'facility' AND w.scope_id = f.id))
-                  AND (w.pattern = k.phone_e164 OR (w.pattern_kind = 'prefix' AND starts_with(k.phone_e164, w.pattern)))
- WHERE k.id = $1
+# The blocking entry (if any) for contact row ``k`` seen from facility row ``f``. A fragment so the booking
+# query can judge a booking and its number in one round trip (schedules/booking.py joins it LATERAL).
+BLOCKING_ENTRY_OF_CONTACT = """
+SELECT w.id AS blocked_entry_id FROM watchlist w
+ WHERE w.removed_at IS NULL AND w.mode = 'blocked'
+   AND (w.scope = 'national' OR (w.scope = 'region' AND w.scope_id = f.region_id)
+        OR (w.scope = 'facility' AND w.scope_id = f.id))
+   AND (w.pattern = k.phone_e164 OR (w.pattern_kind = 'prefix' AND starts_with(k.phone_e164, w.pattern)))
  ORDER BY w.id LIMIT 1
 """
+
+_MATCH_CONTACT = f"""
+SELECT m.blocked_entry_id FROM contacts k JOIN facilities f ON f.id = $2
+  CROSS JOIN LATERAL ({BLOCKING_ENTRY_OF_CONTACT}) m
+ WHERE k.id = $1
+"""  # noqa: S608 - a constant fragment, values are $n parameters
+
+
+def refuse_blocked(entry_id: int | None, *, field: str = "contact_id") -> None:
+    """Raise :class:`NumberBlocked` when a blocking entry was found for the contact being booked."""
+    if entry_id is not None:
+        raise NumberBlocked("this contact's number is blocked and cannot be booked", field=field,
+                            watchlist_entry_id=entry_id)
 
 
 async def ensure_contact_not_blocked(conn: asyncpg.Connection, contact_id: int, facility_id: int, *,
                                      field: str = "contact_id") -> None:
-    """Booking's check, in one round trip: raise :class:`NumberBlocked` if the contact's number is blocked."""
-    entry_id = await conn.fetchval(_MATCH_CONTACT, contact_id, facility_id)
-    if entry_id is not None:
-        raise NumberBlocked("this contact's number is blocked and cannot be booked", field=field,
-                            watchlist_entry_id=entry_id)
+    """Raise :class:`NumberBlocked` if the contact's number is blocked (facility, region or national)."""
+    refuse_blocked(await conn.fetchval(_MATCH_CONTACT, contact_id, facility_id), field=field)
