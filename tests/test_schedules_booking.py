@@ -312,3 +312,28 @@ async def test_reschedule_after_the_cutoff_is_refused_unless_the_facility_causes
     assert r.status == 200 and (await r.json())["items"] == []
     r = await site.officer.get("/api/v1/bookings?day=2026-01-01")
     assert r.status == 422 and (await r.json())["code"] == "facility_required"
+
+
+async def test_the_database_refuses_a_booking_with_another_inmates_contact(factory, app_conn) -> None:  # type: ignore[no-untyped-def]
+    """The API says contact_not_found; even a write that skipped it cannot pair an inmate with a stranger's
+    number (the constraint booking_contact_of_inmate_fk)."""
+    import asyncpg
+    import pytest
+
+    site = await make_site(factory)
+    stranger = await factory.inmate(site.facility_id)
+    strangers_contact = await factory.contact(stranger)
+    start = slot_start(site.tz)
+    policy = await app_conn.fetchrow("SELECT policy_id, current_version FROM call_policies LIMIT 1")
+    with pytest.raises(asyncpg.ForeignKeyViolationError) as refused:
+        await app_conn.execute(
+            """INSERT INTO bookings (facility_id, booth_id, inmate_id, contact_id, slot, allowance, period_start,
+                                     policy_id, policy_version, max_minutes, booked_by)
+               VALUES ($1, $2, $3, $4, tstzrange($5::timestamptz, $5::timestamptz + interval '15 minutes'), 'family',
+                       $5::timestamptz::date, $6, $7,
+                       15, $8)""",
+            site.facility_id, site.booths[0], site.inmate_id, strangers_contact, start, policy[0], policy[1],
+            site.officer_id)
+    assert refused.value.constraint_name == "booking_contact_of_inmate_fk"
+    r = await site.officer.post("/api/v1/bookings", json=booking_body(site, start, contact_id=strangers_contact))
+    assert r.status == 404 and (await r.json())["code"] == "contact_not_found", await r.text()
