@@ -55,9 +55,11 @@ def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
         cache_logger_on_first_use=True,
     )
     # aiohttp, asyncpg and APScheduler log through the stdlib: render them through the same chain.
+    # Both paths are masked once already: our events by `shared` above, stdlib records by the same chain
+    # as foreign_pre_chain, so the formatter only renders.
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, mask_personal_data, renderer],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
