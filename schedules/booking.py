@@ -92,7 +92,7 @@ SELECT f.id AS facility_id, f.region_id, f.time_zone, f.slot_minutes,
        p.allowance, p.period, p.calls_allowed, p.max_minutes, p.min_lead_minutes, p.max_days_ahead,
        p.cancel_cutoff_minutes, p.no_show_consumes, p.booth_kinds, p.note, p.created_by, p.created_at,
        s.suspended, s.calls_allowed AS sanction_calls, s.max_minutes AS sanction_minutes, s.ids AS sanction_ids,
-       wl.blocked_entry_id
+       wl.blocked_entry_id, bt.taken_by
   FROM facilities f
   LEFT JOIN booths b ON b.facility_id = f.id AND b.booth_id = $2
   LEFT JOIN inmates i ON i.id = $3
@@ -124,6 +124,15 @@ SELECT f.id AS facility_id, f.region_id, f.time_zone, f.slot_minutes,
                min(max_minutes) AS max_minutes, array_agg(sanction_id ORDER BY sanction_id) AS ids
           FROM sanctions WHERE inmate_id = $3 AND during @> $5::timestamptz AND lifted_at IS NULL) s ON true
   LEFT JOIN LATERAL ({BLOCKING_ENTRY_OF_CONTACT}) wl ON true
+  -- A slot already booked (and committed) is refused here rather than by a failed insert: the hot slot
+  -- everyone wants is refused without writing and rolling back a row. The exclusion constraint still
+  -- decides every race this read cannot see. $6 is the booking being moved, which never blocks itself.
+  LEFT JOIN LATERAL (
+        SELECT x.booking_id AS taken_by FROM bookings x
+         WHERE x.facility_id = f.id AND x.booth_id = $2 AND x.status <> 'cancelled'
+           AND x.slot && tstzrange($5, $5 + make_interval(mins => f.slot_minutes), '[)')
+           AND x.booking_id IS DISTINCT FROM $6::bigint
+         LIMIT 1) bt ON true
  WHERE f.id = $1
 """  # noqa: S608 - constant fragments, values are $n parameters
 
@@ -187,14 +196,17 @@ def _judge(ctx: asyncpg.Record | None, *, facility_id: int, booth_id: int, inmat
     # A number on the watchlist as blocked (facility, region or national) can never be booked, nor a
     # booking moved onto a new slot for it.
     refuse_blocked(ctx["blocked_entry_id"])
+    if ctx["taken_by"] is not None:
+        raise SlotTaken("this booth slot is already booked", field="starts_at")
     return _Terms(slot=(starts_at, starts_at + step), policy=policy, allowance=policy.allowance,
                   calls_allowed=calls_allowed, max_minutes=min(m for m in limits if m is not None),
                   period_start=period_of(starts_at, ctx["time_zone"], s.period))
 
 
 async def _terms_for(conn: asyncpg.Connection, *, facility_id: int, booth_id: int, inmate_id: int,
-                     contact_id: int, starts_at: datetime, now: datetime, override: bool) -> _Terms:
-    ctx = await conn.fetchrow(_CONTEXT, facility_id, booth_id, inmate_id, contact_id, starts_at)
+                     contact_id: int, starts_at: datetime, now: datetime, override: bool,
+                     moving: int | None = None) -> _Terms:
+    ctx = await conn.fetchrow(_CONTEXT, facility_id, booth_id, inmate_id, contact_id, starts_at, moving)
     return _judge(ctx, facility_id=facility_id, booth_id=booth_id, inmate_id=inmate_id, contact_id=contact_id,
                   starts_at=starts_at, now=now, override=override)
 
@@ -378,7 +390,7 @@ async def reschedule_booking(conn: asyncpg.Connection, booking_id: int, *, facil
     new_booth_id = booth_id or booking["booth_id"]
     terms = await _terms_for(conn, facility_id=facility.id, booth_id=new_booth_id, inmate_id=booking["inmate_id"],
                              contact_id=booking["contact_id"], starts_at=starts_at, now=now,
-                             override=booking["is_override"])
+                             override=booking["is_override"], moving=booking_id)
     new_period_start = period_of(terms.slot[0], facility.time_zone, booking["period"])  # type: ignore[arg-type]
     try:
         row = await conn.fetchrow(

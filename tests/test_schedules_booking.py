@@ -227,6 +227,10 @@ async def test_reschedule_moves_the_booking_atomically(factory, owner_conn) -> N
     assert moved["booking_id"] == mine["booking_id"] and moved["booth_id"] == site.booths[1]
     assert datetime.fromisoformat(moved["starts_at"]) == taken
     assert await used(site) == 1
+    # Moving it back onto its own booth and time is not refused as taken by itself.
+    r = await site.officer.post(f"/api/v1/bookings/{mine['booking_id']}/reschedule",
+                                json={"starts_at": taken.isoformat(), "booth_id": site.booths[1]})
+    assert r.status == 200, await r.text()
     # The old slot is free again.
     r = await site.officer.post("/api/v1/bookings", json=booking_body(site, start, inmate_id=other,
                                                                       contact_id=other_contact))
