@@ -36,16 +36,17 @@ FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum
 WHERE a.attrelid = 'audit.entries'::regclass AND a.attname = 'canonical' AND NOT a.attisdropped
 """
 _FUNCTIONS = r"""
-SELECT p.proname, p.provolatile, regexp_replace(p.prosrc, '\s+', ' ', 'g') AS body
-FROM pg_proc p WHERE p.pronamespace = 'audit'::regnamespace AND p.proname IN ('canonical_text', 'canonical_entry')
+SELECT p.proname, l.lanname, regexp_replace(p.prosrc, '\s+', ' ', 'g') AS body
+FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+WHERE p.pronamespace = 'audit'::regnamespace AND p.proname IN ('canonical_text', 'canonical_entry')
 """
 _EXPECTED_EXPRESSION = ("canonical_text(log_name, seq, recorded_at, actor_type, actor_id, actor_role, action, "
                         "subject_type, subject_id, payload, request_id)")
-# SHA-256 of the whitespace-normalised bodies as sql/0012 and sql/0013 define them. A migration that
-# redefines either function must update these (tests/test_audit_tamper.py fails otherwise).
+# SHA-256 of "language:body" (body whitespace-normalised) as sql/0012 and sql/0014 define them. A migration
+# that redefines either function must update these (tests/test_audit_tamper.py fails otherwise).
 EXPECTED_BODIES = {
-    "canonical_entry": "656381311f73823dfe22acf1a9b1c4051ba801a6b7c7cba3f87a33992a06bb2e",
-    "canonical_text": "4832bad831b0b3aa9f2208a69b85abdbfc9504fff53f8524ad33bf7735dee92c",
+    "canonical_entry": "da0bcdf0e36b87c14623210455b687cbc2dff356663547dc309eff851f4fbd32",
+    "canonical_text": "06f1029afeb65321cfc1ad39bf7c546e79aa75d8cc7857d337aa6eecb9c961ef",
 }
 
 
@@ -59,7 +60,7 @@ async def derivation_problem(conn: asyncpg.Connection) -> str | None:
     bodies = {r["proname"]: r for r in await conn.fetch(_FUNCTIONS)}
     for name, expected in EXPECTED_BODIES.items():
         fn = bodies.get(name)
-        if fn is None or hashlib.sha256(fn["body"].strip().encode()).hexdigest() != expected:
+        if fn is None or hashlib.sha256(f"{fn['lanname']}:{fn['body'].strip()}".encode()).hexdigest() != expected:
             return f"audit.{name} was redefined"
     return None
 

@@ -116,5 +116,8 @@ async def test_the_inlined_canonical_text_is_the_original_one_byte_for_byte(app_
         ("national:0", 2**40, datetime(2026, 1, 5, 2, 0, 0, 1, tzinfo=UTC), "system", None, None, 'a"b\\c',
          "x\ty", "\u2028", "{}", None),
     ]
+    generated = "SELECT audit.canonical_text($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11)"
     for args in cases:
         assert await app_conn.fetchval(current, *args) == await app_conn.fetchval(original, *args)
+        # 0014 made the generated column's function PL/pgSQL: still the same bytes.
+        assert await app_conn.fetchval(generated, *args) == await app_conn.fetchval(original, *args)

@@ -104,6 +104,24 @@ async def test_a_canonical_column_cut_loose_from_its_columns_is_detected(app_con
     assert "action" in result.problem and any("no longer generated" in n for n in result.notes), result.notes
 
 
+async def test_a_redefined_generation_function_is_detected(app_conn, owner_conn) -> None:
+    """Whoever redefines the function behind the canonical column could make it write anything; even a body
+    that looks the same in another language is reported, and the rows are then checked one by one."""
+    await _seed(app_conn)
+    async with owner_conn.transaction():
+        await owner_conn.execute("""
+            CREATE OR REPLACE FUNCTION audit.canonical_text(
+                log_name text, seq bigint, recorded_at timestamptz, actor_type text, actor_id text,
+                actor_role text, action text, subject_type text, subject_id text, payload jsonb, request_id text
+            ) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+                SELECT audit.canonical_entry(log_name, seq, recorded_at, actor_type, actor_id, actor_role, action,
+                                             subject_type, subject_id, payload, request_id)
+            $$""")
+    result = await _verify(app_conn, store=False)
+    assert not result.ok and result.first_bad_seq is None, result.summary()
+    assert "canonical_text was redefined" in result.problem
+
+
 async def test_a_superuser_edit_with_triggers_off_is_named(app_conn, owner_conn) -> None:
     log_id = await _seed(app_conn)
     await _tamper(owner_conn, log_id, "UPDATE audit.entries SET action = 'booking.cancelled' WHERE log_id = $1 "
