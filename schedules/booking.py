@@ -460,6 +460,42 @@ async def cancel_bookings_for_sanction(conn: asyncpg.Connection, *, facility_id:
     return [r["booking_id"] for r in rows]
 
 
+_BOOKINGS_OF_BLOCKED_ENTRY = f"""
+SELECT {BOOKING_COLUMNS} FROM bookings
+ WHERE (facility_id, booking_id) IN (
+        -- Contacts with the entry's number (or prefix), then only bookings at facilities the block covers.
+        SELECT b.facility_id, b.booking_id FROM watchlist e
+          JOIN contacts k ON k.phone_e164 = e.pattern
+                          OR (e.pattern_kind = 'prefix' AND starts_with(k.phone_e164, e.pattern))
+          JOIN bookings b ON b.inmate_id = k.inmate_id AND b.contact_id = k.id
+          JOIN facilities f ON f.id = b.facility_id
+         CROSS JOIN LATERAL ({BLOCKING_ENTRY_OF_CONTACT}) blocked
+         WHERE e.id = $1 AND e.mode = 'blocked' AND e.removed_at IS NULL
+           AND b.status IN ('booked', 'checked_in') AND upper(b.slot) > $2)
+   AND status IN ('booked', 'checked_in')
+ ORDER BY inmate_id, booking_id
+   FOR UPDATE
+"""  # noqa: S608 - constant column list and fragment, values are $n parameters
+
+
+async def cancel_bookings_to_blocked_number(conn: asyncpg.Connection, entry_id: int, *, actor: Actor,
+                                            user_id: int | None, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Watchlist entry ``entry_id`` just blocked a number or prefix: cancel the upcoming bookings to it, with
+    the call given back (a watched entry cancels nothing).
+
+    Such a booking could no longer be moved or connected, so leaving it would silently take the inmate's
+    slot and call. Cancelled as the facility's doing (reason ``facility``, refunded) so the inmate can book
+    another verified contact at once; calls already in progress stay with their supervising officer.
+    Returns the affected bookings, so officers can tell the inmates.
+    """
+    now = now or datetime.now(UTC)
+    rows = await conn.fetch(_BOOKINGS_OF_BLOCKED_ENTRY, entry_id, now)
+    for booking in rows:
+        await _cancel(conn, dict(booking), reason="facility", note="number blocked", refund=True, user_id=user_id,
+                      actor=actor, extra={"cause": "number_blocked", "watchlist_entry_id": entry_id})
+    return [_affected(r) for r in rows]
+
+
 async def _cancel_where(conn: asyncpg.Connection, facility_id: int, *, inmate_id: int | None = None,
                         contact_id: int | None = None, reason: str, note: str, cause: str,
                         actor: Actor, now: datetime) -> list[dict[str, Any]]:

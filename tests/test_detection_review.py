@@ -10,6 +10,7 @@ import asyncpg
 from audit.detection.catalogue import BY_ID
 from audit.detection.engine import run_rule
 from audit.detection.watchlist import is_blocked
+from tests.schedules_support import slot_start
 
 NOW = datetime.now(UTC)
 RING = "+6287755500011"
@@ -63,10 +64,18 @@ async def test_review_confirm_puts_the_number_on_the_watchlist_and_is_audited(fa
     r = await sec.post(f"/api/v1/flags/{flag_id}/notes", json={"note": "keluarga menyangkal kenal"})
     assert r.status == 201, await r.text()
 
+    # One inmate has a call to the number booked; the block that comes with the confirmation cancels it.
+    contact = await factory.contact(inmates[1], RING)
+    booked = await (await factory.as_role("officer", facility_id=facilities[1])).post("/api/v1/bookings", json={
+        "facility_id": facilities[1], "booth_id": await factory.booth(facilities[1]), "inmate_id": inmates[1],
+        "contact_id": contact, "starts_at": slot_start("Asia/Jakarta").isoformat()})
+    assert booked.status == 201, await booked.text()
+
     r = await sec.post(f"/api/v1/flags/{flag_id}/confirm",
                        json={"reason": "jaringan penipuan", "watchlist": {"mode": "blocked", "scope": "region"}})
     body = await r.json()
     assert r.status == 200 and body["status"] == "confirmed" and body["watchlist_entry_id"], body
+    assert [c["booking_id"] for c in body["cancelled_bookings"]] == [(await booked.json())["booking_id"]]
     assert [h["kind"] for h in body["history"]] == ["acknowledged", "note", "confirmed"]
     assert await is_blocked(owner_conn, RING, facilities[1])
 

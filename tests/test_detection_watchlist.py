@@ -68,3 +68,41 @@ async def test_a_number_blocked_after_booking_can_be_neither_moved_nor_connected
     r = await site.officer.post(f"/api/v1/bookings/{soon['booking_id']}/start-call", json={})
     assert r.status == 422 and (await r.json())["code"] == "number_blocked", await r.text()
     assert await owner_conn.fetchval("SELECT count(*) FROM calls") == 0
+
+
+async def test_blocking_a_number_cancels_its_upcoming_bookings_and_gives_the_calls_back(factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    from tests.schedules_support import used
+
+    site = await make_site(factory)
+    number = await owner_conn.fetchval("SELECT phone_e164 FROM contacts WHERE id = $1", site.contact_id)
+    doomed = await (await site.officer.post("/api/v1/bookings", json=booking_body(site, slot_start(site.tz)))).json()
+    other = await factory.contact(site.inmate_id)
+    kept = await (await site.officer.post("/api/v1/bookings", json=booking_body(
+        site, slot_start(site.tz, days_ahead=3), contact_id=other))).json()
+    elsewhere = await make_site(factory)  # another region: the region's block does not reach it
+    await owner_conn.execute("UPDATE contacts SET phone_e164 = $1 WHERE id = $2", number, elsewhere.contact_id)
+    far = await (await elsewhere.officer.post("/api/v1/bookings",
+                                              json=booking_body(elsewhere, slot_start(elsewhere.tz)))).json()
+    assert await used(site) == 2
+
+    security = await factory.as_role("security", region_id=site.region_id)
+    r = await security.post("/api/v1/watchlist", json={"pattern": number, "mode": "watched", "scope": "region",
+                                                       "scope_id": site.region_id, "reason": "diamati"})
+    assert r.status == 201 and (await r.json())["cancelled_bookings"] == [], await r.text()
+
+    r = await security.post("/api/v1/watchlist", json={"pattern": number, "mode": "blocked", "scope": "region",
+                                                       "scope_id": site.region_id, "reason": "penipuan"})
+    assert r.status == 201, await r.text()
+    cancelled = (await r.json())["cancelled_bookings"]
+    assert [c["booking_id"] for c in cancelled] == [doomed["booking_id"]]
+    assert cancelled[0]["inmate_id"] == site.inmate_id
+    statuses = dict(await owner_conn.fetch(
+        "SELECT booking_id, status || '/' || coalesce(cancel_reason, '') FROM bookings WHERE booking_id = ANY($1)",
+        [doomed["booking_id"], kept["booking_id"], far["booking_id"]]))
+    assert statuses == {doomed["booking_id"]: "cancelled/facility", kept["booking_id"]: "booked/",
+                        far["booking_id"]: "booked/"}
+    assert await used(site) == 1  # the blocked number's call is given back
+    audit = await owner_conn.fetchval(
+        "SELECT payload->>'cause' FROM audit.entries WHERE action = 'booking.cancelled' AND subject_id = $1",
+        str(doomed["booking_id"]))
+    assert audit == "number_blocked"

@@ -14,6 +14,8 @@ from pydantic import Field
 
 from audit.detection import review
 from audit.detection.catalogue import BY_ID, RULES
+from wartel.api.bookings import AffectedBooking
+from wartel.api.watchlist import cancel_bookings_blocked_by
 from wartel.auth.principal import Principal, require_facility, require_region
 from wartel.errors import InvalidInput, NotFound
 from wartel.http.endpoints import Ctx, EndpointTable
@@ -164,6 +166,8 @@ class FlagDetailOut(FlagOut):
     description: str
     history: list[FlagEventOut]
     watchlist_entry_id: int | None = None
+    cancelled_bookings: list[AffectedBooking] = Field(
+        default_factory=list, description="Bookings the confirmed block cancelled (and credited), if any.")
 
 
 def flag_out(row: dict[str, Any], lang: str) -> FlagOut:
@@ -306,7 +310,10 @@ async def _transition(ctx: Ctx, action: review.Action, reason: str | None,
         raise NotFound("national watchlist is for admins", code="scope_not_found", field="watchlist.scope")
     row = await review.transition(ctx.db, ctx.path.flag_id, action, user_id=ctx.user.user_id, actor=ctx.actor,
                                   facility_ids=facility_ids, region_ids=region_ids, reason=reason, watch=watch)
-    return await _detail(ctx, row)
+    detail = await _detail(ctx, row)
+    if watch is not None and row.get("watchlist_entry_id") is not None:
+        detail.cancelled_bookings = await cancel_bookings_blocked_by(ctx, row["watchlist_entry_id"])
+    return detail
 
 
 @routes.post("/api/v1/flags/{flag_id}/acknowledge", summary="Acknowledge a flag (someone is looking)",

@@ -10,6 +10,8 @@ from aiohttp import web
 from pydantic import Field
 
 from audit.detection import watchlist
+from schedules.booking import cancel_bookings_to_blocked_number
+from wartel.api.bookings import AffectedBooking
 from wartel.auth.principal import Principal, facility_in_scope, region_in_scope
 from wartel.errors import InvalidInput, NotFound
 from wartel.http.endpoints import Ctx, EndpointTable
@@ -45,6 +47,18 @@ class EntryOut(OutModel):
     source_flag_id: int | None
     created_by: int | None
     created_at: datetime
+
+
+class EntryAddedOut(EntryOut):
+    cancelled_bookings: list[AffectedBooking] = Field(
+        default_factory=list,
+        description="Upcoming bookings to the number the block cancelled (and credited): tell these inmates.")
+
+
+async def cancel_bookings_blocked_by(ctx: Ctx, entry_id: int) -> list[AffectedBooking]:
+    """In the request's transaction: the bookings a new block makes impossible, cancelled and credited."""
+    rows = await cancel_bookings_to_blocked_number(ctx.db, entry_id, actor=ctx.actor, user_id=ctx.user.user_id)
+    return [AffectedBooking(**r) for r in rows]
 
 
 class EntriesQuery(QueryModel):
@@ -97,8 +111,10 @@ async def list_entries(req: web.Request, ctx: Ctx) -> list[EntryOut]:
 
 
 @routes.post("/api/v1/watchlist", summary="Block or watch a number or prefix", tags=["detection"], roles=REVIEWERS,
-             body=EntryIn, response=EntryOut, status=201, idempotent=True, errors=(404, 409, 422))
-async def add_entry(req: web.Request, ctx: Ctx) -> EntryOut:
+             body=EntryIn, response=EntryAddedOut, status=201, idempotent=True, errors=(404, 409, 422),
+             description="A blocked number cancels its upcoming bookings (reason facility, call given back); "
+                         "they are listed in cancelled_bookings so officers can tell the inmates.")
+async def add_entry(req: web.Request, ctx: Ctx) -> EntryAddedOut:
     b = ctx.body
     scope_id = 0 if b.scope == "national" else b.scope_id
     if scope_id is None:
@@ -109,8 +125,9 @@ async def add_entry(req: web.Request, ctx: Ctx) -> EntryOut:
     entry_id = await watchlist.add_entry(ctx.db, scope=b.scope, scope_id=scope_id, pattern_kind=b.pattern_kind,
                                          pattern=_pattern(b), mode=b.mode, reason=b.reason,
                                          user_id=ctx.user.user_id, actor=ctx.actor)
+    cancelled = await cancel_bookings_blocked_by(ctx, entry_id)
     row = await ctx.db.fetchrow("SELECT * FROM watchlist WHERE id = $1", entry_id)
-    return EntryOut.model_validate(dict(row))
+    return EntryAddedOut.model_validate({**dict(row), "cancelled_bookings": cancelled})
 
 
 class EntryPath(ApiModel):

@@ -11,6 +11,7 @@ from aiohttp import web
 from audit import LogRef, verification_status
 from audit.detection import links, review
 from audit.search import EntryFilter, log_ids_of, search_entries
+from schedules.booking import cancel_bookings_to_blocked_number
 from wartel.auth.principal import Principal, require_facility, visible_facility_ids
 from wartel.errors import InvalidInput
 from wartel.pages.framework import PageCtx, add_nav, page, redirect
@@ -92,9 +93,13 @@ async def flag_action(req: web.Request, pc: PageCtx) -> web.StreamResponse:
             watch = {"mode": form["watch"], "scope": "region", "scope_id": flag["region_id"]}
 
     async def step() -> Any:
-        return await review.transition(pc.conn, flag_id, action, user_id=pc.user.user_id,  # type: ignore[arg-type]
-                                       actor=pc.actor, facility_ids=facility_ids, region_ids=region_ids,
-                                       reason=form.get("reason") or None, watch=watch)
+        row = await review.transition(pc.conn, flag_id, action, user_id=pc.user.user_id,  # type: ignore[arg-type]
+                                      actor=pc.actor, facility_ids=facility_ids, region_ids=region_ids,
+                                      reason=form.get("reason") or None, watch=watch)
+        if watch is not None and row.get("watchlist_entry_id") is not None:
+            await cancel_bookings_to_blocked_number(pc.conn, row["watchlist_entry_id"], actor=pc.actor,
+                                                    user_id=pc.user.user_id)
+        return row
 
     _, error = await attempt(pc, step)
     if error is not None:
@@ -231,9 +236,12 @@ async def watchlist_change(req: web.Request, pc: PageCtx) -> web.StreamResponse:
         scope, scope_id = ("facility", pc.user.facility_id) if pc.user.facility_id else ("region", region_id)
         if scope_id is None:
             raise InvalidInput("choose a region", code="validation_failed", field="scope")
-        return await watchlist.add_entry(pc.conn, scope=scope, scope_id=scope_id, pattern_kind=kind,  # type: ignore[arg-type]
-                                         pattern=pattern, mode=form.get("mode", ""), reason=form.get("reason", ""),
-                                         user_id=pc.user.user_id, actor=pc.actor)
+        entry_id = await watchlist.add_entry(pc.conn, scope=scope, scope_id=scope_id, pattern_kind=kind,  # type: ignore[arg-type]
+                                             pattern=pattern, mode=form.get("mode", ""), reason=form.get("reason", ""),
+                                             user_id=pc.user.user_id, actor=pc.actor)
+        # A block cancels (and credits) the upcoming bookings to the number, as the API does.
+        await cancel_bookings_to_blocked_number(pc.conn, entry_id, actor=pc.actor, user_id=pc.user.user_id)
+        return entry_id
 
     _, error = await attempt(pc, step)
     if error is not None:
