@@ -1,8 +1,8 @@
-"""Bookings and calls written straight into the tables, as the booking and call engines would leave them."""
+"""Bookings, calls, transfers and releases written straight into the tables, as the engines would leave them."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import asyncpg
 
@@ -29,3 +29,16 @@ async def call(conn: asyncpg.Connection, facility_id: int, booth_id: int, inmate
         " RETURNING call_id",
         facility_id, booking_id, booth_id, inmate_id, contact_id, started, started + timedelta(seconds=seconds),
         outcome, ended_by)
+
+
+async def transfer(conn: asyncpg.Connection, inmate_id: int, to_facility_id: int, at: datetime) -> None:
+    """Move an inmate at a given instant, as wartel.registry.inmates.transfer_inmate would (it stamps now())."""
+    await conn.execute(
+        "WITH moved AS (INSERT INTO inmate_transfers (inmate_id, from_facility_id, to_facility_id, transferred_at)"
+        " SELECT id, current_facility_id, $2, $3 FROM inmates WHERE id = $1 RETURNING inmate_id)"
+        " UPDATE inmates SET current_facility_id = $2 WHERE id = (SELECT inmate_id FROM moved)",
+        inmate_id, to_facility_id, at)
+
+
+async def release(conn: asyncpg.Connection, inmate_id: int, on: date) -> None:
+    await conn.execute("UPDATE inmates SET status = 'released', released_on = $2 WHERE id = $1", inmate_id, on)

@@ -104,6 +104,10 @@ def _figures(calls: asyncpg.Record | None, active: int, entitled: int, bookings:
     }
 
 
+def _held(row: asyncpg.Record | None) -> tuple[int, int]:
+    return (row["active_inmates"], row["entitled_inmates"]) if row else (0, 0)
+
+
 def _empty_bookings() -> dict[str, Any]:
     return {"no_shows": 0, "cancellations": dict.fromkeys(CANCEL_REASONS, 0), "overrides": 0}
 
@@ -136,8 +140,9 @@ async def compliance_report(conn: asyncpg.Connection, *, period: Period, region_
             if r["is_override"]:
                 b["overrides"] += r["n"]
 
-        active = {r["facility_id"]: r["active_inmates"] for r in await conn.fetch(Q["inmates"], *args)}
-        suspended = {r["facility_id"]: r["suspended"] for r in await conn.fetch(Q["suspended"], *args)}
+        inmate_rows = await conn.fetch(Q["inmates"], *args)
+        held = {r["facility_id"]: r for r in inmate_rows if not r["is_total"]}
+        held_total = next((r for r in inmate_rows if r["is_total"]), None)
         open_s = {r["facility_id"]: r["open_s"] * r["booths"] for r in await conn.fetch(Q["booth_time"], *args)}
 
         audit_section = await _audit_status(conn, ids)
@@ -148,9 +153,8 @@ async def compliance_report(conn: asyncpg.Connection, *, period: Period, region_
         facility_reports: list[FacilityReport] = []
         for f in facilities:
             fid = f["id"]
-            n_active = active.get(fid, 0)
-            figures = _figures(by_facility_calls.get(fid), n_active, n_active - suspended.get(fid, 0),
-                               bookings[fid], open_s.get(fid, 0.0))
+            active, entitled = _held(held.get(fid))
+            figures = _figures(by_facility_calls.get(fid), active, entitled, bookings[fid], open_s.get(fid, 0.0))
             facility_reports.append(FacilityReport(
                 facility_id=fid, code=f["code"], name=f["name"], time_zone=f["time_zone"], **figures,
                 flags=_flag_figures(flags_by_facility.get(fid)),
@@ -164,9 +168,8 @@ async def compliance_report(conn: asyncpg.Connection, *, period: Period, region_
             sum_bookings["overrides"] += b["overrides"]
             for reason, n in b["cancellations"].items():
                 sum_bookings["cancellations"][reason] = sum_bookings["cancellations"].get(reason, 0) + n
-        n_active = sum(active.values())
-        totals = CallFigures(**_figures(total_calls, n_active, n_active - sum(suspended.values()), sum_bookings,
-                                        sum(open_s.values())))
+        # An inmate moved within the scope is one person: the total counts him once (rows: each facility).
+        totals = CallFigures(**_figures(total_calls, *_held(held_total), sum_bookings, sum(open_s.values())))
 
         without_call = [InmateWithoutCall(**dict(r))
                         for r in await conn.fetch(Q["without_call"], *args, no_call_days)]

@@ -10,6 +10,46 @@
       FROM facilities f
      WHERE f.id = ANY($1::bigint[])
 
+-- fragment: stays
+-- Every stay of every inmate that a facility of $1 held at some time, all of that inmate's stays wherever
+-- they were (so the last one can be told): admission opens the first, each transfer closes one and opens
+-- the next, release closes the last (until_on NULL while still held). from_on and until_on are days in the
+-- zone of the stay's own facility, both inclusive: a transfer at 23:30 in Jakarta closes the Jakarta stay on
+-- that day and opens a Jayapura stay on the next (01:30 there). since and transfer_id order the stays.
+-- The first stay's facility is the first transfer's origin (current_facility_id only if never moved).
+-- Status 'transferred' (moved out of the registry's view, never set by the API) is left out, as before.
+    WITH concerned AS (
+        SELECT i.id AS inmate_id FROM inmates i WHERE i.current_facility_id = ANY($1::bigint[])
+        UNION
+        SELECT t.inmate_id FROM inmate_transfers t
+         WHERE t.from_facility_id = ANY($1::bigint[]) OR t.to_facility_id = ANY($1::bigint[])
+    ), starts AS (
+        SELECT i.id AS inmate_id, NULL::bigint AS to_facility_id, NULL::bigint AS from_facility_id,
+               '-infinity'::timestamptz AS since, NULL::bigint AS transfer_id,
+               i.admitted_on, i.released_on, i.current_facility_id
+          FROM concerned m JOIN inmates i ON i.id = m.inmate_id
+         WHERE i.status <> 'transferred'
+        UNION ALL
+        SELECT t.inmate_id, t.to_facility_id, t.from_facility_id, t.transferred_at, t.id,
+               i.admitted_on, i.released_on, i.current_facility_id
+          FROM concerned m JOIN inmates i ON i.id = m.inmate_id JOIN inmate_transfers t ON t.inmate_id = i.id
+         WHERE i.status <> 'transferred'
+    ), ordered AS (
+        SELECT s.inmate_id, s.since, s.transfer_id, s.admitted_on, s.released_on,
+               coalesce(s.to_facility_id,
+                        lead(s.from_facility_id) OVER w,
+                        s.current_facility_id) AS facility_id,
+               lead(s.since) OVER w AS next_at
+          FROM starts s
+        WINDOW w AS (PARTITION BY s.inmate_id ORDER BY s.since, s.transfer_id NULLS FIRST)
+    )
+    SELECT o.inmate_id, o.facility_id, o.since, o.transfer_id,
+           CASE WHEN o.transfer_id IS NULL THEN o.admitted_on
+                ELSE (o.since AT TIME ZONE f.time_zone)::date END AS from_on,
+           CASE WHEN o.next_at IS NULL THEN o.released_on
+                ELSE (o.next_at AT TIME ZONE f.time_zone)::date END AS until_on
+      FROM ordered o JOIN facilities f ON f.id = o.facility_id
+
 -- name: calls
 -- One pass over the period's calls; GROUPING SETS gives per-facility rows and the region row.
 WITH facility_periods AS (
@@ -44,14 +84,30 @@ SELECT b.facility_id, b.status, b.cancel_reason, b.is_override, count(*) AS n
  GROUP BY b.facility_id, b.status, b.cancel_reason, b.is_override;
 
 -- name: inmates
--- Inmates held at each facility on some day of the period.
-SELECT i.current_facility_id AS facility_id, count(*) AS active_inmates
-  FROM inmates i
- WHERE i.current_facility_id = ANY($1::bigint[])
-   AND i.status <> 'transferred'
-   AND i.admitted_on <= $3::date
-   AND (i.released_on IS NULL OR i.released_on >= $2::date)
- GROUP BY i.current_facility_id;
+-- Inmates each facility held on some day of the period (its own days), and those of them entitled: not under
+-- a suspension of family calls for the whole of that facility's period. An inmate moved within the period
+-- counts at every facility that held him; the region row (GROUPING SETS) counts each inmate once.
+WITH facility_periods AS (
+/*facility_periods*/
+), stays AS (
+/*stays*/
+), held AS (
+    SELECT DISTINCT s.inmate_id, s.facility_id, fp.starts, fp.ends
+      FROM stays s JOIN facility_periods fp ON fp.facility_id = s.facility_id
+     WHERE s.from_on <= $3::date AND (s.until_on IS NULL OR s.until_on >= $2::date)
+), suspended AS (
+    SELECT DISTINCT h.inmate_id, h.facility_id
+      FROM held h
+      JOIN sanctions s ON s.inmate_id = h.inmate_id AND s.kind = 'suspend'
+                      AND s.during @> tstzrange(h.starts, h.ends)
+                      AND (s.lifted_at IS NULL OR s.lifted_at >= h.ends)
+)
+SELECT h.facility_id, grouping(h.facility_id) = 1 AS is_total,
+       count(DISTINCT h.inmate_id) AS active_inmates,
+       count(DISTINCT h.inmate_id) FILTER (WHERE sp.inmate_id IS NULL) AS entitled_inmates
+  FROM held h
+  LEFT JOIN suspended sp ON sp.inmate_id = h.inmate_id AND sp.facility_id = h.facility_id
+ GROUP BY GROUPING SETS ((h.facility_id), ());
 
 -- name: booth_time
 -- Open booth time: each day's windows in local time, less closures.
@@ -79,31 +135,42 @@ SELECT o.facility_id, o.open_s,
   FROM open_time o;
 
 -- name: without_call
--- Active inmates with no completed call in the last $4 days of the period: an anti-join on that window's
--- calls, then the last call looked up only for those listed (the cost follows the window, not the history).
+-- Inmates held at the end of the period with no completed call in its last $4 days. Each is listed once, by
+-- the facility holding him on the period's last day (his latest stay begun by then, if it lasts to it), and
+-- judged by his last completed call anywhere, at whichever facility. An anti-join on the window's calls at the
+-- scope's facilities drops most inmates first; the window common to every zone of the scope keeps that
+-- pruning safe, and the last call is then looked up only for those left (the cost follows the window).
 WITH facility_periods AS (
 /*facility_periods*/
-),
-recent AS (
+), stays AS (
+/*stays*/
+), at_end AS (
+    SELECT DISTINCT ON (s.inmate_id) s.inmate_id, s.facility_id, s.until_on
+      FROM stays s
+     WHERE s.from_on <= $3::date
+     ORDER BY s.inmate_id, s.since DESC, s.transfer_id DESC NULLS LAST
+), bounds AS (
+    SELECT max(ends) - make_interval(days => $4) AS starts, min(ends) AS ends FROM facility_periods
+), recent AS (
     SELECT DISTINCT c.inmate_id
       FROM facility_periods fp
-      JOIN calls c ON c.facility_id = fp.facility_id
-                  AND c.started_at >= fp.ends - make_interval(days => $4) AND c.started_at < fp.ends
+     CROSS JOIN bounds b
+      JOIN calls c ON c.facility_id = fp.facility_id AND c.started_at >= b.starts AND c.started_at < b.ends
      WHERE c.outcome IN ('completed', 'time_limited')
-),
-candidates AS MATERIALIZED (
-    SELECT i.id, i.registration_no, i.full_name, i.current_facility_id, i.admitted_on, fp.ends, fp.time_zone
-      FROM facility_periods fp
-      JOIN inmates i ON i.current_facility_id = fp.facility_id
-     WHERE i.status = 'active' AND i.admitted_on <= $3::date
-       AND NOT EXISTS (SELECT 1 FROM recent r WHERE r.inmate_id = i.id)
+), candidates AS MATERIALIZED (
+    SELECT i.id, i.registration_no, i.full_name, e.facility_id, i.admitted_on, fp.ends, fp.time_zone
+      FROM at_end e
+      JOIN facility_periods fp ON fp.facility_id = e.facility_id
+      JOIN inmates i ON i.id = e.inmate_id
+     WHERE (e.until_on IS NULL OR e.until_on >= $3::date)
+       AND NOT EXISTS (SELECT 1 FROM recent r WHERE r.inmate_id = e.inmate_id)
 )
-SELECT k.id AS inmate_id, k.registration_no, k.full_name, k.current_facility_id AS facility_id,
+SELECT k.id AS inmate_id, k.registration_no, k.full_name, k.facility_id,
        f.code AS facility_code, last.at AS last_call_at,
        floor(date_part('epoch', k.ends - coalesce(last.at, k.admitted_on::timestamp AT TIME ZONE k.time_zone))
              / 86400)::int AS days_without_call
   FROM candidates k
-  JOIN facilities f ON f.id = k.current_facility_id
+  JOIN facilities f ON f.id = k.facility_id
   LEFT JOIN LATERAL (
         SELECT c.started_at AS at FROM calls c
          WHERE c.inmate_id = k.id AND c.started_at < k.ends AND c.outcome IN ('completed', 'time_limited')
@@ -139,21 +206,6 @@ SELECT b.facility_id, f.code AS facility_code, u.id AS user_id, u.username, u.fu
  WHERE b.is_override
  GROUP BY b.facility_id, f.code, u.id
  ORDER BY count DESC, f.code, u.username;
-
--- name: suspended
--- Active inmates whose family calls a suspension covered for the whole period: not entitled that period.
-WITH facility_periods AS (
-/*facility_periods*/
-)
-SELECT i.current_facility_id AS facility_id, count(DISTINCT i.id) AS suspended
-  FROM facility_periods fp
-  JOIN inmates i ON i.current_facility_id = fp.facility_id
-  JOIN sanctions s ON s.inmate_id = i.id AND s.kind = 'suspend'
-                  AND s.during @> tstzrange(fp.starts, fp.ends)
-                  AND (s.lifted_at IS NULL OR s.lifted_at >= fp.ends)
- WHERE i.status <> 'transferred' AND i.admitted_on <= $3::date
-   AND (i.released_on IS NULL OR i.released_on >= $2::date)
- GROUP BY i.current_facility_id;
 
 -- name: flags_by_facility
 -- Flags touching each facility: raised and reviewed in its period, median time to review, open backlog.
