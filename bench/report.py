@@ -99,10 +99,29 @@ _GENERATE = [
          CROSS JOIN generate_series(0, 30) d
          CROSS JOIN generate_series(0, 2) k
          JOIN contacts c ON c.inmate_id = fa.inmates[1 + (b.booth_id * 97 + d * 3 + k) % cardinality(fa.inmates)]""",
+    # Transfers: a few percent of the inmates move to another facility of the region during the month, at
+    # 10:00 in the origin's zone; their calls from that instant on were made at the destination.
+    """WITH fs AS (
+           SELECT f.id, f.time_zone, coalesce(lead(f.id) OVER (ORDER BY f.id), min(f.id) OVER ()) AS next_id
+             FROM facilities f),
+       moved AS (
+           INSERT INTO inmate_transfers (inmate_id, from_facility_id, to_facility_id, transferred_at, reason)
+           SELECT i.id, i.current_facility_id, fs.next_id,
+                  ((DATE '2026-01-02' + ((i.id * 7) % 28)::int) + time '10:00') AT TIME ZONE fs.time_zone,
+                  'pemerataan hunian'
+             FROM inmates i JOIN fs ON fs.id = i.current_facility_id
+            WHERE i.status = 'active' AND i.id % 100 < $1::int
+           RETURNING inmate_id, to_facility_id)
+       UPDATE inmates i SET current_facility_id = m.to_facility_id FROM moved m WHERE i.id = m.inmate_id""",
+    """UPDATE calls c SET facility_id = t.to_facility_id,
+              booth_id = (SELECT min(b.booth_id) FROM booths b WHERE b.facility_id = t.to_facility_id)
+         FROM inmate_transfers t
+        WHERE c.inmate_id = t.inmate_id AND c.started_at >= t.transferred_at""",
 ]
 
 
-async def build(server: str, facilities: int, calls: int, inmates_per_facility: int, booths: int) -> None:
+async def build(server: str, facilities: int, calls: int, inmates_per_facility: int, booths: int,
+                transferred_pct: int) -> None:
     admin = await asyncpg.connect(_with_database(server, "postgres"))
     await admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
     await admin.execute(f'CREATE DATABASE "{DB_NAME}"')
@@ -113,7 +132,7 @@ async def build(server: str, facilities: int, calls: int, inmates_per_facility: 
         per_facility = -(-calls // facilities)
         args = [
             (), (facilities, list(_ZONES)), (), (booths,), (), (inmates_per_facility,), (),
-            (per_facility,), (),
+            (per_facility,), (), (transferred_pct,), (),
         ]
         for step, (sql, a) in enumerate(zip(_GENERATE, args, strict=True)):
             t0 = time.perf_counter()
@@ -134,6 +153,9 @@ async def measure(server: str, runs: int) -> dict[str, float | int]:
         scan = ("SELECT count(*), sum(extract(epoch FROM ended_at - started_at)) FROM calls "
                 "WHERE started_at >= ($1::date)::timestamp AT TIME ZONE 'Asia/Jayapura' "
                 "AND started_at < ($2::date + 1)::timestamp AT TIME ZONE 'Asia/Jakarta'")
+        transfers = await conn.fetchval(
+            "SELECT count(*) FROM inmate_transfers WHERE transferred_at >= $1::date - interval '1 day'"
+            " AND transferred_at < $2::date + 2", MONTH.start, MONTH.end)
         await compliance_report(conn, period=MONTH, region_id=region_id)  # warm the cache
         await conn.fetch(scan, MONTH.start, MONTH.end)
         report_ms, scan_ms = [], []
@@ -148,7 +170,9 @@ async def measure(server: str, runs: int) -> dict[str, float | int]:
         assert report is not None
         r_ms, s_ms = statistics.median(report_ms), statistics.median(scan_ms)
         return {"facilities": len(report.facilities), "calls": n_calls,
-                "calls_completed": report.totals.calls_completed,
+                "calls_completed": report.totals.calls_completed, "transfers": transfers,
+                "active_inmates": report.totals.active_inmates,
+                "active_inmates_rows": sum(f.active_inmates for f in report.facilities),
                 "inmates_without_call": len(report.inmates_without_call),
                 "report_ms": round(r_ms, 1), "scan_ms": round(s_ms, 1), "ratio": round(r_ms / s_ms, 2),
                 "target_report_ms": 1000, "runs": runs}
@@ -162,6 +186,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=410_000)
     parser.add_argument("--inmates", type=int, default=1_000, help="per facility")
     parser.add_argument("--booths", type=int, default=8, help="per facility")
+    parser.add_argument("--transferred", type=int, default=3, help="percent of inmates moved within the month")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--reuse", action="store_true", help="keep the database built by a previous run")
     parser.add_argument("--drop", action="store_true", help="drop the bench database afterwards")
@@ -172,7 +197,7 @@ def main() -> None:
     async def go() -> dict[str, float | int]:
         if not args.reuse:
             t0 = time.perf_counter()
-            await build(server, args.facilities, args.calls, args.inmates, args.booths)
+            await build(server, args.facilities, args.calls, args.inmates, args.booths, args.transferred)
             print(f"built {DB_NAME} in {time.perf_counter() - t0:.1f}s", flush=True)
         result = await measure(server, args.runs)
         if args.drop:

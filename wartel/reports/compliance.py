@@ -1,7 +1,9 @@
 """The compliance report: set-based SQL over a facility or a region, one snapshot, each facility's own zone.
 
 Every query starts from ``facility_periods``: one row per facility with the period's bounds as instants
-in that facility's time zone, so a WIT facility's January ends two hours before a WIB facility's.
+in that facility's time zone, so a WIT facility's January ends two hours before a WIB facility's. Inmates
+are placed by their ``stays`` (admission, transfers, release; days in each facility's zone), never by their
+current facility: a moved inmate counts at every facility that held him in the period, once in the total.
 """
 
 from __future__ import annotations

@@ -11,44 +11,55 @@
      WHERE f.id = ANY($1::bigint[])
 
 -- fragment: stays
--- Every stay of every inmate that a facility of $1 held at some time, all of that inmate's stays wherever
--- they were (so the last one can be told): admission opens the first, each transfer closes one and opens
--- the next, release closes the last (until_on NULL while still held). from_on and until_on are days in the
--- zone of the stay's own facility, both inclusive: a transfer at 23:30 in Jakarta closes the Jakarta stay on
--- that day and opens a Jayapura stay on the next (01:30 there). since and transfer_id order the stays.
--- The first stay's facility is the first transfer's origin (current_facility_id only if never moved).
+-- Every stay of every inmate that a facility of $1 held at some time: (inmate_id, facility_id, from_on,
+-- until_on, later_from_on). Admission opens the first stay, each transfer closes one and opens the next,
+-- release closes the last (until_on NULL while still held). from_on and until_on are days in the zone of the
+-- stay's own facility, both inclusive: a transfer at 23:30 in Jakarta closes the Jakarta stay that day and
+-- opens a Jayapura stay the next (01:30 there). later_from_on is the earliest such day of any later stay of
+-- the inmate, wherever (NULL for the last): a stay holds him on day d if from_on <= d <= until_on, and is the
+-- one holding him at the end of day d if, besides, no later stay has begun by d.
+-- Inmates never moved (nearly all) are one stay each, straight from their row; only the moved go through
+-- the window over their transfers. The first stay's facility is the first transfer's origin; the last
+-- transfer's destination is the current facility, as wartel.registry.inmates.transfer_inmate leaves it.
 -- Status 'transferred' (moved out of the registry's view, never set by the API) is left out, as before.
-    WITH concerned AS (
-        SELECT i.id AS inmate_id FROM inmates i WHERE i.current_facility_id = ANY($1::bigint[])
-        UNION
-        SELECT t.inmate_id FROM inmate_transfers t
+    WITH moved AS (
+        SELECT DISTINCT t.inmate_id FROM inmate_transfers t
          WHERE t.from_facility_id = ANY($1::bigint[]) OR t.to_facility_id = ANY($1::bigint[])
-    ), starts AS (
-        SELECT i.id AS inmate_id, NULL::bigint AS to_facility_id, NULL::bigint AS from_facility_id,
-               '-infinity'::timestamptz AS since, NULL::bigint AS transfer_id,
-               i.admitted_on, i.released_on, i.current_facility_id
-          FROM concerned m JOIN inmates i ON i.id = m.inmate_id
-         WHERE i.status <> 'transferred'
-        UNION ALL
-        SELECT t.inmate_id, t.to_facility_id, t.from_facility_id, t.transferred_at, t.id,
-               i.admitted_on, i.released_on, i.current_facility_id
-          FROM concerned m JOIN inmates i ON i.id = m.inmate_id JOIN inmate_transfers t ON t.inmate_id = i.id
-         WHERE i.status <> 'transferred'
-    ), ordered AS (
-        SELECT s.inmate_id, s.since, s.transfer_id, s.admitted_on, s.released_on,
-               coalesce(s.to_facility_id,
-                        lead(s.from_facility_id) OVER w,
-                        s.current_facility_id) AS facility_id,
-               lead(s.since) OVER w AS next_at
-          FROM starts s
-        WINDOW w AS (PARTITION BY s.inmate_id ORDER BY s.since, s.transfer_id NULLS FIRST)
     )
-    SELECT o.inmate_id, o.facility_id, o.since, o.transfer_id,
-           CASE WHEN o.transfer_id IS NULL THEN o.admitted_on
-                ELSE (o.since AT TIME ZONE f.time_zone)::date END AS from_on,
-           CASE WHEN o.next_at IS NULL THEN o.released_on
-                ELSE (o.next_at AT TIME ZONE f.time_zone)::date END AS until_on
-      FROM ordered o JOIN facilities f ON f.id = o.facility_id
+    SELECT i.id AS inmate_id, i.current_facility_id AS facility_id, i.admitted_on AS from_on,
+           i.released_on AS until_on, NULL::date AS later_from_on
+      FROM inmates i
+     WHERE i.current_facility_id = ANY($1::bigint[]) AND i.status <> 'transferred'
+       AND NOT EXISTS (SELECT 1 FROM inmate_transfers t WHERE t.inmate_id = i.id)
+    UNION ALL
+    SELECT d.inmate_id, d.facility_id, d.from_on, d.until_on,
+           min(d.from_on) OVER (PARTITION BY d.inmate_id ORDER BY d.since, d.transfer_id NULLS FIRST
+                                ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS later_from_on
+      FROM (
+        SELECT o.inmate_id, o.facility_id, o.since, o.transfer_id,
+               CASE WHEN o.transfer_id IS NULL THEN o.admitted_on
+                    ELSE (o.since AT TIME ZONE f.time_zone)::date END AS from_on,
+               CASE WHEN o.next_at IS NULL THEN o.released_on
+                    ELSE (o.next_at AT TIME ZONE f.time_zone)::date END AS until_on
+          FROM (
+            SELECT e.inmate_id, e.since, e.transfer_id, e.admitted_on, e.released_on,
+                   coalesce(e.to_facility_id, lead(e.from_facility_id) OVER w) AS facility_id,
+                   lead(e.since) OVER w AS next_at
+              FROM (
+                SELECT i.id AS inmate_id, NULL::bigint AS to_facility_id, NULL::bigint AS from_facility_id,
+                       '-infinity'::timestamptz AS since, NULL::bigint AS transfer_id, i.admitted_on, i.released_on
+                  FROM moved m JOIN inmates i ON i.id = m.inmate_id
+                 WHERE i.status <> 'transferred'
+                UNION ALL
+                SELECT t.inmate_id, t.to_facility_id, t.from_facility_id, t.transferred_at, t.id,
+                       i.admitted_on, i.released_on
+                  FROM moved m JOIN inmates i ON i.id = m.inmate_id JOIN inmate_transfers t ON t.inmate_id = i.id
+                 WHERE i.status <> 'transferred'
+              ) e
+            WINDOW w AS (PARTITION BY e.inmate_id ORDER BY e.since, e.transfer_id NULLS FIRST)
+          ) o
+          JOIN facilities f ON f.id = o.facility_id
+      ) d
 
 -- name: calls
 -- One pass over the period's calls; GROUPING SETS gives per-facility rows and the region row.
@@ -86,28 +97,35 @@ SELECT b.facility_id, b.status, b.cancel_reason, b.is_override, count(*) AS n
 -- name: inmates
 -- Inmates each facility held on some day of the period (its own days), and those of them entitled: not under
 -- a suspension of family calls for the whole of that facility's period. An inmate moved within the period
--- counts at every facility that held him; the region row (GROUPING SETS) counts each inmate once.
+-- counts at every facility that held him; the region row counts each inmate once (entitled if entitled at
+-- one of them). Hash aggregates throughout: no sort of the region's inmates.
 WITH facility_periods AS (
 /*facility_periods*/
 ), stays AS (
 /*stays*/
-), held AS (
-    SELECT DISTINCT s.inmate_id, s.facility_id, fp.starts, fp.ends
-      FROM stays s JOIN facility_periods fp ON fp.facility_id = s.facility_id
-     WHERE s.from_on <= $3::date AND (s.until_on IS NULL OR s.until_on >= $2::date)
+), held AS MATERIALIZED (
+    SELECT DISTINCT s.inmate_id, s.facility_id
+      FROM stays s
+     WHERE s.facility_id = ANY($1::bigint[])
+       AND s.from_on <= $3::date AND (s.until_on IS NULL OR s.until_on >= $2::date)
 ), suspended AS (
     SELECT DISTINCT h.inmate_id, h.facility_id
-      FROM held h
-      JOIN sanctions s ON s.inmate_id = h.inmate_id AND s.kind = 'suspend'
-                      AND s.during @> tstzrange(h.starts, h.ends)
-                      AND (s.lifted_at IS NULL OR s.lifted_at >= h.ends)
+      FROM sanctions s
+      JOIN held h ON h.inmate_id = s.inmate_id
+      JOIN facility_periods fp ON fp.facility_id = h.facility_id
+     WHERE s.kind = 'suspend' AND s.during @> tstzrange(fp.starts, fp.ends)
+       AND (s.lifted_at IS NULL OR s.lifted_at >= fp.ends)
+), judged AS MATERIALIZED (
+    SELECT h.inmate_id, h.facility_id, sp.inmate_id IS NULL AS entitled
+      FROM held h LEFT JOIN suspended sp ON sp.inmate_id = h.inmate_id AND sp.facility_id = h.facility_id
 )
-SELECT h.facility_id, grouping(h.facility_id) = 1 AS is_total,
-       count(DISTINCT h.inmate_id) AS active_inmates,
-       count(DISTINCT h.inmate_id) FILTER (WHERE sp.inmate_id IS NULL) AS entitled_inmates
-  FROM held h
-  LEFT JOIN suspended sp ON sp.inmate_id = h.inmate_id AND sp.facility_id = h.facility_id
- GROUP BY GROUPING SETS ((h.facility_id), ());
+SELECT j.facility_id, false AS is_total, count(*) AS active_inmates,
+       count(*) FILTER (WHERE j.entitled) AS entitled_inmates
+  FROM judged j
+ GROUP BY j.facility_id
+UNION ALL
+SELECT NULL, true, count(*), count(*) FILTER (WHERE p.entitled)
+  FROM (SELECT j.inmate_id, bool_or(j.entitled) AS entitled FROM judged j GROUP BY j.inmate_id) p;
 
 -- name: booth_time
 -- Open booth time: each day's windows in local time, less closures.
@@ -136,7 +154,7 @@ SELECT o.facility_id, o.open_s,
 
 -- name: without_call
 -- Inmates held at the end of the period with no completed call in its last $4 days. Each is listed once, by
--- the facility holding him on the period's last day (his latest stay begun by then, if it lasts to it), and
+-- the facility holding him at the end of the period's last day (its own day: see the stays fragment), and
 -- judged by his last completed call anywhere, at whichever facility. An anti-join on the window's calls at the
 -- scope's facilities drops most inmates first; the window common to every zone of the scope keeps that
 -- pruning safe, and the last call is then looked up only for those left (the cost follows the window).
@@ -145,10 +163,10 @@ WITH facility_periods AS (
 ), stays AS (
 /*stays*/
 ), at_end AS (
-    SELECT DISTINCT ON (s.inmate_id) s.inmate_id, s.facility_id, s.until_on
+    SELECT s.inmate_id, s.facility_id
       FROM stays s
-     WHERE s.from_on <= $3::date
-     ORDER BY s.inmate_id, s.since DESC, s.transfer_id DESC NULLS LAST
+     WHERE s.from_on <= $3::date AND (s.until_on IS NULL OR s.until_on >= $3::date)
+       AND (s.later_from_on IS NULL OR s.later_from_on > $3::date)
 ), bounds AS (
     SELECT max(ends) - make_interval(days => $4) AS starts, min(ends) AS ends FROM facility_periods
 ), recent AS (
@@ -162,8 +180,7 @@ WITH facility_periods AS (
       FROM at_end e
       JOIN facility_periods fp ON fp.facility_id = e.facility_id
       JOIN inmates i ON i.id = e.inmate_id
-     WHERE (e.until_on IS NULL OR e.until_on >= $3::date)
-       AND NOT EXISTS (SELECT 1 FROM recent r WHERE r.inmate_id = e.inmate_id)
+     WHERE NOT EXISTS (SELECT 1 FROM recent r WHERE r.inmate_id = e.inmate_id)
 )
 SELECT k.id AS inmate_id, k.registration_no, k.full_name, k.facility_id,
        f.code AS facility_code, last.at AS last_call_at,
