@@ -156,3 +156,33 @@ async def test_an_inmate_moved_there_and_back_counts_once_at_each_facility(facto
     assert (rows["LP-PADANG"].active_inmates, rows["LP-JAYAPURA"].active_inmates, report.totals.active_inmates) == (
         1, 1, 1)
     assert [i.facility_code for i in report.inmates_without_call] == ["LP-PADANG"]
+
+
+async def test_moves_across_regions_count_in_each_region_for_its_part(factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    rid, padang, jayapura, booth_padang, _ = await _region(factory)
+    other = await factory.region("SULSEL")
+    makassar = await factory.facility(other, code="LP-MAKASSAR", time_zone="Asia/Makassar")
+    booth_makassar = await factory.booth(makassar)
+    leaving = await factory.inmate(padang, name="Joko Keluar Wilayah")
+    arriving = await factory.inmate(makassar, name="Kartika Masuk Wilayah")
+    # Kartika called at Makassar on 25 Jan, then came to Jayapura on 27 Jan: no one starved her.
+    await rd.call(owner_conn, makassar, booth_makassar, arriving, await factory.contact(arriving),
+                  datetime(2026, 1, 25, 3, 0, tzinfo=UTC))
+    await rd.transfer(owner_conn, arriving, jayapura, datetime(2026, 1, 27, 3, 0, tzinfo=UTC))
+    # Joko last called at Padang on 2 Jan and left for Makassar on 12 Jan.
+    await rd.call(owner_conn, padang, booth_padang, leaving, await factory.contact(leaving),
+                  datetime(2026, 1, 2, 3, 0, tzinfo=UTC))
+    await rd.transfer(owner_conn, leaving, makassar, datetime(2026, 1, 12, 3, 0, tzinfo=UTC))
+
+    sumbar = await compliance_report(owner_conn, period=JAN, region_id=rid, no_call_days=14)
+    rows = _rows(sumbar)
+    assert (rows["LP-PADANG"].active_inmates, rows["LP-JAYAPURA"].active_inmates) == (1, 1)
+    assert sumbar.totals.active_inmates == 2
+    assert (rows["LP-PADANG"].inmates_with_call, sumbar.totals.inmates_with_call) == (1, 1)
+    # Joko is Makassar's to answer for at the end of January; Kartika's call at Makassar clears her.
+    assert sumbar.inmates_without_call == []
+
+    sulsel = await compliance_report(owner_conn, period=JAN, region_id=other, no_call_days=14)
+    assert (sulsel.facilities[0].active_inmates, sulsel.facilities[0].inmates_with_call) == (2, 1)
+    assert [(i.full_name, i.facility_code, i.days_without_call) for i in sulsel.inmates_without_call] == [
+        ("Joko Keluar Wilayah", "LP-MAKASSAR", 29)]
