@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_s: int = 900
     session_ttl_s: int = 12 * 3600
+    # How long a create's Idempotency-Key answers retries with the first response (then it is deleted).
+    idempotency_key_ttl_h: int = Field(default=24, ge=1)
     default_language: Literal["id", "en"] = "id"
 
     @property

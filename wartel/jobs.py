@@ -62,6 +62,7 @@ def all_jobs() -> list[JobSpec]:
     from audit.detection.engine import incremental_job
     from schedules import jobs as schedules_jobs
     from wartel import audit_service
+    from wartel.http import idempotency
     from wartel.reports.archive import produce_monthly_reports
 
     return [
@@ -72,6 +73,7 @@ def all_jobs() -> list[JobSpec]:
         JobSpec("audit_verify", audit_service.verification_job, every_s=audit_service.VERIFY_EVERY_S, jitter_s=60),
         JobSpec("detection_incremental", incremental_job, every_s=2),
         JobSpec("monthly_compliance_report", produce_monthly_reports, every_s=3600, jitter_s=60),
+        JobSpec(idempotency.JOB_NAME, idempotency.expiry_job, every_s=idempotency.EVERY_S, jitter_s=30),
     ]
 
 
