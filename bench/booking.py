@@ -83,6 +83,7 @@ async def seed(conn: asyncpg.Connection, facilities: int, booths: int, inmates: 
                                  verified_at)
            SELECT i.id, '+6281' || lpad(i.id::text, 9, '0'), 'Keluarga', 'spouse', 'verified', 'ktp',
                   (SELECT min(id) FROM users), now() FROM inmates i""")
+    await seed_history(conn)
     out = []
     for f in await conn.fetch("SELECT f.id, f.time_zone, u.id AS officer FROM facilities f "
                               "JOIN users u ON u.scope_facility_id = f.id ORDER BY f.id"):
@@ -96,6 +97,58 @@ async def seed(conn: asyncpg.Connection, facilities: int, booths: int, inmates: 
                 "WHERE i.current_facility_id = $1", f["id"])]})
     await conn.execute("ANALYZE")
     return out
+
+
+async def seed_history(conn: asyncpg.Connection, weeks: int = 4) -> None:
+    """Weeks of past calls and a day of idempotency keys, so the rush runs against tables (and plans) of a
+    service in use rather than empty ones: with empty tables PostgreSQL's statistics say a sequential scan
+    is cheapest, and prepared statements keep such plans while the tables grow under the rush.
+
+    Three booths, 20 slots a day, inmates in turn: at most two calls per inmate per week (the policy's
+    allowance), each charged to its week in the quota ledger exactly as a booking would be. Only weeks
+    before the current one, so the rush meets every inmate's allowance of this week unused.
+    """
+    policy = await conn.fetchrow("""SELECT policy_id, current_version FROM call_policies
+                                     WHERE scope = 'national' AND allowance = 'family' AND risk_level IS NULL""")
+    await conn.execute(
+        """WITH people AS (
+               SELECT i.current_facility_id AS facility_id, i.id AS inmate_id, c.id AS contact_id,
+                      row_number() OVER (PARTITION BY i.current_facility_id ORDER BY i.id) - 1 AS n,
+                      count(*) OVER (PARTITION BY i.current_facility_id) AS inmates
+                 FROM inmates i JOIN contacts c ON c.inmate_id = i.id),
+           slots AS (
+               SELECT f.id AS facility_id, f.time_zone, u.id AS officer, b.booth_id, b.rank, d, s,
+                      (((now() AT TIME ZONE f.time_zone)::date - d) + time '08:00' + make_interval(mins => 15 * s))
+                          AT TIME ZONE f.time_zone AS starts,
+                      date_trunc('week', now() AT TIME ZONE f.time_zone) AS this_week
+                 FROM facilities f
+                 JOIN users u ON u.scope_facility_id = f.id
+                 JOIN (SELECT facility_id, booth_id, row_number() OVER (PARTITION BY facility_id ORDER BY booth_id)
+                              AS rank FROM booths) b ON b.facility_id = f.id AND b.rank <= 3
+                CROSS JOIN generate_series(1, $1 * 7 + 7) d
+                CROSS JOIN generate_series(0, 19) s)
+           INSERT INTO bookings (facility_id, booth_id, inmate_id, contact_id, slot, allowance, period, period_start,
+                                 policy_id, policy_version, max_minutes, charged, status, booked_by, booked_at,
+                                 checked_in_by, checked_in_at, ended_at)
+           SELECT s.facility_id, s.booth_id, p.inmate_id, p.contact_id,
+                  tstzrange(s.starts, s.starts + interval '15 minutes', '[)'), 'family', 'week',
+                  date_trunc('week', s.starts AT TIME ZONE s.time_zone)::date, $2, $3, 15, true, 'completed',
+                  s.officer, s.starts - interval '2 days', s.officer, s.starts - interval '10 minutes',
+                  s.starts + interval '14 minutes'
+             FROM slots s JOIN people p ON p.facility_id = s.facility_id
+                                       AND p.n = ((s.d - 1) * 60 + (s.rank - 1) * 20 + s.s) % p.inmates
+            WHERE s.starts AT TIME ZONE s.time_zone < s.this_week
+              AND s.starts AT TIME ZONE s.time_zone >= s.this_week - make_interval(weeks => $1)""",
+        weeks, policy["policy_id"], policy["current_version"])
+    await conn.execute(
+        """INSERT INTO quota_ledger (inmate_id, allowance, period, period_start, allowed, used)
+           SELECT inmate_id, allowance, period, period_start, greatest(2, count(*)), count(*)
+             FROM bookings GROUP BY inmate_id, allowance, period, period_start""")
+    await conn.execute(
+        """INSERT INTO idempotency_keys (principal, key, request_hash, response_status, response_body, created_at)
+           SELECT 'user:' || u.id, md5(u.id || ':' || g), md5(g::text), 201, '{}'::jsonb,
+                  now() - make_interval(secs => g % 86400)
+             FROM users u CROSS JOIN generate_series(1, 2000) g""")
 
 
 def _slot(tz: str, day: int, index: int) -> str:
