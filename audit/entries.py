@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from array import array
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,18 +13,22 @@ import asyncpg
 from audit.log import leaf_hash
 from audit.signing import format_time
 
-# One round trip per chunk: the canonical texts joined by newlines (JSON escapes every newline inside a
-# string, so a newline can only be the separator, unless the schema was tampered with) and the stored leaf
-# hashes end to end, read along the primary key so the aggregates need no sort. The canonical text is
-# generated from the row's columns by PostgreSQL (sql/0013), so the columns need no per-row check here; the
-# server only names the first row filed under another log's name.
+# One round trip per chunk: the sequence numbers (8 bytes each, big-endian), the canonical texts joined by
+# newlines (JSON escapes every newline inside a string, so a newline can only be the separator, unless the
+# schema was tampered with) and the stored leaf hashes end to end, all three aggregated in one pass over the
+# same rows, so in the same order. The rows come along the primary key; the aggregates themselves carry no
+# ORDER BY (an ordered aggregate sorts its input again, whatever the plan), and the sequence numbers show
+# the order the rows really came in: the fast path takes a chunk only when they are exactly lo..hi. The
+# canonical text is generated from the row's columns by PostgreSQL (sql/0013), so the columns need no
+# per-row check here; the server only names the first row filed under another log's name.
 CHUNK_SQL = r"""
 SELECT count(*) AS n,
-       convert_to(string_agg(canonical, E'\n' ORDER BY seq), 'UTF8') AS canonical,
-       string_agg(leaf_hash, ''::bytea ORDER BY seq) AS leaves,
+       string_agg(pg_catalog.int8send(seq), ''::bytea) AS seqs,
+       convert_to(string_agg(canonical, E'\n'), 'UTF8') AS canonical,
+       string_agg(leaf_hash, ''::bytea) AS leaves,
        min(seq) FILTER (WHERE log_name IS DISTINCT FROM $4) AS column_mismatch
-FROM audit.entries
-WHERE log_id = $1 AND seq BETWEEN $2 AND $3
+FROM (SELECT seq, canonical, leaf_hash, log_name FROM audit.entries
+      WHERE log_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq) AS e
 """
 
 ROWS_SQL = """
@@ -76,17 +82,27 @@ class Chunk:
     canonical: bytes
     leaves: bytes
     column_mismatch: int | None
+    seqs: bytes = b""
 
     @property
     def complete(self) -> bool:
-        """Every sequence number lo..hi present and the server saw no column disagreement."""
-        return self.count == self.hi - self.lo + 1 and self.column_mismatch is None
+        """Every sequence number lo..hi present, in order, and the server saw no column disagreement."""
+        return (self.count == self.hi - self.lo + 1 and self.column_mismatch is None
+                and self.seqs == sequence_bytes(self.lo, self.hi))
+
+
+def sequence_bytes(lo: int, hi: int) -> bytes:
+    """lo..hi as PostgreSQL's int8send writes them: 8 bytes each, big-endian."""
+    seqs = array("q", range(lo, hi + 1))
+    if sys.byteorder == "little":
+        seqs.byteswap()
+    return seqs.tobytes()
 
 
 async def fetch_chunk(conn: asyncpg.Connection, log_id: int, lo: int, hi: int, log_name: str) -> Chunk:
     row = await conn.fetchrow(CHUNK_SQL, log_id, lo, hi, log_name)
     return Chunk(log_id=log_id, lo=lo, hi=hi, count=row["n"], canonical=row["canonical"] or b"",
-                 leaves=row["leaves"] or b"", column_mismatch=row["column_mismatch"])
+                 leaves=row["leaves"] or b"", column_mismatch=row["column_mismatch"], seqs=row["seqs"] or b"")
 
 
 def row_problem(row: dict[str, Any] | asyncpg.Record, expected_seq: int, log_name: str) -> str | None:

@@ -8,9 +8,12 @@ is named: the first row that fails its own checks, or — when rows pass but a c
 (a rewrite that recomputed the hashes, or a forged row slipped in) — the first entry after the last
 checkpoint that still holds, whichever comes first. The finer the checkpoints, the closer that is.
 
-The database is read in chunks of 2**16 entries, one round trip each; chunks are hashed in worker processes
-while the next is read, and combined through the chunks' subtree roots, which are complete subtrees of the
-RFC 6962 tree. Should the canonical column no longer be generated from the columns (a superuser changed the
+The database is read in chunks of 2**13 entries, one round trip each, and the chunks are combined through
+their subtree roots, which are complete subtrees of the RFC 6962 tree. Given a DSN, worker processes (a few
+per core) each read their chunks on a connection of their own and hash them, so the texts go from the
+database straight to the process that hashes them and only roots come back; the database's and the
+hashing's work then overlap across processes on every core. Without one (inside the service, in tests),
+the caller's connections read and the hashing runs in the same process or on a thread. Should the canonical column no longer be generated from the columns (a superuser changed the
 table), every row is checked in Python against its canonical text instead. Offline, the same checks run on
 an export (:func:`verify_export`).
 """
@@ -25,6 +28,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing import get_all_start_methods, get_context
+from multiprocessing.util import Finalize
 from typing import IO, Any
 
 import asyncpg
@@ -35,7 +39,7 @@ from audit.errors import ExportInvalid
 from audit.log import LogRef
 from audit.merkle import MerkleTree, fold, leaf_hashes
 
-CHUNK = 1 << 16
+CHUNK = 1 << 13
 EXPORT_FORMAT = "wartel-audit-export/v1"
 Progress = Callable[[int, int, str], None]
 
@@ -126,6 +130,40 @@ def check_rows(lo: int, hi: int, rows: list[Any], cuts: Iterable[int], full: boo
     return _roots(lo, stored, cuts, full, bad_seq, problem, None)
 
 
+# Worker processes of a verification with a DSN: one connection each, opened when the process starts and
+# closed when it exits; the planner is kept to the primary key (a chunk is a narrow range of it, and a
+# bitmap scan would sort what the index already gives in order) and to one process per query.
+_READER_SETTINGS = {"application_name": "wartel-audit-verify", "enable_bitmapscan": "off",
+                    "max_parallel_workers_per_gather": "0"}
+_reader: dict[str, Any] = {}
+
+
+def _reader_start(dsn: str) -> None:
+    loop = asyncio.new_event_loop()
+    conn = loop.run_until_complete(asyncpg.connect(dsn, server_settings=_READER_SETTINGS))
+    _reader.update(loop=loop, conn=conn)
+    Finalize(None, _reader_stop, exitpriority=10)
+
+
+def _reader_stop() -> None:
+    loop, conn = _reader.pop("loop", None), _reader.pop("conn", None)
+    if loop is not None and conn is not None:
+        loop.run_until_complete(conn.close(timeout=5))
+        loop.close()
+
+
+def read_and_check_chunk(log_id: int, name: str, lo: int, hi: int, cuts: tuple[int, ...],
+                         full: bool) -> ChunkResult:
+    """In a worker process: read one chunk on the worker's own connection, check and hash it."""
+    loop, conn = _reader["loop"], _reader["conn"]
+    data = loop.run_until_complete(fetch_chunk(conn, log_id, lo, hi, name))
+    if data.complete:
+        res = hash_chunk(lo, data.canonical, data.leaves, data.count, cuts, full)
+        if res.problem != "recheck":
+            return res
+    return check_rows(lo, hi, loop.run_until_complete(conn.fetch(ROWS_SQL, log_id, lo, hi)), cuts, full, name)
+
+
 class _ChunkRoots:
     """Roots of prefixes of one log, from its chunks' roots (complete subtrees of 2**16 leaves)."""
 
@@ -170,6 +208,20 @@ def check_checkpoints(result: LogResult, checkpoints: list[tuple[Checkpoint, dic
         result.checkpoints_checked += 1
 
 
+def _reader_pool(dsn: str | None, total: int, workers: int | None, chunk: int) -> ProcessPoolExecutor | None:
+    """Worker processes that read and hash chunks themselves, when there is a DSN and enough to do.
+
+    Two per core by default: while one waits for its chunk the database works on it, so the cores stay busy
+    with reading and hashing at the same time."""
+    cores = os.cpu_count() or 1
+    workers = workers if workers is not None else 2 * cores
+    if dsn is None or workers < 1 or (workers == 1 and cores == 1) or total < 4 * chunk:
+        return None
+    methods = get_all_start_methods()
+    return ProcessPoolExecutor(max_workers=workers, initializer=_reader_start, initargs=(dsn,),
+                               mp_context=get_context("fork" if "fork" in methods else methods[0]))
+
+
 def _executor(total: int, workers: int | None, chunk: int) -> Executor | None:
     if workers == 0:
         # Inside the service: hash on a thread, so the event loop keeps serving requests in between.
@@ -189,11 +241,13 @@ async def verify_database(conn: asyncpg.Connection, *, log_ids: list[int] | None
                           external_keys: dict[str, bytes] | None = None,
                           progress: Progress | None = None, workers: int | None = None,
                           chunk: int = CHUNK, store: bool = True,
-                          more_conns: Iterable[asyncpg.Connection] = ()) -> list[LogResult]:
+                          more_conns: Iterable[asyncpg.Connection] = (),
+                          dsn: str | None = None) -> list[LogResult]:
     """Verify every log (or ``log_ids``) in the database; store each log's outcome unless ``store`` is off.
 
-    ``more_conns`` are further connections to read chunks on at the same time (the server's share of the
-    work, reading and joining the texts, then runs on more than one core). ``workers``: hashing processes
+    ``dsn``: where worker processes connect to read and hash chunks themselves (``workers`` of them, default
+    two per core); they see what is committed. Without it, ``conn`` and ``more_conns`` read the chunks (the
+    server's share of the work then runs on more than one core) and ``workers`` processes hash them
     (default one per core); 0 hashes on a thread, for use inside the service.
     """
     logs = await conn.fetch(
@@ -228,7 +282,8 @@ async def verify_database(conn: asyncpg.Connection, *, log_ids: list[int] | None
         plan.append((r, cps, size))
     total = sum(p[2] for p in plan)
     done = 0
-    executor = None if schema_problem else _executor(total, workers, chunk)
+    readers_pool = None if schema_problem or workers == 0 else _reader_pool(dsn, total, workers, chunk)
+    executor = None if schema_problem or readers_pool is not None else _executor(total, workers, chunk)
     loop = asyncio.get_running_loop()
     readers: asyncio.Queue[asyncpg.Connection] = asyncio.Queue()
     for c in (conn, *(more_conns or ())):
@@ -245,6 +300,13 @@ async def verify_database(conn: asyncpg.Connection, *, log_ids: list[int] | None
     async def one_chunk(log_id: int, name: str, lo: int, hi: int, cuts: tuple[int, ...]) -> ChunkResult:
         """Read a chunk on whichever connection is free, then hash it in a worker (or check it row by row)."""
         nonlocal done
+        if readers_pool is not None:
+            res = await loop.run_in_executor(readers_pool, read_and_check_chunk, log_id, name, lo, hi, cuts,
+                                             hi - lo + 1 == chunk)
+            done += hi - lo + 1
+            if progress is not None:
+                progress(done, total, name)
+            return res
         async with window:
             reader = await readers.get()
             try:
@@ -301,8 +363,9 @@ async def verify_database(conn: asyncpg.Connection, *, log_ids: list[int] | None
         for _, _, _, tasks in scheduled:
             for task in tasks:
                 task.cancel()
-        if executor is not None:
-            executor.shutdown()
+        for pool in (executor, readers_pool):
+            if pool is not None:
+                pool.shutdown()
     if store:
         await store_results(conn, [r for r in results if r.log_id is not None])
     return results

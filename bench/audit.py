@@ -45,7 +45,7 @@ import asyncpg  # noqa: E402
 from audit import Actor, LogRef, append  # noqa: E402
 from audit.checkpoints import make_checkpoints  # noqa: E402
 from audit.signing import load_or_create  # noqa: E402
-from audit.verify import CHUNK, verify_database  # noqa: E402
+from audit.verify import verify_database  # noqa: E402
 from wartel import migrations  # noqa: E402
 from wartel.db import (  # noqa: E402
     APP_ROLE,
@@ -58,6 +58,8 @@ from wartel.db import (  # noqa: E402
 )
 
 FACILITIES = 25
+# The baseline reads the texts in chunks of this many entries (only the hashing is timed).
+BASELINE_CHUNK = 1 << 16
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -75,21 +77,34 @@ def _cpu_s(pids: list[int]) -> float:
     return total / _TICK
 
 
+def _server_cpu_s(data_dir: Path) -> float:
+    """CPU seconds of the whole database server so far: the postmaster, its live processes (backends,
+    WAL writer, I/O workers...) and those that have exited (counted in the postmaster's children time), so
+    the backends of the verification's worker processes count too."""
+    postmaster = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
+    fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+    total = sum(int(f) for f in fields[11:15])
+    children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _parent(p) == postmaster]
+    return total / _TICK + _cpu_s(children)
+
+
+def _parent(proc: Path) -> int | None:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _children_cpu_s() -> float:
     """CPU seconds of finished child processes (the verification's hashing workers, once shut down)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
 
-async def _backend_pids(conns: list[asyncpg.Connection]) -> list[int]:
-    return [await c.fetchval("SELECT pg_backend_pid()") for c in conns]
-
-
-async def appends(app_dsn: str, writers: int, seconds: float) -> dict:
+async def appends(app_dsn: str, writers: int, seconds: float, data_dir: Path) -> dict:
     """Each writer appends in a loop, one transaction per append, until time is up."""
     conns = await asyncio.gather(*(connect(app_dsn) for _ in range(writers)))
-    pids = await _backend_pids(conns)
-    cpu_before = time.process_time() + _cpu_s(pids)
+    cpu_before = time.process_time() + _server_cpu_s(data_dir)
     stop = time.perf_counter() + seconds
     counts = [0] * writers
 
@@ -110,7 +125,7 @@ async def appends(app_dsn: str, writers: int, seconds: float) -> dict:
         await asyncio.gather(*(writer(i, c) for i, c in enumerate(conns)))
     finally:
         elapsed = time.perf_counter() - started
-        cpu = time.process_time() + _cpu_s(pids) - cpu_before
+        cpu = time.process_time() + _server_cpu_s(data_dir) - cpu_before
         await asyncio.gather(*(c.close() for c in conns))
     return {"appends": sum(counts), "elapsed_s": elapsed, "cpu_s": cpu}
 
@@ -156,10 +171,10 @@ async def hashlib_baseline(owner: asyncpg.Connection) -> tuple[int, float, float
     prefix = b"\x00".__add__
     hashed, elapsed, cpu = 0, 0.0, 0.0
     for log in await owner.fetch("SELECT log_id, size FROM audit.logs ORDER BY log_id"):
-        for lo in range(1, log["size"] + 1, CHUNK):
+        for lo in range(1, log["size"] + 1, BASELINE_CHUNK):
             blob = await owner.fetchval(
                 "SELECT convert_to(string_agg(canonical, E'\\n' ORDER BY seq), 'UTF8') FROM audit.entries "
-                "WHERE log_id = $1 AND seq BETWEEN $2 AND $3", log["log_id"], lo, lo + CHUNK - 1)
+                "WHERE log_id = $1 AND seq BETWEEN $2 AND $3", log["log_id"], lo, lo + BASELINE_CHUNK - 1)
             texts = blob.split(b"\n")
             started, cpu_started = time.perf_counter(), time.process_time()
             leaves = list(map(digest, map(sha256, map(prefix, texts))))
@@ -179,8 +194,8 @@ async def main(args: argparse.Namespace) -> dict:
         try:
             await migrations.migrate(owner)
             app_dsn = _with_database(server, DATABASE_NAME, user=APP_ROLE)
-            await appends(app_dsn, min(args.writers, 8), 1.0)  # warm-up: plans, caches
-            result = await appends(app_dsn, args.writers, args.seconds)
+            await appends(app_dsn, min(args.writers, 8), 1.0, data_dir)  # warm-up: plans, caches
+            result = await appends(app_dsn, args.writers, args.seconds, data_dir)
             gaps = await owner.fetchval(
                 "SELECT count(*) FROM audit.logs l WHERE l.size <> (SELECT count(*) FROM audit.entries e "
                 "WHERE e.log_id = l.log_id)")
@@ -197,16 +212,17 @@ async def main(args: argparse.Namespace) -> dict:
             verify_runs = []
             verify_cpu = []
             verify_split: list[tuple[float, float, float]] = []
-            second = await connect(_with_database(server, DATABASE_NAME))  # as `wartel audit verify` does
-            pids = await _backend_pids([owner, second])
+            owner_dsn = _with_database(server, DATABASE_NAME)
+            second = await connect(owner_dsn)  # as `wartel audit verify` does
             try:
                 for _ in range(args.repeat):
-                    before = (time.process_time(), _children_cpu_s(), _cpu_s(pids))
+                    before = (time.process_time(), _children_cpu_s(), _server_cpu_s(data_dir))
                     started = time.perf_counter()
-                    results = await verify_database(owner, workers=args.workers, store=False, more_conns=[second])
+                    results = await verify_database(owner, workers=args.workers, store=False, more_conns=[second],
+                                                    dsn=owner_dsn)
                     verify_runs.append(time.perf_counter() - started)
                     split = (time.process_time() - before[0], _children_cpu_s() - before[1],
-                             _cpu_s(pids) - before[2])
+                             _server_cpu_s(data_dir) - before[2])
                     verify_cpu.append(sum(split))
                     verify_split.append(split)
             finally:
@@ -236,7 +252,7 @@ async def main(args: argparse.Namespace) -> dict:
             "load_s": round(load_s, 1), "checkpoints_signed": len(made), "checkpoint_s": round(checkpoint_s, 2),
             "entries_verified": verified, "verify_s": round(verify_s, 2),
             "verify_runs_s": [round(t, 2) for t in verify_runs], "verify_failures": failed,
-            "verify_workers": args.workers or os.cpu_count(), "hashlib_s": round(hash_s, 3),
+            "verify_workers": 2 * cores if args.workers is None else args.workers, "hashlib_s": round(hash_s, 3),
             "hashlib_runs_s": [round(t, 3) for _, t, _ in hash_runs],
             "cpus": cores, "load_average": os.getloadavg(),
             "cpu_us_per_append": round(append_cpu_us, 1), "cpu_us_per_verified_entry": round(verify_cpu_us, 2),

@@ -225,20 +225,43 @@ async def test_a_checkpoint_with_a_bad_signature_is_reported(app_conn, key, tmp_
     assert not result.ok and "signature" in result.problem, result.summary()
 
 
-async def test_chunked_and_parallel_verification_agree_with_the_simple_one(app_conn, owner_conn, key) -> None:
+async def test_chunked_and_parallel_verification_agree_with_the_simple_one(app_conn, owner_conn, key,
+                                                                          database) -> None:
     log_id = await _seed(app_conn, 37)
     for size in (3, 4, 16, 17, 33):
         await _checkpoint_at(app_conn, key, log_id, size)
     await make_checkpoint(app_conn, key, log_id)
-    for workers in (1, 2):
-        result = await _verify(app_conn, chunk=4, workers=workers, store=False)
-        assert result.ok and result.checkpoints_checked == 6, result.summary()
+    # Hashing in this process, in hashing processes, and in processes that read their chunks themselves.
+    ways = [{"workers": 1}, {"workers": 2}, {"workers": 3, "dsn": database.app_dsn}]
+    for way in ways:
+        result = await _verify(app_conn, chunk=4, store=False, **way)
+        assert result.ok and result.checkpoints_checked == 6, (way, result.summary())
     await _tamper(owner_conn, log_id, "UPDATE audit.entries SET action = 'other' WHERE log_id = $1 "
                               "AND seq = 22")
-    result = await _verify(app_conn, chunk=4, workers=2, store=False)
-    assert (result.ok, result.first_bad_seq) == (False, 22), result.summary()
-    result = await _verify(app_conn, chunk=4, workers=1, store=False, more_conns=[owner_conn])
-    assert (result.ok, result.first_bad_seq) == (False, 22), result.summary()
+    for way in [*ways, {"workers": 1, "more_conns": [owner_conn]}]:
+        result = await _verify(app_conn, chunk=4, store=False, **way)
+        assert (result.ok, result.first_bad_seq) == (False, 22), (way, result.summary())
+
+
+async def test_reading_processes_name_missing_swapped_and_foreign_rows(app_conn, owner_conn, key, database) -> None:
+    """The processes that read their own chunks take the exact row-by-row path wherever a chunk is not
+    exactly lo..hi in order under its own log's name."""
+    log_id = await _seed(app_conn, 40)
+    await make_checkpoint(app_conn, key, log_id)
+    await _tamper(owner_conn, log_id,
+                  "UPDATE audit.entries SET log_name = 'facility:2' WHERE log_id = $1 AND seq = 30",
+                  "UPDATE audit.entries SET seq = 1000000 WHERE log_id = $1 AND seq = 13",
+                  "UPDATE audit.entries SET seq = 13 WHERE log_id = $1 AND seq = 14",
+                  "UPDATE audit.entries SET seq = 14 WHERE log_id = $1 AND seq = 1000000",
+                  "DELETE FROM audit.entries WHERE log_id = $1 AND seq = 21")
+    result = await _verify(app_conn, chunk=4, workers=2, store=False, dsn=database.app_dsn)
+    assert (result.ok, result.first_bad_seq) == (False, 13), result.summary()
+    await _tamper(owner_conn, log_id, "UPDATE audit.entries SET seq = 1000000 WHERE log_id = $1 AND seq = 13",
+                  "UPDATE audit.entries SET seq = 13 WHERE log_id = $1 AND seq = 14",
+                  "UPDATE audit.entries SET seq = 14 WHERE log_id = $1 AND seq = 1000000")
+    result = await _verify(app_conn, chunk=4, workers=2, store=False, dsn=database.app_dsn)
+    assert (result.ok, result.first_bad_seq) == (False, 21), result.summary()
+    assert "missing" in result.problem
 
 
 async def test_offline_export_verifies_without_the_database_and_names_tampering(app_conn, key) -> None:
