@@ -31,6 +31,10 @@ FROM (SELECT seq, canonical, leaf_hash, log_name FROM audit.entries
       WHERE log_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq) AS e
 """
 
+# The same for a connection that reads text as raw UTF-8 bytes (the verifier's reading processes): the
+# server then sends the joined texts as they are instead of copying them into a bytea first.
+CHUNK_TEXT_SQL = CHUNK_SQL.replace("convert_to(string_agg(canonical, E'\\n'), 'UTF8')", "string_agg(canonical, E'\\n')")
+
 ROWS_SQL = """
 SELECT * FROM audit.entries WHERE log_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq
 """
@@ -99,8 +103,10 @@ def sequence_bytes(lo: int, hi: int) -> bytes:
     return seqs.tobytes()
 
 
-async def fetch_chunk(conn: asyncpg.Connection, log_id: int, lo: int, hi: int, log_name: str) -> Chunk:
-    row = await conn.fetchrow(CHUNK_SQL, log_id, lo, hi, log_name)
+async def fetch_chunk(conn: asyncpg.Connection, log_id: int, lo: int, hi: int, log_name: str, *,
+                      raw_text: bool = False) -> Chunk:
+    """Entries lo..hi of a log in one round trip; ``raw_text``: ``conn`` decodes text as UTF-8 bytes."""
+    row = await conn.fetchrow(CHUNK_TEXT_SQL if raw_text else CHUNK_SQL, log_id, lo, hi, log_name)
     return Chunk(log_id=log_id, lo=lo, hi=hi, count=row["n"], canonical=row["canonical"] or b"",
                  leaves=row["leaves"] or b"", column_mismatch=row["column_mismatch"], seqs=row["seqs"] or b"")
 

@@ -36,6 +36,17 @@ def leaf_hashes(items: Iterable[bytes]) -> list[bytes]:
     return list(map(_digest, map(_sha256, map(_LEAF_PREFIX, items))))
 
 
+def joined_leaf_hashes(joined: bytes, separator: bytes = b"\n") -> list[bytes]:
+    """Leaf hashes of the entries in ``joined``, separated by ``separator`` (which no entry contains).
+
+    The 0x00 prefix goes in front of every entry in one pass over the whole (a replace, then one split)
+    instead of one concatenation, that is one more copy of the entry, per leaf."""
+    if not joined:
+        return [leaf_hash(b"")]
+    prefixed = (b"\x00" + joined.replace(separator, separator + b"\x00")).split(separator)
+    return list(map(_digest, map(_sha256, prefixed)))
+
+
 def _pair_level(level: Sequence[bytes]) -> list[bytes]:
     """Hashes of the complete pairs of a level (an odd last node has no parent at this level)."""
     return list(map(_digest, map(_sha256, map(_NODE_PREFIX, map(bytes.__add__, level[0::2], level[1::2])))))

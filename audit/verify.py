@@ -8,7 +8,7 @@ is named: the first row that fails its own checks, or — when rows pass but a c
 (a rewrite that recomputed the hashes, or a forged row slipped in) — the first entry after the last
 checkpoint that still holds, whichever comes first. The finer the checkpoints, the closer that is.
 
-The database is read in chunks of 2**13 entries, one round trip each, and the chunks are combined through
+The database is read in chunks of 2**12 entries, one round trip each, and the chunks are combined through
 their subtree roots, which are complete subtrees of the RFC 6962 tree. Given a DSN, worker processes (a few
 per core) each read their chunks on a connection of their own and hash them, so the texts go from the
 database straight to the process that hashes them and only roots come back; the database's and the
@@ -37,9 +37,9 @@ from audit.checkpoints import Checkpoint, checkpoint_from_json, public_keys, sig
 from audit.entries import ROWS_SQL, canonical_problem, derivation_problem, fetch_chunk, row_problem
 from audit.errors import ExportInvalid
 from audit.log import LogRef
-from audit.merkle import MerkleTree, fold, leaf_hashes
+from audit.merkle import MerkleTree, fold, joined_leaf_hashes
 
-CHUNK = 1 << 13
+CHUNK = 1 << 12
 EXPORT_FORMAT = "wartel-audit-export/v1"
 Progress = Callable[[int, int, str], None]
 
@@ -92,10 +92,9 @@ def _split_leaves(blob: bytes) -> list[bytes]:
 def hash_chunk(lo: int, canonical: bytes, leaves: bytes, count: int, cuts: tuple[int, ...],
                full: bool) -> ChunkResult:
     """Check and hash one complete chunk read by the fast path. Runs in a worker: plain data in and out."""
-    texts = canonical.split(b"\n") if count else []
-    if len(texts) != count or len(leaves) != 32 * count:
+    computed = joined_leaf_hashes(canonical) if count else []
+    if len(computed) != count or len(leaves) != 32 * count:
         return ChunkResult(lo, None, "recheck", None, None, {})
-    computed = leaf_hashes(texts)
     if b"".join(computed) == leaves:
         return _roots(lo, computed, cuts, full, None, None, None)
     stored = _split_leaves(leaves)
@@ -132,17 +131,33 @@ def check_rows(lo: int, hi: int, rows: list[Any], cuts: Iterable[int], full: boo
 
 # Worker processes of a verification with a DSN: one connection each, opened when the process starts and
 # closed when it exits; the planner is kept to the primary key (a chunk is a narrow range of it, and a
-# bitmap scan would sort what the index already gives in order) and to one process per query.
+# bitmap scan would sort what the index already gives in order) and to one process per query. Text comes
+# as raw UTF-8 bytes (the bytes that are hashed; no decoding to str and back).
 _READER_SETTINGS = {"application_name": "wartel-audit-verify", "enable_bitmapscan": "off",
                     "max_parallel_workers_per_gather": "0"}
 _reader: dict[str, Any] = {}
+# glibc's malloc hands freed heap back to the kernel as soon as more than 128 kB sit free at its top, and
+# serves blocks above 128 kB with mmap, until it sees a large mmapped block freed; then it raises both
+# limits to that block's size (at most 32 MB). A chunk moves a few MB of text through the backend and the
+# reader (aggregate, result, socket buffers), so without that every chunk would fault all its pages in
+# afresh: perf showed a third of the backend's time in page faults. One 16 MB block allocated and freed at
+# the start of each reading session, in the backend and in the worker, raises the limits for the rest of
+# it. Both processes end with the verification, so the memory they keep is given back then.
+_WARM_UP_SQL = "SELECT pg_catalog.octet_length(pg_catalog.repeat('x', 16777216))"
 
 
 def _reader_start(dsn: str) -> None:
+    bytearray(16 << 20)  # see _WARM_UP_SQL
     loop = asyncio.new_event_loop()
     conn = loop.run_until_complete(asyncpg.connect(dsn, server_settings=_READER_SETTINGS))
+    loop.run_until_complete(_raw_text(conn))
+    loop.run_until_complete(conn.execute(_WARM_UP_SQL))
     _reader.update(loop=loop, conn=conn)
     Finalize(None, _reader_stop, exitpriority=10)
+
+
+async def _raw_text(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("text", schema="pg_catalog", format="binary", encoder=str.encode, decoder=bytes)
 
 
 def _reader_stop() -> None:
@@ -156,12 +171,18 @@ def read_and_check_chunk(log_id: int, name: str, lo: int, hi: int, cuts: tuple[i
                          full: bool) -> ChunkResult:
     """In a worker process: read one chunk on the worker's own connection, check and hash it."""
     loop, conn = _reader["loop"], _reader["conn"]
-    data = loop.run_until_complete(fetch_chunk(conn, log_id, lo, hi, name))
+    data = loop.run_until_complete(fetch_chunk(conn, log_id, lo, hi, name, raw_text=True))
     if data.complete:
         res = hash_chunk(lo, data.canonical, data.leaves, data.count, cuts, full)
         if res.problem != "recheck":
             return res
-    return check_rows(lo, hi, loop.run_until_complete(conn.fetch(ROWS_SQL, log_id, lo, hi)), cuts, full, name)
+    # The exact path compares columns as Python values: text as str again for this chunk.
+    loop.run_until_complete(conn.reset_type_codec("text", schema="pg_catalog"))
+    try:
+        rows = loop.run_until_complete(conn.fetch(ROWS_SQL, log_id, lo, hi))
+    finally:
+        loop.run_until_complete(_raw_text(conn))
+    return check_rows(lo, hi, rows, cuts, full, name)
 
 
 class _ChunkRoots:

@@ -7,7 +7,9 @@ import hashlib
 from audit.merkle import (
     EMPTY_ROOT,
     MerkleTree,
+    joined_leaf_hashes,
     leaf_hash,
+    leaf_hashes,
     node_hash,
     root_of,
     verify_consistency,
@@ -92,3 +94,8 @@ def test_consistency_proof_fails_for_a_rewritten_history() -> None:
     good = tree.consistency_proof(20, 30)
     assert not verify_consistency(20, 30, tree.root(20), forged.root(30), good)
     assert not verify_consistency(20, 30, tree.root(19), tree.root(30), good)
+
+
+def test_leaf_hashes_of_joined_entries_are_those_of_the_entries() -> None:
+    for entries in ([b"a"], [b"{}", b'{"x" : "\\n"}', b"", b"\x00\x01", "é".encode()], [b""] * 3):
+        assert joined_leaf_hashes(b"\n".join(entries)) == leaf_hashes(entries)
