@@ -9,13 +9,14 @@ is named: the first row that fails its own checks, or — when rows pass but a c
 checkpoint that still holds, whichever comes first. The finer the checkpoints, the closer that is.
 
 The database is read in chunks of 2**12 entries, one round trip each, and the chunks are combined through
-their subtree roots, which are complete subtrees of the RFC 6962 tree. Given a DSN, worker processes (a few
+their subtree roots, which are complete subtrees of the RFC 6962 tree. Given a DSN, worker processes (one
 per core) each read their chunks on a connection of their own and hash them, so the texts go from the
 database straight to the process that hashes them and only roots come back; the database's and the
 hashing's work then overlap across processes on every core. Without one (inside the service, in tests),
-the caller's connections read and the hashing runs in the same process or on a thread. Should the canonical column no longer be generated from the columns (a superuser changed the
-table), every row is checked in Python against its canonical text instead. Offline, the same checks run on
-an export (:func:`verify_export`).
+the caller's connections read and the hashing runs in the same process or on a thread. Should the
+canonical column no longer be generated from the columns (a superuser changed the table), every row is
+checked in Python against its canonical text instead. Offline, the same checks run on an export
+(:func:`verify_export`).
 """
 
 from __future__ import annotations
@@ -232,10 +233,11 @@ def check_checkpoints(result: LogResult, checkpoints: list[tuple[Checkpoint, dic
 def _reader_pool(dsn: str | None, total: int, workers: int | None, chunk: int) -> ProcessPoolExecutor | None:
     """Worker processes that read and hash chunks themselves, when there is a DSN and enough to do.
 
-    Two per core by default: while one waits for its chunk the database works on it, so the cores stay busy
-    with reading and hashing at the same time."""
+    One per core by default (at least two): while one waits for its chunk the database works on it and the
+    other hashes, so every core is busy (measured: two, three and four on two cores came out alike, and
+    more processes only cost the database more)."""
     cores = os.cpu_count() or 1
-    workers = workers if workers is not None else 2 * cores
+    workers = workers if workers is not None else max(2, cores)
     if dsn is None or workers < 1 or (workers == 1 and cores == 1) or total < 4 * chunk:
         return None
     methods = get_all_start_methods()
@@ -267,9 +269,9 @@ async def verify_database(conn: asyncpg.Connection, *, log_ids: list[int] | None
     """Verify every log (or ``log_ids``) in the database; store each log's outcome unless ``store`` is off.
 
     ``dsn``: where worker processes connect to read and hash chunks themselves (``workers`` of them, default
-    two per core); they see what is committed. Without it, ``conn`` and ``more_conns`` read the chunks (the
-    server's share of the work then runs on more than one core) and ``workers`` processes hash them
-    (default one per core); 0 hashes on a thread, for use inside the service.
+    one per core, at least two); they see what is committed. Without it, ``conn`` and ``more_conns`` read
+    the chunks (the server's share of the work then runs on more than one core) and ``workers`` processes
+    hash them (default one per core); 0 hashes on a thread, for use inside the service.
     """
     logs = await conn.fetch(
         "SELECT log_id, audit.log_name(scope, scope_id) AS name, size, "

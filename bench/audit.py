@@ -252,7 +252,7 @@ async def main(args: argparse.Namespace) -> dict:
             "load_s": round(load_s, 1), "checkpoints_signed": len(made), "checkpoint_s": round(checkpoint_s, 2),
             "entries_verified": verified, "verify_s": round(verify_s, 2),
             "verify_runs_s": [round(t, 2) for t in verify_runs], "verify_failures": failed,
-            "verify_workers": 2 * cores if args.workers is None else args.workers, "hashlib_s": round(hash_s, 3),
+            "verify_workers": max(2, cores) if args.workers is None else args.workers, "hashlib_s": round(hash_s, 3),
             "hashlib_runs_s": [round(t, 3) for _, t, _ in hash_runs],
             "cpus": cores, "load_average": os.getloadavg(),
             "cpu_us_per_append": round(append_cpu_us, 1), "cpu_us_per_verified_entry": round(verify_cpu_us, 2),

@@ -214,7 +214,7 @@ def add_audit_commands(sub: Any) -> None:
     p.add_argument("--checkpoints", action="append", metavar="FILE",
                    help="exported checkpoints document (from `wartel audit export --checkpoints-only`)")
     p.add_argument("--offline", metavar="FILE", help="verify an export (`wartel audit export`) without the database")
-    p.add_argument("--workers", type=int, help="processes that read and hash (default: two per core)")
+    p.add_argument("--workers", type=int, help="processes that read and hash (default: one per core)")
     p.add_argument("--no-store", action="store_true", help="do not record the outcome in the database")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(cmd="audit verify")
