@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
-from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -13,7 +11,7 @@ import asyncpg
 from audit.log import leaf_hash
 from audit.signing import format_time
 
-# One round trip per chunk: the sequence numbers (8 bytes each, big-endian), the canonical texts joined by
+# One round trip per chunk: the sequence numbers (an array), the canonical texts joined by
 # newlines (JSON escapes every newline inside a string, so a newline can only be the separator, unless the
 # schema was tampered with) and the stored leaf hashes end to end, all three aggregated in one pass over the
 # same rows, so in the same order. The rows come along the primary key; the aggregates themselves carry no
@@ -23,7 +21,7 @@ from audit.signing import format_time
 # per-row check here; the server only names the first row filed under another log's name.
 CHUNK_SQL = r"""
 SELECT count(*) AS n,
-       string_agg(pg_catalog.int8send(seq), ''::bytea) AS seqs,
+       array_agg(seq) AS seqs,
        convert_to(string_agg(canonical, E'\n'), 'UTF8') AS canonical,
        string_agg(leaf_hash, ''::bytea) AS leaves,
        min(seq) FILTER (WHERE log_name IS DISTINCT FROM $4) AS column_mismatch
@@ -86,21 +84,13 @@ class Chunk:
     canonical: bytes
     leaves: bytes
     column_mismatch: int | None
-    seqs: bytes = b""
+    seqs: list[int] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
         """Every sequence number lo..hi present, in order, and the server saw no column disagreement."""
         return (self.count == self.hi - self.lo + 1 and self.column_mismatch is None
-                and self.seqs == sequence_bytes(self.lo, self.hi))
-
-
-def sequence_bytes(lo: int, hi: int) -> bytes:
-    """lo..hi as PostgreSQL's int8send writes them: 8 bytes each, big-endian."""
-    seqs = array("q", range(lo, hi + 1))
-    if sys.byteorder == "little":
-        seqs.byteswap()
-    return seqs.tobytes()
+                and self.seqs == list(range(self.lo, self.hi + 1)))
 
 
 async def fetch_chunk(conn: asyncpg.Connection, log_id: int, lo: int, hi: int, log_name: str, *,
@@ -108,7 +98,7 @@ async def fetch_chunk(conn: asyncpg.Connection, log_id: int, lo: int, hi: int, l
     """Entries lo..hi of a log in one round trip; ``raw_text``: ``conn`` decodes text as UTF-8 bytes."""
     row = await conn.fetchrow(CHUNK_TEXT_SQL if raw_text else CHUNK_SQL, log_id, lo, hi, log_name)
     return Chunk(log_id=log_id, lo=lo, hi=hi, count=row["n"], canonical=row["canonical"] or b"",
-                 leaves=row["leaves"] or b"", column_mismatch=row["column_mismatch"], seqs=row["seqs"] or b"")
+                 leaves=row["leaves"] or b"", column_mismatch=row["column_mismatch"], seqs=row["seqs"] or [])
 
 
 def row_problem(row: dict[str, Any] | asyncpg.Record, expected_seq: int, log_name: str) -> str | None:

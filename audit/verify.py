@@ -149,12 +149,22 @@ _WARM_UP_SQL = "SELECT pg_catalog.octet_length(pg_catalog.repeat('x', 16777216))
 
 def _reader_start(dsn: str) -> None:
     bytearray(16 << 20)  # see _WARM_UP_SQL
-    loop = asyncio.new_event_loop()
+    loop = _new_loop()
     conn = loop.run_until_complete(asyncpg.connect(dsn, server_settings=_READER_SETTINGS))
     loop.run_until_complete(_raw_text(conn))
     loop.run_until_complete(conn.execute(_WARM_UP_SQL))
     _reader.update(loop=loop, conn=conn)
     Finalize(None, _reader_stop, exitpriority=10)
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop when it is there (as in ``wartel serve``): it receives each chunk's megabytes with less
+    work than asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 async def _raw_text(conn: asyncpg.Connection) -> None:
