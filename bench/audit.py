@@ -6,8 +6,9 @@ Starts a private embedded PostgreSQL in a temporary data directory (removed at t
    (``audit.append`` inside ``conn.transaction()``, as every endpoint does), spread over 25 facility logs;
 2. loads 1,000,000 entries more (as the owner, generated in SQL by the same canonical function the append
    path uses) and signs a checkpoint of every log;
-3. verifies every log with ``audit.verify.verify_database`` (what ``wartel audit verify`` runs): gapless
-   sequence, leaf hashes from the canonical text, columns against canonical text, roots against checkpoints;
+3. verifies every log with ``audit.verify.verify_database`` as ``wartel audit verify`` runs it (with the
+   DSN, so one reading process per core, at least two: the verifier uses every core): gapless sequence,
+   leaf hashes from the canonical text, columns against canonical text, roots against checkpoints;
 4. hashes the same canonical bytes with hashlib alone (leaf hashes only, one process) as the baseline.
 
 Verification and the baseline each run ``--repeat`` times; the best run of each counts (the machine is
