@@ -15,7 +15,7 @@ from audit.errors import CheckpointNotFound, EntryNotFound, HistoryRewritten, Lo
 from audit.merkle import MerkleTree, leaf_hashes
 from audit.signing import SigningKey, checkpoint_message, format_time, verify_signature
 
-FETCH_CHUNK = 65_536
+FETCH_CHUNK = 8_192
 EXPORT_FORMAT = "wartel-audit-checkpoints/v1"
 
 
