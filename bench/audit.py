@@ -11,8 +11,8 @@ Starts a private embedded PostgreSQL in a temporary data directory (removed at t
    leaf hashes from the canonical text, columns against canonical text, roots against checkpoints;
 4. hashes the same canonical bytes with hashlib alone (leaf hashes only, one process) as the baseline.
 
-Verification and the baseline each run ``--repeat`` times; the best run of each counts (the machine is
-shared: the best run is the least disturbed one); every run's time is in the detail line.
+Verification and the baseline each run ``--repeat`` times, alternating; the best run of each counts (the
+machine is shared: the best run is the least disturbed one); every run's time is in the detail line.
 
 Last line: one JSON object with appends_per_s, verify_entries_per_s, hashlib_entries_per_s, verify_ratio.
 
@@ -215,7 +215,10 @@ async def main(args: argparse.Namespace) -> dict:
             verify_split: list[tuple[float, float, float]] = []
             owner_dsn = _with_database(server, DATABASE_NAME)
             second = await connect(owner_dsn)  # as `wartel audit verify` does
+            hash_runs = []
             try:
+                # Verification and baseline runs alternate, so a stretch of outside load on the shared machine
+                # falls on both figures alike rather than on all runs of one of them.
                 for _ in range(args.repeat):
                     before = (time.process_time(), _children_cpu_s(), _server_cpu_s(data_dir))
                     started = time.perf_counter()
@@ -226,13 +229,13 @@ async def main(args: argparse.Namespace) -> dict:
                              _server_cpu_s(data_dir) - before[2])
                     verify_cpu.append(sum(split))
                     verify_split.append(split)
+                    hash_runs.append(await hashlib_baseline(owner))
             finally:
                 await second.close()
             verify_s = min(verify_runs)
             failed = [r.summary() for r in results if not r.ok]
             verified = sum(r.size for r in results)
 
-            hash_runs = [await hashlib_baseline(owner) for _ in range(args.repeat)]
             hashed = hash_runs[0][0]
             hash_s = min(t for _, t, _ in hash_runs)
             hash_cpu_s = min(c for _, _, c in hash_runs)
