@@ -14,11 +14,11 @@ from audit.signing import format_time
 # One round trip per chunk: the sequence numbers (an array), the canonical texts joined by
 # newlines (JSON escapes every newline inside a string, so a newline can only be the separator, unless the
 # schema was tampered with) and the stored leaf hashes end to end, all three aggregated in one pass over the
-# same rows, so in the same order. The rows come along the primary key; the aggregates themselves carry no
-# ORDER BY (an ordered aggregate sorts its input again, whatever the plan), and the sequence numbers show
-# the order the rows really came in: the fast path takes a chunk only when they are exactly lo..hi. The
-# canonical text is generated from the row's columns by PostgreSQL (sql/0013), so the columns need no
-# per-row check here; the server only names the first row filed under another log's name.
+# same rows, so in the same order. The rows come along the primary key; the order is checked rather than
+# imposed on the aggregates: the sequence numbers show the order the rows really came in, and the fast path
+# takes a chunk only when they are exactly lo..hi, so no plan can make it wrong, only send a chunk down the
+# exact path. The canonical text is generated from the row's columns by PostgreSQL (sql/0013), so the
+# columns need no per-row check here; the server only names the first row filed under another log's name.
 CHUNK_SQL = r"""
 SELECT count(*) AS n,
        array_agg(seq) AS seqs,
