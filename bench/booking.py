@@ -271,10 +271,11 @@ def cpu_seconds(service_pids: list[int]) -> dict[str, float]:
             continue
         name, fields = rest.rsplit(") ", 1)
         pid = int(pid_text)
-        who = ("service" if pid in service_pids else "load_generator" if pid == me
+        values = fields.split()
+        # A service's worker processes (WARTEL_WORKERS) are its children.
+        who = ("service" if pid in service_pids or int(values[1]) in service_pids else "load_generator" if pid == me
                else "postgres" if name.startswith("postgres") else None)
         if who is not None:
-            values = fields.split()
             totals[who] += (int(values[11]) + int(values[12])) / _TICK
     return totals
 
@@ -336,7 +337,8 @@ async def main(args: argparse.Namespace) -> dict:
             port = _free_port()
             env = {**os.environ, "WARTEL_DATA_DIR": str(data_dir), "WARTEL_DEMO": "false",
                    "WARTEL_SCHEDULER": "false", "WARTEL_PORT": str(port), "WARTEL_DB_POOL_MAX": str(args.pool),
-                   "WARTEL_DB_POOL_MIN": str(min(4, args.pool)), "WARTEL_LOG_FORMAT": "json"}
+                   "WARTEL_DB_POOL_MIN": str(min(4, args.pool)), "WARTEL_LOG_FORMAT": "json",
+                   "WARTEL_WORKERS": str(args.workers)}
             env.pop("WARTEL_DATABASE_URL", None)
             procs.append(start_service(env, data_dir))
             bases.append(f"http://127.0.0.1:{port}")
@@ -377,7 +379,7 @@ async def main(args: argparse.Namespace) -> dict:
         conflicts = sum(v for k, v in result["outcomes"].items() if k != "booked")
         print(json.dumps({"detail": {"requests": result["requests"], "outcomes": result["outcomes"],
                                      "bookings_in_database": booked, "clients": args.clients,
-                                     "service_processes": args.processes,
+                                     "service_instances": args.processes, "workers": args.workers,
                                      "seconds": round(result["elapsed_s"], 2), "facilities": args.facilities,
                                      "requests_per_s": round(result["requests"] / result["elapsed_s"], 1)}}),
               file=sys.stderr)
@@ -403,11 +405,14 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--hot-share", type=float, default=0.3, help="share of requests for the hot slots")
-    # Two active connections per core of the (shared, 2-core) machine: on this machine 4 gave ~1.5x the
-    # bookings/s of 16 and a third of the p99, with less CPU per booking in PostgreSQL and the service
-    # (fewer backends contending for the same rows, locks and cores). docs/operations.md: sizing the pool.
-    parser.add_argument("--pool", type=int, default=4, help="service connection pool size (per process)")
-    parser.add_argument("--processes", type=int, default=1, help="wartel serve processes sharing the clients")
+    # About two database connections per core in all, on this shared 2-core machine: one serving process per
+    # core with a pool of 2 each gave the most bookings/s and the lowest p99 (2x2: 635/s, p99 128 ms;
+    # 2x4: 537/s, 191 ms; one process with 16: ~300/s, ~600 ms): fewer backends contend for the same rows,
+    # locks and cores. docs/operations.md: sizing the pool.
+    parser.add_argument("--pool", type=int, default=2, help="service connection pool size (per process)")
+    parser.add_argument("--processes", type=int, default=1, help="wartel serve instances (own ports) sharing the clients")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="WARTEL_WORKERS of each instance: serving processes on its port (0: one per core)")
     parser.add_argument("--pgbench-clients", type=int, default=16)
     parser.add_argument("--floor-seconds", type=float, default=5, help="length of the GET /healthz run")
     # The service runs on uvloop (wartel serve); so does the load generator, to take less of the CPU.

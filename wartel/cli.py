@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -37,9 +38,6 @@ async def _owner_conn(settings: Settings):  # type: ignore[no-untyped-def]
 
 @command("serve")
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from aiohttp import web
-
-    from wartel.app import create_app
     from wartel.db import resolve_target
 
     if args.host:
@@ -69,16 +67,64 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print("Demo logins (username / password):", flush=True)
         for line in logins:
             print(f"  {line}", flush=True)
-    print(f"Wartel serving on http://{settings.host}:{settings.port}", flush=True)
-    # uvloop roughly halves the per-request CPU of the event loop and asyncpg's protocol handling.
-    import uvloop
+    workers = settings.worker_count()
+    print(f"Wartel serving on http://{settings.host}:{settings.port} ({workers} process"
+          f"{'es' if workers > 1 else ''})", flush=True)
+    if workers == 1:
+        _serve_process(settings, target, reuse_port=False)
+        return 0
+    # One process per core: a Python process handles HTTP and its share of the database work on one core,
+    # so N processes answer on one port (SO_REUSEPORT: the kernel spreads the connections) with N cores.
+    # Migrations and demo data ran once, above; each process runs the scheduler too (every job run takes its
+    # advisory lock, so it still happens once) and listens for the live board on its own connection.
+    import multiprocessing
 
-    web.run_app(create_app(settings, target=target, migrate=False), host=settings.host, port=settings.port,
-                loop=uvloop.new_event_loop(),
+    context = multiprocessing.get_context("spawn")
+    children = [context.Process(target=_serve_process, args=(settings, target), kwargs={"reuse_port": True,
+                                                                                        "parent": os.getpid()},
+                                name=f"wartel-serve-{n}", daemon=False) for n in range(1, workers)]
+    for child in children:
+        child.start()
+    try:
+        _serve_process(settings, target, reuse_port=True)
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.terminate()  # SIGTERM: aiohttp shuts down gracefully
+        for child in children:
+            child.join(timeout=15)
+    return 0
+
+
+def _serve_process(settings: Settings, target: Any, *, reuse_port: bool, parent: int | None = None) -> None:
+    """One serving process: the app on uvloop. A worker (``parent`` set) also stops when its parent is gone."""
+    import signal
+
+    import uvloop
+    from aiohttp import web
+
+    from wartel.app import create_app
+
+    if parent is not None:
+        configure_logging(settings.log_format, settings.log_level)  # a spawned process starts afresh
+    app = create_app(settings, target=target, migrate=False)
+    if parent is not None:
+        async def follow_parent(app: web.Application) -> Any:
+            async def watch() -> None:
+                while os.getppid() == parent:  # noqa: ASYNC110 - nothing signals a parent's death
+                    await asyncio.sleep(1)
+                os.kill(os.getpid(), signal.SIGTERM)  # orphaned (the parent was killed): shut down
+
+            task = asyncio.get_running_loop().create_task(watch())
+            yield
+            task.cancel()
+
+        app.cleanup_ctx.append(follow_parent)
+    # uvloop roughly halves the per-request CPU of the event loop and asyncpg's protocol handling.
+    web.run_app(app, host=settings.host, port=settings.port, loop=uvloop.new_event_loop(), reuse_port=reuse_port,
                 print=None, access_log=None, shutdown_timeout=10,
                 # Also bounds a client that sends its headers slowly: it is cut off after this long.
                 keepalive_timeout=settings.request_timeout_s)
-    return 0
 
 
 @command("migrate")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -30,6 +31,8 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8080
+    # Serving processes on the one port (SO_REUSEPORT); 0: one per CPU core.
+    workers: int = Field(default=1, ge=0, le=64)
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
     secret_key_file: Path | None = Field(
@@ -50,6 +53,9 @@ class Settings(BaseSettings):
     # How long a create's Idempotency-Key answers retries with the first response (then it is deleted).
     idempotency_key_ttl_h: int = Field(default=24, ge=1)
     default_language: Literal["id", "en"] = "id"
+
+    def worker_count(self) -> int:
+        return self.workers or os.cpu_count() or 1
 
     @property
     def secret_key_path(self) -> Path:
