@@ -211,9 +211,9 @@ async def rush(base_urls: list[str], sites: list[dict], clients: int, seconds: f
                 inmate, contact = rng.choice(site["people"])
                 if rng.random() < hot_share:  # everyone wants tomorrow's first slot in booth 2
                     booth, starts = site["booths"][1], _slot(site["tz"], 1, 0)
-                else:
+                else:  # the rest anywhere in the two weeks the policy lets them book ahead
                     booth = rng.choice(site["booths"])
-                    starts = _slot(site["tz"], rng.randint(1, 6), rng.randrange(slots_per_day))
+                    starts = _slot(site["tz"], rng.randint(1, 13), rng.randrange(slots_per_day))
                 body = json.dumps({"facility_id": site["id"], "booth_id": booth, "inmate_id": inmate,
                                    "contact_id": contact, "starts_at": starts}).encode()
                 headers = {"Authorization": f"Bearer {site['token']}", "Idempotency-Key": uuid.uuid4().hex,
