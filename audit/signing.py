@@ -6,6 +6,7 @@ import base64
 import hashlib
 import os
 import stat
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,17 +54,35 @@ def load_or_create(path: Path) -> SigningKey:
         if not isinstance(private, Ed25519PrivateKey):
             raise SigningKeyUnsafe(f"{path} is not an Ed25519 key", code="audit_signing_key_wrong_type")
         return _from_private(private)
-    path.parent.mkdir(parents=True, exist_ok=True)
     private = Ed25519PrivateKey.generate()
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it a moment ago: use theirs
+    if write_once(path, pem) != pem:  # another process created it a moment ago: use theirs
         return load_or_create(path)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
     return _from_private(private)
+
+
+def write_once(path: Path, data: bytes) -> bytes:
+    """Create ``path`` (mode 0600) holding ``data`` unless it exists; return what the file holds.
+
+    The bytes go to a private temporary file first, which is then linked into place: another process never
+    reads a half-written key, and of several processes starting at once (``WARTEL_WORKERS``) the first link
+    wins and all use its key.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return path.read_bytes()
+        return data
+    finally:
+        os.unlink(temporary)
 
 
 def format_time(at: datetime) -> str:
