@@ -472,6 +472,7 @@ SELECT {BOOKING_COLUMNS} FROM bookings
          CROSS JOIN LATERAL ({BLOCKING_ENTRY_OF_CONTACT}) blocked
          WHERE e.id = $1 AND e.mode = 'blocked' AND e.removed_at IS NULL
            AND b.status IN ('booked', 'checked_in') AND upper(b.slot) > $2)
+   -- Checked again on the locked row: a booking cancelled or started meanwhile is left alone.
    AND status IN ('booked', 'checked_in')
  ORDER BY inmate_id, booking_id
    FOR UPDATE

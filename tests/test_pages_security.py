@@ -88,3 +88,23 @@ async def test_watchlist_add_and_remove(client, factory, owner_conn) -> None:  #
     r = await client.post("/security/watchlist", data={"csrf_token": csrf, "remove": str(entry["id"])})
     assert r.status == 200, await r.text()
     assert await owner_conn.fetchval("SELECT count(*) FROM watchlist WHERE removed_at IS NULL") == 0
+
+
+async def test_blocking_a_number_on_the_page_cancels_its_upcoming_booking(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    from tests.schedules_support import slot_start
+
+    rid, fid, booth, inmate, contact = await open_all_day_facility(factory, owner_conn)
+    officer = await factory.as_role("officer", facility_id=fid)
+    r = await officer.post("/api/v1/bookings", json={"facility_id": fid, "booth_id": booth, "inmate_id": inmate,
+                                                     "contact_id": contact, "starts_at": slot_start("Asia/Jakarta").isoformat()})
+    assert r.status == 201, await r.text()
+    booking_id = (await r.json())["booking_id"]
+    await factory.user("security", region_id=rid, username="kamtib.blokir")
+    csrf = await page_login(client, "kamtib.blokir")
+    r = await client.post("/security/watchlist", data={"csrf_token": csrf, "pattern_kind": "number",
+                                                       "pattern": "0812-3450-0001", "mode": "blocked",
+                                                       "reason": "penipuan"})
+    assert r.status == 200, await r.text()
+    row = await owner_conn.fetchrow("SELECT status, cancel_reason, charged FROM bookings WHERE booking_id = $1",
+                                    booking_id)
+    assert dict(row) == {"status": "cancelled", "cancel_reason": "facility", "charged": False}
