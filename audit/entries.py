@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -11,27 +11,27 @@ import asyncpg
 from audit.log import leaf_hash
 from audit.signing import format_time
 
-# One round trip per chunk: the sequence numbers (an array), the canonical texts joined by
-# newlines (JSON escapes every newline inside a string, so a newline can only be the separator, unless the
-# schema was tampered with) and the stored leaf hashes end to end, all three aggregated in one pass over the
-# same rows, so in the same order. The rows come along the primary key; the order is checked rather than
-# imposed on the aggregates: the sequence numbers show the order the rows really came in, and the fast path
-# takes a chunk only when they are exactly lo..hi, so no plan can make it wrong, only send a chunk down the
-# exact path. The canonical text is generated from the row's columns by PostgreSQL (sql/0013), so the
-# columns need no per-row check here; the server only names the first row filed under another log's name.
+# One round trip per chunk: the canonical texts joined by newlines (JSON escapes every newline inside a
+# string, so a newline can only be the separator, unless the schema was tampered with) and the stored leaf
+# hashes end to end, both aggregated in sequence order (the primary key gives the rows in that order, so
+# PostgreSQL sorts nothing: the plan is a bare index scan under the aggregate, and a plan without it would
+# sort, never reorder). The count tells whether every sequence number lo..hi is there, because the primary
+# key makes them unique: the verifier checks once per run that it still does (:func:`derivation_problem`).
+# The canonical text is generated from the row's columns by PostgreSQL (sql/0013), so the columns need no
+# per-row check here; the server only names the first row filed under another log's name.
 CHUNK_SQL = r"""
 SELECT count(*) AS n,
-       array_agg(seq) AS seqs,
-       convert_to(string_agg(canonical, E'\n'), 'UTF8') AS canonical,
-       string_agg(leaf_hash, ''::bytea) AS leaves,
+       convert_to(string_agg(canonical, E'\n' ORDER BY seq), 'UTF8') AS canonical,
+       string_agg(leaf_hash, ''::bytea ORDER BY seq) AS leaves,
        min(seq) FILTER (WHERE log_name IS DISTINCT FROM $4) AS column_mismatch
-FROM (SELECT seq, canonical, leaf_hash, log_name FROM audit.entries
-      WHERE log_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq) AS e
+FROM audit.entries
+WHERE log_id = $1 AND seq BETWEEN $2 AND $3
 """
 
 # The same for a connection that reads text as raw UTF-8 bytes (the verifier's reading processes): the
 # server then sends the joined texts as they are instead of copying them into a bytea first.
-CHUNK_TEXT_SQL = CHUNK_SQL.replace("convert_to(string_agg(canonical, E'\\n'), 'UTF8')", "string_agg(canonical, E'\\n')")
+CHUNK_TEXT_SQL = CHUNK_SQL.replace("convert_to(string_agg(canonical, E'\\n' ORDER BY seq), 'UTF8')",
+                                   "string_agg(canonical, E'\\n' ORDER BY seq)")
 
 ROWS_SQL = """
 SELECT * FROM audit.entries WHERE log_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq
@@ -47,6 +47,15 @@ _FUNCTIONS = r"""
 SELECT p.proname, l.lanname, regexp_replace(p.prosrc, '\s+', ' ', 'g') AS body
 FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
 WHERE p.pronamespace = 'audit'::regnamespace AND p.proname IN ('canonical_text', 'canonical_entry')
+"""
+# The primary key that makes (log, sequence number) unique: without it a chunk's count would not prove the
+# chunk whole (a duplicate could stand in for a missing entry).
+_PRIMARY_KEY = """
+SELECT i.indisunique AND i.indisvalid AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL
+       AND (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+            JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum) = ARRAY['log_id', 'seq']
+FROM pg_index i JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.contype = 'p'
+WHERE i.indrelid = 'audit.entries'::regclass
 """
 _EXPECTED_EXPRESSION = ("canonical_text(log_name, seq, recorded_at, actor_type, actor_id, actor_role, action, "
                         "subject_type, subject_id, payload, request_id)")
@@ -70,6 +79,8 @@ async def derivation_problem(conn: asyncpg.Connection) -> str | None:
         fn = bodies.get(name)
         if fn is None or hashlib.sha256(f"{fn['lanname']}:{fn['body'].strip()}".encode()).hexdigest() != expected:
             return f"audit.{name} was redefined"
+    if not await conn.fetchval(_PRIMARY_KEY):
+        return "the primary key on (log_id, seq) is missing or changed"
     return None
 
 
@@ -84,13 +95,12 @@ class Chunk:
     canonical: bytes
     leaves: bytes
     column_mismatch: int | None
-    seqs: list[int] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
-        """Every sequence number lo..hi present, in order, and the server saw no column disagreement."""
-        return (self.count == self.hi - self.lo + 1 and self.column_mismatch is None
-                and self.seqs == list(range(self.lo, self.hi + 1)))
+        """Every sequence number lo..hi present (unique by the primary key, so the count tells) and the
+        server saw no column disagreement."""
+        return self.count == self.hi - self.lo + 1 and self.column_mismatch is None
 
 
 async def fetch_chunk(conn: asyncpg.Connection, log_id: int, lo: int, hi: int, log_name: str, *,
@@ -98,7 +108,7 @@ async def fetch_chunk(conn: asyncpg.Connection, log_id: int, lo: int, hi: int, l
     """Entries lo..hi of a log in one round trip; ``raw_text``: ``conn`` decodes text as UTF-8 bytes."""
     row = await conn.fetchrow(CHUNK_TEXT_SQL if raw_text else CHUNK_SQL, log_id, lo, hi, log_name)
     return Chunk(log_id=log_id, lo=lo, hi=hi, count=row["n"], canonical=row["canonical"] or b"",
-                 leaves=row["leaves"] or b"", column_mismatch=row["column_mismatch"], seqs=row["seqs"] or [])
+                 leaves=row["leaves"] or b"", column_mismatch=row["column_mismatch"])
 
 
 def row_problem(row: dict[str, Any] | asyncpg.Record, expected_seq: int, log_name: str) -> str | None:

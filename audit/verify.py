@@ -147,8 +147,23 @@ _reader: dict[str, Any] = {}
 _WARM_UP_SQL = "SELECT pg_catalog.octet_length(pg_catalog.repeat('x', 16777216))"
 
 
+# Python's own allocator has the same habit for small objects (a chunk's texts, leaf and node hashes: a few
+# MB of them): it maps memory in 1 MB arenas and unmaps an arena as soon as it is empty, so every chunk
+# mapped and faulted its arenas in again (60,000-77,000 page faults per million entries, a sixth of the
+# reading processes' time). Filling 8 MB of arenas at the start and keeping a few objects in each keeps
+# them mapped, with their pages in, for the objects of every chunk after (measured: 17,700 faults, of which
+# these 8 MB and the 16 MB above are most).
+_ARENA_BALLAST: list[bytes] = []
+
+
+def _keep_arenas(megabytes: int = 8) -> None:
+    filler = [bytes(340) for _ in range(megabytes * 2800)]  # ~2,700 such objects fill a 1 MB arena
+    _ARENA_BALLAST.extend(filler[::500])
+
+
 def _reader_start(dsn: str) -> None:
     bytearray(16 << 20)  # see _WARM_UP_SQL
+    _keep_arenas()
     loop = _new_loop()
     conn = loop.run_until_complete(asyncpg.connect(dsn, server_settings=_READER_SETTINGS))
     loop.run_until_complete(_raw_text(conn))

@@ -122,6 +122,23 @@ async def test_a_redefined_generation_function_is_detected(app_conn, owner_conn)
     assert "canonical_text was redefined" in result.problem
 
 
+async def test_a_dropped_primary_key_is_detected(app_conn, owner_conn) -> None:
+    """The fast path counts a chunk's rows to know it whole, which holds only while (log, seq) is unique:
+    without the key a copy of entry 4 could stand in for a deleted 5. Dropping the key is reported, and the
+    rows are then checked one by one, which names the missing entry."""
+    log_id = await _seed(app_conn)
+    await _tamper(owner_conn, log_id, "ALTER TABLE audit.entries DROP CONSTRAINT audit_entries_pkey",
+                  "DELETE FROM audit.entries WHERE log_id = $1 AND seq = 5",
+                  "INSERT INTO audit.entries (log_id, seq, log_name, leaf_hash, recorded_at, actor_type, actor_id, "
+                  "actor_role, action, subject_type, subject_id, payload, request_id) "
+                  "SELECT log_id, seq, log_name, leaf_hash, recorded_at, actor_type, actor_id, actor_role, action, "
+                  "subject_type, subject_id, payload, request_id FROM audit.entries WHERE log_id = $1 AND seq = 4")
+    result = await _verify(app_conn, store=False)
+    assert (result.ok, result.first_bad_seq) == (False, 5), result.summary()
+    assert "missing" in result.problem
+    assert any("primary key" in note for note in result.notes), result.notes
+
+
 async def test_a_superuser_edit_with_triggers_off_is_named(app_conn, owner_conn) -> None:
     log_id = await _seed(app_conn)
     await _tamper(owner_conn, log_id, "UPDATE audit.entries SET action = 'booking.cancelled' WHERE log_id = $1 "
