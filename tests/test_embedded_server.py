@@ -1,0 +1,37 @@
+"""The embedded PostgreSQL is sized for the machine it serves, once, at its first start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+
+from wartel.db import _with_database, embedded_server_settings, start_embedded, stop_embedded
+
+
+async def test_a_new_embedded_server_gets_its_sizing_and_keeps_it_across_restarts(tmp_path: Path) -> None:
+    wanted = embedded_server_settings()
+    assert int(wanted["shared_buffers"].removesuffix("MB")) >= 128
+    dsn = start_embedded(tmp_path)
+    try:
+        conn = await asyncpg.connect(_with_database(dsn, "postgres"))
+        try:
+            assert await conn.fetchval("SHOW shared_buffers") == _pg_size(wanted["shared_buffers"])
+            started = await conn.fetchval("SELECT pg_postmaster_start_time()")
+        finally:
+            await conn.close()
+        start_embedded(tmp_path)  # already sized and running: no second restart
+        conn = await asyncpg.connect(_with_database(dsn, "postgres"))
+        try:
+            assert await conn.fetchval("SELECT pg_postmaster_start_time()") == started
+        finally:
+            await conn.close()
+        assert (tmp_path / "pg" / "postgresql.conf").read_text().count("wartel: embedded server sizing") == 1
+    finally:
+        stop_embedded(tmp_path)
+
+
+def _pg_size(mb: str) -> str:
+    """PostgreSQL shows 2048MB as 2GB."""
+    n = int(mb.removesuffix("MB"))
+    return f"{n // 1024}GB" if n % 1024 == 0 else f"{n}MB"
