@@ -14,9 +14,10 @@ from audit.signing import format_time
 # One round trip per chunk: the canonical texts joined by newlines (JSON escapes every newline inside a
 # string, so a newline can only be the separator, unless the schema was tampered with) and the stored leaf
 # hashes end to end, both aggregated in sequence order (the primary key gives the rows in that order, so
-# PostgreSQL sorts nothing: the plan is a bare index scan under the aggregate, and a plan without it would
-# sort, never reorder). The count tells whether every sequence number lo..hi is there, because the primary
-# key makes them unique: the verifier checks once per run that it still does (:func:`derivation_problem`).
+# PostgreSQL 16 and newer sort nothing: the plan is a bare index scan under the aggregate; 15, or a plan
+# without that scan, sorts, and never reorders). The count tells whether every sequence number lo..hi is
+# there, because the primary key makes them unique: the verifier checks once per run that it still does
+# (:func:`derivation_problem`).
 # The canonical text is generated from the row's columns by PostgreSQL (sql/0013), so the columns need no
 # per-row check here; the server only names the first row filed under another log's name.
 CHUNK_SQL = r"""
