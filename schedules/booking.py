@@ -479,6 +479,10 @@ SELECT {BOOKING_COLUMNS} FROM bookings
 """  # noqa: S608 - constant column list and fragment, values are $n parameters
 
 
+# The cancel note a block leaves on the bookings it cancelled (the security page lists them by it).
+BLOCK_CANCEL_NOTE = "number blocked"
+
+
 async def cancel_bookings_to_blocked_number(conn: asyncpg.Connection, entry_id: int, *, actor: Actor,
                                             user_id: int | None, now: datetime | None = None) -> list[dict[str, Any]]:
     """Watchlist entry ``entry_id`` just blocked a number or prefix: cancel the upcoming bookings to it, with
@@ -492,7 +496,7 @@ async def cancel_bookings_to_blocked_number(conn: asyncpg.Connection, entry_id: 
     now = now or datetime.now(UTC)
     rows = await conn.fetch(_BOOKINGS_OF_BLOCKED_ENTRY, entry_id, now)
     for booking in rows:
-        await _cancel(conn, dict(booking), reason="facility", note="number blocked", refund=True, user_id=user_id,
+        await _cancel(conn, dict(booking), reason="facility", note=BLOCK_CANCEL_NOTE, refund=True, user_id=user_id,
                       actor=actor, extra={"cause": "number_blocked", "watchlist_entry_id": entry_id})
     return [_affected(r) for r in rows]
 

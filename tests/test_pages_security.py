@@ -36,6 +36,29 @@ async def test_reviewer_confirms_a_flag_from_the_queue(client, factory, owner_co
         "SELECT count(*) FROM watchlist WHERE pattern = '+6281299990000' AND removed_at IS NULL") == 1
 
 
+async def test_confirming_a_flag_with_a_block_on_the_page_says_which_bookings_went(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    from tests.schedules_support import slot_start
+
+    rid, fid, booth, inmate, contact = await open_all_day_facility(factory, owner_conn)
+    officer = await factory.as_role("officer", facility_id=fid)
+    r = await officer.post("/api/v1/bookings", json={"facility_id": fid, "booth_id": booth, "inmate_id": inmate,
+                                                     "contact_id": contact, "starts_at": slot_start("Asia/Jakarta").isoformat()})
+    assert r.status == 201, await r.text()
+    booking_id = (await r.json())["booking_id"]
+    number = await owner_conn.fetchval("SELECT phone_e164 FROM contacts WHERE id = $1", contact)
+    flag_id = await insert_flag(owner_conn, rid, fid, number=number)
+    await factory.user("security", region_id=rid, username="kamtib.konfirmasi")
+    csrf = await page_login(client, "kamtib.konfirmasi", lang="en")
+
+    r = await client.post(f"/security/flags/{flag_id}/confirm", data={"csrf_token": csrf, "reason": "fraud ring",
+                                                                      "watch": "blocked"})
+    assert r.status == 200, await r.text()
+    assert "upcoming bookings to it were cancelled and their calls given back" in await r.text()
+    assert await owner_conn.fetchval("SELECT status FROM bookings WHERE booking_id = $1", booking_id) == "cancelled"
+    page = await (await client.get("/security/watchlist")).text()
+    assert "Bookings cancelled by a block" in page and f"#{booking_id}" in page
+
+
 async def test_officers_cannot_review_and_other_regions_see_nothing(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
     rid, fid, *_ = await open_all_day_facility(factory, owner_conn)
     flag_id = await insert_flag(owner_conn, rid, fid)
@@ -108,3 +131,8 @@ async def test_blocking_a_number_on_the_page_cancels_its_upcoming_booking(client
     row = await owner_conn.fetchrow("SELECT status, cancel_reason, charged FROM bookings WHERE booking_id = $1",
                                     booking_id)
     assert dict(row) == {"status": "cancelled", "cancel_reason": "facility", "charged": False}
+    # The page says so and lists the booking, for the officers who must tell the inmate (Bahasa by default).
+    page = await r.text()
+    assert "Pemesanan mendatang ke nomor yang diblokir dibatalkan" in page
+    registration_no = await owner_conn.fetchval("SELECT registration_no FROM inmates WHERE id = $1", inmate)
+    assert f"#{booking_id}" in page and registration_no in page

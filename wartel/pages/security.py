@@ -11,7 +11,7 @@ from aiohttp import web
 from audit import LogRef, verification_status
 from audit.detection import links, review
 from audit.search import EntryFilter, log_ids_of, search_entries
-from schedules.booking import cancel_bookings_to_blocked_number
+from schedules.booking import BLOCK_CANCEL_NOTE, cancel_bookings_to_blocked_number
 from wartel.auth.principal import Principal, require_facility, visible_facility_ids
 from wartel.errors import InvalidInput
 from wartel.pages.framework import PageCtx, add_nav, page, redirect
@@ -96,15 +96,16 @@ async def flag_action(req: web.Request, pc: PageCtx) -> web.StreamResponse:
         row = await review.transition(pc.conn, flag_id, action, user_id=pc.user.user_id,  # type: ignore[arg-type]
                                       actor=pc.actor, facility_ids=facility_ids, region_ids=region_ids,
                                       reason=form.get("reason") or None, watch=watch)
+        cancelled = []
         if watch is not None and row.get("watchlist_entry_id") is not None:
-            await cancel_bookings_to_blocked_number(pc.conn, row["watchlist_entry_id"], actor=pc.actor,
-                                                    user_id=pc.user.user_id)
-        return row
+            cancelled = await cancel_bookings_to_blocked_number(pc.conn, row["watchlist_entry_id"], actor=pc.actor,
+                                                                user_id=pc.user.user_id)
+        return cancelled
 
-    _, error = await attempt(pc, step)
+    cancelled, error = await attempt(pc, step)
     if error is not None:
         return await _flag_page(pc, flag_id, status=error["status"], error=error)
-    raise redirect(f"/security/flags/{flag_id}", msg=f"flag_{action}")
+    raise redirect(f"/security/flags/{flag_id}", msg=f"flag_{action}_bookings_cancelled" if cancelled else f"flag_{action}")
 
 
 @routes.get("/security/links", name="page_links")
@@ -195,10 +196,20 @@ async def _watchlist_page(pc: PageCtx, *, status: int = 200, error: dict[str, An
               AND ($1::bigint[] IS NULL OR w.scope = 'national' OR (w.scope = 'region' AND w.scope_id = $2)
                    OR (w.scope = 'facility' AND w.scope_id = ANY($1::bigint[])))
             ORDER BY w.created_at DESC, w.id DESC LIMIT 300""", facility_ids, region_id)
+    # Bookings a block cancelled lately (this page's blocks and flags confirmed with a block alike): the
+    # officers who must tell the inmates see them here, not only as cancelled rows on their board.
+    cancelled = await pc.conn.fetch(
+        """SELECT b.booking_id, lower(b.slot) AS starts_at, b.cancelled_at, f.code AS facility_code,
+                  f.time_zone, i.registration_no, bo.name AS booth_name
+             FROM bookings b JOIN facilities f ON f.id = b.facility_id JOIN inmates i ON i.id = b.inmate_id
+             JOIN booths bo ON bo.facility_id = b.facility_id AND bo.booth_id = b.booth_id
+            WHERE b.status = 'cancelled' AND b.cancel_note = $2 AND b.cancelled_at > now() - interval '7 days'
+              AND ($1::bigint[] IS NULL OR b.facility_id = ANY($1::bigint[]))
+            ORDER BY b.cancelled_at DESC, b.booking_id DESC LIMIT 200""", facility_ids, BLOCK_CANCEL_NOTE)
     msg = pc.request.query.get("msg")
     return pc.render("security/watchlist.html", status=status, error=error, rows=rows, form=form or {},
                      own_facility=pc.user.facility_id, region_id=region_id, can_manage=pc.user.role in REVIEW_ROLES,
-                     message=pc.t(f"page.msg.{msg}") if msg else None)
+                     cancelled=cancelled, message=pc.t(f"page.msg.{msg}") if msg else None)
 
 
 @routes.get("/security/watchlist", name="page_watchlist")
@@ -225,7 +236,8 @@ async def watchlist_change(req: web.Request, pc: PageCtx) -> web.StreamResponse:
                                                                and entry["scope_id"] == region_id))
             if not mine:
                 raise InvalidInput("watchlist entry not found", code="watchlist_entry_not_found", field="remove")
-            return await watchlist.remove_entry(pc.conn, int(form["remove"]), user_id=pc.user.user_id, actor=pc.actor)
+            await watchlist.remove_entry(pc.conn, int(form["remove"]), user_id=pc.user.user_id, actor=pc.actor)
+            return []  # removing an entry cancels nothing
         kind = form.get("pattern_kind", "number")
         pattern = form.get("pattern", "")
         if kind == "number":
@@ -240,10 +252,9 @@ async def watchlist_change(req: web.Request, pc: PageCtx) -> web.StreamResponse:
                                              pattern=pattern, mode=form.get("mode", ""), reason=form.get("reason", ""),
                                              user_id=pc.user.user_id, actor=pc.actor)
         # A block cancels (and credits) the upcoming bookings to the number, as the API does.
-        await cancel_bookings_to_blocked_number(pc.conn, entry_id, actor=pc.actor, user_id=pc.user.user_id)
-        return entry_id
+        return await cancel_bookings_to_blocked_number(pc.conn, entry_id, actor=pc.actor, user_id=pc.user.user_id)
 
-    _, error = await attempt(pc, step)
+    result, error = await attempt(pc, step)
     if error is not None:
         return await _watchlist_page(pc, status=error["status"], error=error, form=form)
-    raise redirect("/security/watchlist", msg="watchlist_changed")
+    raise redirect("/security/watchlist", msg="watchlist_changed_bookings_cancelled" if result else "watchlist_changed")
