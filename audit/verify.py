@@ -142,8 +142,8 @@ _reader: dict[str, Any] = {}
 # limits to that block's size (at most 32 MB). A chunk moves a few MB of text through the backend and the
 # reader (aggregate, result, socket buffers), so without that every chunk would fault all its pages in
 # afresh: perf showed a third of the backend's time in page faults. One 16 MB block allocated and freed at
-# the start of each reading session, in the backend and in the worker, raises the limits for the rest of
-# it. Both processes end with the verification, so the memory they keep is given back then. The block is
+# the start of each reading session in the backend raises the limits for the rest of it (the reading
+# process sets them directly, :func:`_raise_malloc_limits`). Both processes end with the verification, so the memory they keep is given back then. The block is
 # built from 64 kB pieces: repeat('x', 16777216) copies one byte at a time and cost the backend 55 ms, a
 # tenth of a microsecond per entry of a million-entry run for two backends; this costs about 3 ms.
 _WARM_UP_SQL = "SELECT pg_catalog.octet_length(pg_catalog.repeat(pg_catalog.repeat('x', 65536), 256))"
@@ -168,8 +168,8 @@ def _raise_malloc_limits() -> None:
 # MB of them): it maps memory in 1 MB arenas and unmaps an arena as soon as it is empty, so every chunk
 # mapped and faulted its arenas in again (60,000-77,000 page faults per million entries, a sixth of the
 # reading processes' time). Filling 8 MB of arenas at the start and keeping a few objects in each keeps
-# them mapped, with their pages in, for the objects of every chunk after (measured: 17,700 faults, of which
-# these 8 MB and the 16 MB above are most).
+# them mapped, with their pages in, for the objects of every chunk after (measured: 17,700 faults, most of
+# them these 8 MB and a 16 MB block the process then allocated where it now calls mallopt).
 _ARENA_BALLAST: list[bytes] = []
 
 

@@ -479,7 +479,8 @@ SELECT {BOOKING_COLUMNS} FROM bookings
 """  # noqa: S608 - constant column list and fragment, values are $n parameters
 
 
-# The cancel note a block leaves on the bookings it cancelled (the security page lists them by it).
+# The cancel note a block leaves on the bookings it cancelled (the security page lists them by it, and
+# sql/0023 indexes them by it: change both together).
 BLOCK_CANCEL_NOTE = "number blocked"
 
 
