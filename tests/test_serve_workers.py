@@ -61,6 +61,13 @@ async def test_two_workers_share_the_port_and_leave_with_a_killed_parent(databas
         for _ in range(20):
             async with aiohttp.ClientSession() as http, http.get(f"{url}/readyz") as r:
                 assert r.status == 200, await r.text()
+        # /metrics adds up both processes' counts, whichever one answers (asked on several connections).
+        for _ in range(4):
+            async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as r:
+                text = await r.text()
+            counted = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                          if line.startswith("wartel_http_requests_total{") and 'route="/readyz"' in line)
+            assert counted == 20, text[:2000]
 
         os.kill(proc.pid, signal.SIGKILL)  # no goodbye: the worker must notice by itself
         proc.wait()

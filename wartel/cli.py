@@ -79,6 +79,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # advisory lock, so it still happens once) and listens for the live board on its own connection.
     import multiprocessing
 
+    from wartel.metrics import process_gone, share_between_processes
+
+    # /metrics adds up every process's counts, whichever process answers the scrape.
+    share_between_processes(settings.data_dir / "metrics")
     context = multiprocessing.get_context("spawn")
     children = [context.Process(target=_serve_process, args=(settings, target), kwargs={"reuse_port": True,
                                                                                         "parent": os.getpid()},
@@ -93,6 +97,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                 child.terminate()  # SIGTERM: aiohttp shuts down gracefully
         for child in children:
             child.join(timeout=15)
+            if child.pid is not None:
+                process_gone(child.pid)
     return 0
 
 
