@@ -5,13 +5,21 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 
 from audit.entries import fetch_chunk
-from audit.errors import CheckpointNotFound, EntryNotFound, HistoryRewritten, LogNotFound, NoCheckpointYet
+from audit.errors import (
+    CheckpointNotFound,
+    EntryNotFound,
+    HistoryRewritten,
+    KeyAlreadyRetired,
+    LogNotFound,
+    NoCheckpointYet,
+)
+from audit.log import Actor, LogRef, append
 from audit.merkle import MerkleTree, leaf_hashes
 from audit.signing import SigningKey, checkpoint_message, format_time, verify_signature
 
@@ -164,6 +172,11 @@ async def make_checkpoint(conn: asyncpg.Connection, key: SigningKey, log_id: int
         return None
     if last is not None and last.size >= size:
         return last
+    if await conn.fetchval("SELECT true FROM audit.key_retirements WHERE key_id = $1", key.key_id):
+        # A key file restored from before a rotation: nothing is signed with it (verification would report
+        # every such checkpoint); the key file needs the successor again.
+        raise KeyAlreadyRetired(f"signing key {key.key_id} was retired; put its successor's key file back",
+                                field="key_id")
     tree = await (cache or TreeCache()).tree(conn, log_id, size)
     if last is not None and tree.root(last.size) != last.root_hash:
         raise HistoryRewritten(f"log {name} no longer extends its checkpoint at size {last.size}",
@@ -203,6 +216,40 @@ async def make_checkpoints(conn: asyncpg.Connection, key: SigningKey, log_ids: l
         if cp is not None:
             made.append(cp)
     return made, problems
+
+
+# A checkpoint signed by a retired key this long after its retirement is reported: a process that loaded
+# the old key just before the rotation may still sign with it for a moment.
+RETIREMENT_GRACE = timedelta(minutes=1)
+
+
+async def retire_key(conn: asyncpg.Connection, old: SigningKey, new: SigningKey, *, reason: str,
+                     actor: Actor) -> datetime:
+    """Record in the caller's transaction that ``new`` replaces ``old`` from now on, with an audit entry in
+    the national log; returns the time of retirement. The caller swaps the key files before committing."""
+    await register_key(conn, old)
+    await register_key(conn, new)
+    retired_at = await conn.fetchval(
+        "INSERT INTO audit.key_retirements (key_id, retired_at, successor_key_id, reason) "
+        "VALUES ($1, clock_timestamp(), $2, $3) ON CONFLICT (key_id) DO NOTHING RETURNING retired_at",
+        old.key_id, new.key_id, reason)
+    if retired_at is None:
+        raise KeyAlreadyRetired(f"signing key {old.key_id} was retired before", field="key_id")
+    await append(conn, LogRef.national(), action="audit.signing_key_rotated", subject_type="signing_key",
+                 subject_id=new.key_id, actor=actor, payload={"retired_key_id": old.key_id,
+                                                                "new_key_id": new.key_id})
+    return retired_at
+
+
+async def key_retirements(conn: asyncpg.Connection) -> dict[str, datetime]:
+    return {r["key_id"]: r["retired_at"]
+            for r in await conn.fetch("SELECT key_id, retired_at FROM audit.key_retirements")}
+
+
+def signed_after_retirement(cp: Checkpoint, retired: dict[str, datetime]) -> datetime | None:
+    """When the checkpoint's key was retired, if the checkpoint was signed after that (beyond the grace)."""
+    at = retired.get(cp.key_id)
+    return at if at is not None and cp.signed_at > at + RETIREMENT_GRACE else None
 
 
 async def public_keys(conn: asyncpg.Connection) -> dict[str, bytes]:
@@ -251,7 +298,8 @@ async def consistency_proof(conn: asyncpg.Connection, log_id: int, old_size: int
 
 
 def export_document(checkpoints: list[Checkpoint], key: SigningKey | None, keys: dict[str, bytes],
-                    labels: dict[str, str] | None = None) -> dict[str, Any]:
+                    labels: dict[str, str] | None = None,
+                    retired: dict[str, datetime] | None = None) -> dict[str, Any]:
     """The small JSON document the regional office keeps outside the facility.
 
     Carries the public keys that signed the checkpoints, so it can be checked without the service.
@@ -269,7 +317,8 @@ def export_document(checkpoints: list[Checkpoint], key: SigningKey | None, keys:
     return {
         "format": EXPORT_FORMAT,
         "exported_at": format_time(datetime.now(UTC)),
-        "public_keys": [{"key_id": k, "algorithm": "ed25519", "public_key": all_keys[k].hex()}
+        "public_keys": [{"key_id": k, "algorithm": "ed25519", "public_key": all_keys[k].hex(),
+                         **({"retired_at": format_time(retired[k])} if retired and k in retired else {})}
                         for k in sorted(used) if k in all_keys],
         "checkpoints": items,
     }

@@ -63,3 +63,10 @@ class SigningKeyUnsafe(AuditError):
 class ExportInvalid(AuditError):
     problem_kind = "invalid"
     default_code = "audit_export_invalid"
+
+
+class KeyAlreadyRetired(AuditError):
+    """The signing key in use was retired before: it cannot be rotated out again (the key file is stale)."""
+
+    problem_kind = "conflict"
+    default_code = "audit_signing_key_retired"

@@ -62,6 +62,40 @@ def load_or_create(path: Path) -> SigningKey:
     return _from_private(private)
 
 
+def _pem(key: SigningKey) -> bytes:
+    return key.private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption())
+
+
+def generate() -> SigningKey:
+    return _from_private(Ed25519PrivateKey.generate())
+
+
+def retired_path(path: Path, key_id: str) -> Path:
+    """Where a rotation leaves the retired private key, for the operator to move offline or destroy."""
+    return path.with_name(f"{path.name}.retired-{key_id}")
+
+
+def install_successor(path: Path, old: SigningKey, new: SigningKey) -> Path:
+    """Put ``new`` in place of ``old`` at ``path``; ``old`` moves aside (mode 0600) and its path is returned.
+
+    The new key is written to a private temporary file and renamed over the old one, so a process reading
+    the key file sees one key or the other, never a mixture or nothing."""
+    aside = retired_path(path, old.key_id)
+    write_once(aside, _pem(old))
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(_pem(new))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    return aside
+
+
 def write_once(path: Path, data: bytes) -> bytes:
     """Create ``path`` (mode 0600) holding ``data`` unless it exists; return what the file holds.
 

@@ -34,11 +34,19 @@ from typing import IO, Any
 
 import asyncpg
 
-from audit.checkpoints import Checkpoint, checkpoint_from_json, public_keys, signature_holds
+from audit.checkpoints import (
+    Checkpoint,
+    checkpoint_from_json,
+    key_retirements,
+    public_keys,
+    signature_holds,
+    signed_after_retirement,
+)
 from audit.entries import ROWS_SQL, canonical_problem, derivation_problem, fetch_chunk, row_problem
 from audit.errors import ExportInvalid
 from audit.log import LogRef
 from audit.merkle import MerkleTree, fold, joined_leaf_hashes
+from audit.signing import format_time
 
 CHUNK = 1 << 12
 EXPORT_FORMAT = "wartel-audit-export/v1"
@@ -255,11 +263,11 @@ class _ChunkRoots:
 
 
 def check_checkpoints(result: LogResult, checkpoints: list[tuple[Checkpoint, dict[str, bytes], str]],
-                      root_at: Callable[[int], bytes | None]) -> None:
+                      root_at: Callable[[int], bytes | None], retired: dict[str, datetime] | None = None) -> None:
     """Hold the roots over the stored leaf hashes against each checkpoint, smallest first.
 
     A checkpoint whose signature does not verify is itself reported (someone wrote it who does not hold the
-    key). A checkpoint beyond a missing entry cannot be computed; the missing entry is named. The first root
+    key), and so is one signed with a key after that key was retired (``retired``: key id -> time). A checkpoint beyond a missing entry cannot be computed; the missing entry is named. The first root
     that disagrees names the first entry after the last checkpoint that held.
     """
     last_good = 0
@@ -267,6 +275,11 @@ def check_checkpoints(result: LogResult, checkpoints: list[tuple[Checkpoint, dic
     for cp, keys, origin in sorted(checkpoints, key=lambda c: c[0].size):
         if not signature_holds(cp, keys):
             result.fail(None, f"{origin} checkpoint at size {cp.size} has no valid signature (key {cp.key_id})")
+            continue
+        late = signed_after_retirement(cp, retired or {})
+        if late is not None:
+            result.fail(None, f"{origin} checkpoint at size {cp.size} was signed with key {cp.key_id} at "
+                              f"{cp.signed_at.isoformat()}, after that key was retired at {late.isoformat()}")
             continue
         if cp.size > present:
             result.fail(present + 1, f"the {origin} checkpoint covers {cp.size} entries; sequence number "
@@ -331,6 +344,7 @@ async def verify_database(conn: asyncpg.Connection, *, log_ids: list[int] | None
         "(SELECT max(seq) FROM audit.entries e WHERE e.log_id = l.log_id) AS last_seq "
         "FROM audit.logs l WHERE $1::bigint[] IS NULL OR log_id = ANY($1) ORDER BY log_id", log_ids)
     db_keys = await public_keys(conn)
+    retired = await key_retirements(conn)
     stored = await conn.fetch(
         "SELECT c.*, audit.log_name(l.scope, l.scope_id) AS log_name FROM audit.checkpoints c "
         "JOIN audit.logs l USING (log_id) WHERE $1::bigint[] IS NULL OR c.log_id = ANY($1)", log_ids)
@@ -441,7 +455,7 @@ async def verify_database(conn: asyncpg.Connection, *, log_ids: list[int] | None
                 roots.cut_roots.update(res.cut_roots)
                 if res.root is not None and roots.tree.size == (res.lo - 1) // chunk:
                     roots.tree.extend([res.root])
-            check_checkpoints(result, cps, roots.root_at)
+            check_checkpoints(result, cps, roots.root_at, retired)
             results.append(result)
     finally:
         for _, _, _, tasks in scheduled:
@@ -501,8 +515,10 @@ async def verification_status(conn: asyncpg.Connection,
 async def export_log_lines(conn: asyncpg.Connection, log_ids: list[int] | None = None) -> AsyncIterator[str]:
     """Yield the export of every (given) log as JSON lines."""
     keys = await public_keys(conn)
+    retired = await key_retirements(conn)
     lines = [json.dumps({"type": "header", "format": EXPORT_FORMAT,
-                         "public_keys": [{"key_id": k, "algorithm": "ed25519", "public_key": v.hex()}
+                         "public_keys": [{"key_id": k, "algorithm": "ed25519", "public_key": v.hex(),
+                                          **({"retired_at": format_time(retired[k])} if k in retired else {})}
                                          for k, v in sorted(keys.items())]})]
     logs = await conn.fetch(
         "SELECT log_id, audit.log_name(scope, scope_id) AS name, size FROM audit.logs "
@@ -527,11 +543,16 @@ async def export_log_lines(conn: asyncpg.Connection, log_ids: list[int] | None =
     yield "\n".join(lines) + "\n"
 
 
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def verify_export(stream: IO[str], *, external: list[Checkpoint] | None = None,
                   external_keys: dict[str, bytes] | None = None,
                   progress: Progress | None = None) -> list[LogResult]:
     """Verify an export without the database: the same checks, on the canonical texts it carries."""
     keys: dict[str, bytes] = {}
+    retired: dict[str, datetime] = {}
     claimed: dict[str, int] = {}
     entries: dict[str, list[tuple[int, str, bytes]]] = {}
     checkpoints: dict[str, list[tuple[Checkpoint, dict[str, bytes], str]]] = {}
@@ -545,6 +566,8 @@ def verify_export(stream: IO[str], *, external: list[Checkpoint] | None = None,
                 if item.get("format") != EXPORT_FORMAT:
                     raise ExportInvalid(f"line {number}: not a {EXPORT_FORMAT} export", field="format")
                 keys.update({k["key_id"]: bytes.fromhex(k["public_key"]) for k in item["public_keys"]})
+                retired.update({k["key_id"]: _parse_time(k["retired_at"]) for k in item["public_keys"]
+                                if k.get("retired_at")})
             elif kind == "log":
                 claimed[item["log"]] = int(item["size"])
             elif kind == "entry":
@@ -579,7 +602,7 @@ def verify_export(stream: IO[str], *, external: list[Checkpoint] | None = None,
             result.present = len(leaves)
             result.fail(len(leaves) + 1, f"sequence number {len(leaves) + 1} is missing")
         tree = MerkleTree(leaves)
-        check_checkpoints(result, cps, lambda s, t=tree: t.root(s) if s <= t.size else None)
+        check_checkpoints(result, cps, lambda s, t=tree: t.root(s) if s <= t.size else None, retired)
         results.append(result)
         done += len(rows)
         if progress is not None:

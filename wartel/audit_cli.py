@@ -14,10 +14,12 @@ from typing import Any
 from audit.checkpoints import (
     Checkpoint,
     export_document,
+    key_retirements,
     list_checkpoints,
     make_checkpoints,
     public_keys,
     read_export_document,
+    retire_key,
 )
 from audit.errors import AuditError
 from audit.verify import LogResult, export_log_lines, verify_database, verify_export
@@ -155,6 +157,9 @@ def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
         try:
             made, problems = await make_checkpoints(conn, signing_key(settings),
                                                     await _log_ids_for(conn, args.facility))
+        except AuditError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_FAILED
         finally:
             await conn.close()
         for cp in made:
@@ -168,13 +173,59 @@ def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(go())
 
 
+@command("audit rotate-key")
+def cmd_audit_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
+    """Replace the checkpoint signing key: the new one signs from now on, the old one is retired."""
+    from audit import Actor
+    from audit.signing import generate, install_successor
+    from wartel.audit_service import signing_key
+    from wartel.cli import _owner_conn
+
+    reason = (args.reason or "").strip()
+    if not reason:
+        print("error: --reason is required (why the key is replaced: schedule, staff change, suspected leak)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    path = settings.signing_key_path.resolve()
+    old = signing_key(settings)
+    new = generate()
+    actor = Actor(type="user", id=os.environ.get("USER") or "operator", role="operator")
+
+    async def go() -> int:
+        _, conn = await _owner_conn(settings)
+        try:
+            async with conn.transaction():
+                # The retirement and the file swap commit together: should the commit fail after the swap,
+                # the new key is in use and merely not yet recorded (run the command again); a running
+                # service reads the replaced file at its next checkpoint.
+                retired_at = await retire_key(conn, old, new, reason=reason, actor=actor)
+                aside = install_successor(path, old, new)
+                made, problems = await make_checkpoints(conn, new)
+        except AuditError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        finally:
+            await conn.close()
+        print(f"retired key {old.key_id} at {retired_at.isoformat()}; key {new.key_id} signs from now on")
+        for cp in made:
+            print(f"signed {cp.log_name} at size {cp.size} with the new key")
+        for problem in problems:
+            print(f"NOT signed: {problem}", file=sys.stderr)
+        print(f"The retired private key is at {aside}: move it offline or destroy it. Export the checkpoints "
+              "again (`wartel audit export --checkpoints-only`) so the regional office holds the new public key.")
+        return EXIT_FAILED if problems else EXIT_OK
+
+    return asyncio.run(go())
+
+
 async def checkpoints_document(conn: Any, settings: Settings, log_ids: list[int] | None,
                                every: bool = False) -> dict[str, Any]:
     """The signed checkpoints document: each log's latest checkpoint, or with ``every`` all of them."""
     from wartel.audit_service import log_labels, signing_key
 
     checkpoints = await list_checkpoints(conn, log_ids, limit=None, latest_only=not every)
-    return export_document(checkpoints, signing_key(settings), await public_keys(conn), await log_labels(conn))
+    return export_document(checkpoints, signing_key(settings), await public_keys(conn), await log_labels(conn),
+                           await key_retirements(conn))
 
 
 @command("audit export")
@@ -222,6 +273,11 @@ def add_audit_commands(sub: Any) -> None:
     p = actions.add_parser("checkpoint", help="sign a checkpoint of every log that grew, now")
     p.add_argument("--facility", help="facility code: only its log")
     p.set_defaults(cmd="audit checkpoint")
+
+    p = actions.add_parser("rotate-key", help="replace the checkpoint signing key: a new key signs from now on, "
+                                              "the old one is retired (recorded, and reported if it signs later)")
+    p.add_argument("--reason", required=True, help="why the key is replaced (kept with the retirement)")
+    p.set_defaults(cmd="audit rotate-key")
 
     p = actions.add_parser("export", help="write entries and checkpoints as JSON lines (for offline verify), "
                                           "or with --checkpoints-only the checkpoints document")

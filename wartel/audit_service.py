@@ -15,18 +15,28 @@ from audit.verify import verify_database
 from wartel.config import Settings
 
 log = structlog.get_logger("wartel.audit")
-_KEYS: dict[Path, SigningKey] = {}
+_KEYS: dict[Path, tuple[tuple[int, int], SigningKey]] = {}
 
 CHECKPOINT_EVERY_S = 180.0
 VERIFY_EVERY_S = 6 * 3600.0
 
 
 def signing_key(settings: Settings) -> SigningKey:
-    """The checkpoint signing key at ``settings.signing_key_path``, created (0600) on first use."""
+    """The checkpoint signing key at ``settings.signing_key_path``, created (0600) on first use, and read
+    again when the file was replaced (`wartel audit rotate-key` while the service runs): a running service
+    never signs with a key that was retired."""
     path = settings.signing_key_path.resolve()
-    key = _KEYS.get(path)
-    if key is None:
-        key = _KEYS[path] = load_or_create(path)
+    held = _KEYS.get(path)
+    if held is not None:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            stat = None
+        if stat is not None and (stat.st_ino, stat.st_mtime_ns) == held[0]:
+            return held[1]
+    key = load_or_create(path)
+    stat = path.stat()
+    _KEYS[path] = ((stat.st_ino, stat.st_mtime_ns), key)
     return key
 
 

@@ -20,6 +20,7 @@ from audit.checkpoints import (
     consistency_proof,
     export_document,
     inclusion_proof,
+    key_retirements,
     list_checkpoints,
     make_checkpoints,
     public_keys,
@@ -345,7 +346,8 @@ async def export_audit_checkpoints(req: web.Request, ctx: Ctx) -> web.Response:
         logs = await visible_logs(ctx)
         log_ids = None if logs is None else await log_ids_of(ctx.db, logs)
     cps = [] if log_ids == [] else await list_checkpoints(ctx.db, log_ids, limit=None, latest_only=True)
-    doc = export_document(cps, signing_key(ctx.settings), await public_keys(ctx.db), await log_labels(ctx.db))
+    doc = export_document(cps, signing_key(ctx.settings), await public_keys(ctx.db), await log_labels(ctx.db),
+                          await key_retirements(ctx.db))
     stamp = doc["exported_at"][:19].replace(":", "").replace("-", "")
     return web.json_response(doc, headers={
         "Content-Disposition": f'attachment; filename="wartel-checkpoints-{stamp}.json"'})
