@@ -189,7 +189,7 @@ def cmd_audit_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
     path = settings.signing_key_path.resolve()
     old = signing_key(settings)
     new = generate()
-    actor = Actor(type="user", id=os.environ.get("USER") or "operator", role="operator")
+    actor = Actor.system("cli")  # as every CLI command records itself (no OS user name in the log)
 
     async def go() -> int:
         _, conn = await _owner_conn(settings)
