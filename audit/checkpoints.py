@@ -21,7 +21,7 @@ from audit.errors import (
 )
 from audit.log import Actor, LogRef, append
 from audit.merkle import MerkleTree, leaf_hashes
-from audit.signing import SigningKey, checkpoint_message, format_time, verify_signature
+from audit.signing import SigningKey, checkpoint_message, format_time, parse_time, verify_signature
 
 FETCH_CHUNK = 8_192
 EXPORT_FORMAT = "wartel-audit-checkpoints/v1"
@@ -50,7 +50,7 @@ def checkpoint_from_json(doc: dict[str, Any]) -> Checkpoint:
     """An exported checkpoint (``log_id`` is unknown outside the database and left 0)."""
     return Checkpoint(log_id=0, log_name=str(doc["log"]), size=int(doc["size"]),
                       root_hash=bytes.fromhex(doc["root_hash"]),
-                      signed_at=datetime.fromisoformat(doc["signed_at"].replace("Z", "+00:00")),
+                      signed_at=parse_time(doc["signed_at"]),
                       key_id=str(doc["key_id"]), signature=bytes.fromhex(doc["signature"]))
 
 

@@ -83,17 +83,24 @@ def install_successor(path: Path, old: SigningKey, new: SigningKey) -> Path:
     the key file sees one key or the other, never a mixture or nothing."""
     aside = retired_path(path, old.key_id)
     write_once(aside, _pem(old))
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    temporary = _private_copy(path, _pem(new))
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(_pem(new))
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
     return aside
+
+
+def _private_copy(path: Path, data: bytes) -> str:
+    """``data`` in a new file (mode 0600, synced) beside ``path``, to be linked or renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return temporary
 
 
 def write_once(path: Path, data: bytes) -> bytes:
@@ -103,24 +110,23 @@ def write_once(path: Path, data: bytes) -> bytes:
     reads a half-written key, and of several processes starting at once (``WARTEL_WORKERS``) the first link
     wins and all use its key.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    temporary = _private_copy(path, data)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            return path.read_bytes()
-        return data
+        os.link(temporary, path)
+    except FileExistsError:
+        return path.read_bytes()
     finally:
         os.unlink(temporary)
+    return data
 
 
 def format_time(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    """The inverse of :func:`format_time` (as exports carry times)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def checkpoint_message(log_name: str, size: int, root_hash: bytes, signed_at: datetime) -> bytes:

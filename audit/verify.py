@@ -46,7 +46,7 @@ from audit.entries import ROWS_SQL, canonical_problem, derivation_problem, fetch
 from audit.errors import ExportInvalid
 from audit.log import LogRef
 from audit.merkle import MerkleTree, fold, joined_leaf_hashes
-from audit.signing import format_time
+from audit.signing import format_time, parse_time
 
 CHUNK = 1 << 12
 EXPORT_FORMAT = "wartel-audit-export/v1"
@@ -543,10 +543,6 @@ async def export_log_lines(conn: asyncpg.Connection, log_ids: list[int] | None =
     yield "\n".join(lines) + "\n"
 
 
-def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def verify_export(stream: IO[str], *, external: list[Checkpoint] | None = None,
                   external_keys: dict[str, bytes] | None = None,
                   progress: Progress | None = None) -> list[LogResult]:
@@ -566,7 +562,7 @@ def verify_export(stream: IO[str], *, external: list[Checkpoint] | None = None,
                 if item.get("format") != EXPORT_FORMAT:
                     raise ExportInvalid(f"line {number}: not a {EXPORT_FORMAT} export", field="format")
                 keys.update({k["key_id"]: bytes.fromhex(k["public_key"]) for k in item["public_keys"]})
-                retired.update({k["key_id"]: _parse_time(k["retired_at"]) for k in item["public_keys"]
+                retired.update({k["key_id"]: parse_time(k["retired_at"]) for k in item["public_keys"]
                                 if k.get("retired_at")})
             elif kind == "log":
                 claimed[item["log"]] = int(item["size"])

@@ -61,3 +61,14 @@ async def insert_flag(owner_conn, region_id: int, facility_id: int, *, number: s
         " RETURNING id",
         rule, region_id, number, [facility_id],
         '{"distinct_inmates": 4, "threshold_k": 3, "window_days": 30, "call_ids": [1, 2, 3, 4]}')
+
+
+async def book_upcoming_call(factory, fid: int, booth: int, inmate: int, contact: int) -> int:  # type: ignore[no-untyped-def]
+    """An officer books the next slot through the API, as at the booth; returns the booking id."""
+    from tests.schedules_support import slot_start
+
+    officer = await factory.as_role("officer", facility_id=fid)
+    r = await officer.post("/api/v1/bookings", json={"facility_id": fid, "booth_id": booth, "inmate_id": inmate,
+                                                     "contact_id": contact, "starts_at": slot_start("Asia/Jakarta").isoformat()})
+    assert r.status == 201, await r.text()
+    return (await r.json())["booking_id"]

@@ -5,28 +5,16 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
+from tests.empty_database import empty_database
 from tests.factory import PASSWORD
 from wartel import migrations
-from wartel.db import connect
 
 
 async def test_all_migrations_apply_to_an_empty_database(pg_server: str) -> None:
-    from wartel.db import _with_database
-
-    admin = await asyncpg.connect(_with_database(pg_server, "postgres"))
-    await admin.execute('DROP DATABASE IF EXISTS "wartel_empty_check" WITH (FORCE)')
-    await admin.execute('CREATE DATABASE "wartel_empty_check"')
-    try:
-        conn = await connect(_with_database(pg_server, "wartel_empty_check"))
-        try:
-            applied = await migrations.migrate(conn)
-            assert [m.version for m in applied] == [m.version for m in migrations.load_migrations()]
-            assert await migrations.migrate(conn) == []  # idempotent: nothing left to do
-        finally:
-            await conn.close()
-    finally:
-        await admin.execute('DROP DATABASE IF EXISTS "wartel_empty_check" WITH (FORCE)')
-        await admin.close()
+    async with empty_database(pg_server, "wartel_empty_check") as conn:
+        applied = await migrations.migrate(conn)
+        assert [m.version for m in applied] == [m.version for m in migrations.load_migrations()]
+        assert await migrations.migrate(conn) == []  # idempotent: nothing left to do
 
 
 async def test_a_changed_applied_migration_is_refused(owner_conn: asyncpg.Connection) -> None:

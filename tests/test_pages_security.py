@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from tests import reports_data as rd
-from tests.pages_helpers import insert_flag, open_all_day_facility, page_login
+from tests.pages_helpers import book_upcoming_call, insert_flag, open_all_day_facility, page_login
 
 
 async def test_reviewer_confirms_a_flag_from_the_queue(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
@@ -37,14 +37,8 @@ async def test_reviewer_confirms_a_flag_from_the_queue(client, factory, owner_co
 
 
 async def test_confirming_a_flag_with_a_block_on_the_page_says_which_bookings_went(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
-    from tests.schedules_support import slot_start
-
     rid, fid, booth, inmate, contact = await open_all_day_facility(factory, owner_conn)
-    officer = await factory.as_role("officer", facility_id=fid)
-    r = await officer.post("/api/v1/bookings", json={"facility_id": fid, "booth_id": booth, "inmate_id": inmate,
-                                                     "contact_id": contact, "starts_at": slot_start("Asia/Jakarta").isoformat()})
-    assert r.status == 201, await r.text()
-    booking_id = (await r.json())["booking_id"]
+    booking_id = await book_upcoming_call(factory, fid, booth, inmate, contact)
     number = await owner_conn.fetchval("SELECT phone_e164 FROM contacts WHERE id = $1", contact)
     flag_id = await insert_flag(owner_conn, rid, fid, number=number)
     await factory.user("security", region_id=rid, username="kamtib.konfirmasi")
@@ -114,14 +108,8 @@ async def test_watchlist_add_and_remove(client, factory, owner_conn) -> None:  #
 
 
 async def test_blocking_a_number_on_the_page_cancels_its_upcoming_booking(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
-    from tests.schedules_support import slot_start
-
     rid, fid, booth, inmate, contact = await open_all_day_facility(factory, owner_conn)
-    officer = await factory.as_role("officer", facility_id=fid)
-    r = await officer.post("/api/v1/bookings", json={"facility_id": fid, "booth_id": booth, "inmate_id": inmate,
-                                                     "contact_id": contact, "starts_at": slot_start("Asia/Jakarta").isoformat()})
-    assert r.status == 201, await r.text()
-    booking_id = (await r.json())["booking_id"]
+    booking_id = await book_upcoming_call(factory, fid, booth, inmate, contact)
     await factory.user("security", region_id=rid, username="kamtib.blokir")
     csrf = await page_login(client, "kamtib.blokir")
     r = await client.post("/security/watchlist", data={"csrf_token": csrf, "pattern_kind": "number",
