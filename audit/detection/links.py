@@ -3,11 +3,15 @@
 Returned as nodes and edges the pages can draw. Legal-counsel numbers never appear as links: querying one
 returns the number alone, marked ``legal_counsel``; they are left out of an inmate's graph. Inmates in
 facilities outside the viewer's scope appear without id or name (their facility only), so a facility's
-security staff see that a number reaches elsewhere without seeing who there.
+security staff see that a number reaches elsewhere without seeing who there. Such an inmate's node id is a
+keyed hash (HMAC-SHA-256 with the service's secret) of the inmate id: stable, so one person shared by two
+numbers is one node, but not invertible to the id without the secret (a multiplicative permutation was).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,12 +32,18 @@ SELECT x.inmate_id, x.num, x.kind, count(*) AS n, max(x.t) AS last_at, i.full_na
 """
 
 
-def _inmate_node(row: asyncpg.Record, visible: list[int] | None) -> dict[str, Any]:
+def redacted_inmate_key(redaction_key: bytes, inmate_id: int) -> str:
+    """The node id of an inmate the viewer may not see: a keyed hash, the same for every query."""
+    digest = hmac.new(redaction_key, f"link-view inmate {inmate_id}".encode(), hashlib.sha256).hexdigest()
+    return f"inmate:x{digest[:24]}"
+
+
+def _inmate_node(row: asyncpg.Record, visible: list[int] | None, redaction_key: bytes) -> dict[str, Any]:
     if visible is None or row["facility_id"] in visible:
         return {"id": f"inmate:{row['inmate_id']}", "type": "inmate", "inmate_id": row["inmate_id"],
                 "label": row["full_name"], "registration_no": row["registration_no"],
                 "facility_id": row["facility_id"], "status": row["status"]}
-    return {"id": f"inmate:x{row['inmate_id'] * 2654435761 % 2**32:08x}", "type": "inmate", "redacted": True,
+    return {"id": redacted_inmate_key(redaction_key, row["inmate_id"]), "type": "inmate", "redacted": True,
             "facility_id": row["facility_id"]}
 
 
@@ -45,7 +55,7 @@ async def _flag_counts(conn: asyncpg.Connection, subject_type: str, keys: list[s
 
 
 async def number_links(conn: asyncpg.Connection, e164: str, *, visible_facility_ids: list[int] | None,
-                       days: int = 180, now: datetime | None = None) -> dict[str, Any]:
+                       redaction_key: bytes, days: int = 180, now: datetime | None = None) -> dict[str, Any]:
     """The number, every inmate who called or registered it in ``days`` days, and their facilities."""
     counsel = {r["phone_e164"] for r in await conn.fetch(_COUNSEL)}
     root = {"id": f"number:{e164}", "type": "number", "label": e164, "root": True}
@@ -56,7 +66,7 @@ async def number_links(conn: asyncpg.Connection, e164: str, *, visible_facility_
     nodes: dict[str, dict[str, Any]] = {root["id"]: root}
     edges = []
     for r in rows:
-        node = _inmate_node(r, visible_facility_ids)
+        node = _inmate_node(r, visible_facility_ids, redaction_key)
         nodes.setdefault(node["id"], node)
         edges.append({"source": node["id"], "target": root["id"], "kind": r["kind"], "count": r["n"],
                       "last_at": r["last_at"].isoformat()})
@@ -67,7 +77,7 @@ async def number_links(conn: asyncpg.Connection, e164: str, *, visible_facility_
 
 
 async def inmate_links(conn: asyncpg.Connection, inmate_id: int, *, visible_facility_ids: list[int] | None,
-                       days: int = 180, now: datetime | None = None) -> dict[str, Any]:
+                       redaction_key: bytes, days: int = 180, now: datetime | None = None) -> dict[str, Any]:
     """The inmate, the numbers they called or registered (not legal counsel), and every other inmate on them."""
     counsel = [r["phone_e164"] for r in await conn.fetch(_COUNSEL)]
     since = (now or datetime.now().astimezone()) - timedelta(days=days)
@@ -84,7 +94,7 @@ async def inmate_links(conn: asyncpg.Connection, inmate_id: int, *, visible_faci
         nodes[f"number:{num}"] = {"id": f"number:{num}", "type": "number", "label": num,
                                   "flags": flag_counts.get(num, 0)}
     for r in rows:
-        node = _inmate_node(r, visible_facility_ids)
+        node = _inmate_node(r, visible_facility_ids, redaction_key)
         if r["inmate_id"] == inmate_id:
             node["root"] = True
         nodes.setdefault(node["id"], node)

@@ -31,9 +31,9 @@ from audit.search import EntryFilter, get_entry, log_id_of, log_ids_of, search_e
 from wartel import keys
 from wartel.audit_service import log_labels, signing_key
 from wartel.auth.principal import Principal, facility_in_scope, region_in_scope, visible_facility_ids
-from wartel.errors import InvalidInput
+from wartel.http.bounds import Timestamp
 from wartel.http.endpoints import Ctx, EndpointTable
-from wartel.http.models import ApiModel, OutModel, Page, QueryModel, decode_cursor, encode_cursor
+from wartel.http.models import ApiModel, Cursor, OutModel, Page, QueryModel, decode_cursor, encode_cursor
 
 routes = EndpointTable()
 READERS = ("security", "regional", "admin")
@@ -128,19 +128,15 @@ class EntriesQuery(QueryModel):
     subject_type: str | None = Field(default=None, max_length=100)
     subject_id: str | None = Field(default=None, max_length=200)
     action: str | None = Field(default=None, max_length=100, description="exact, or a prefix ending in '.'")
-    since: datetime | None = None
-    until: datetime | None = None
-    cursor: str | None = Field(default=None, max_length=500)
+    since: Timestamp | None = None
+    until: Timestamp | None = None
+    cursor: Cursor = None
     limit: int = Field(default=50, ge=1, le=500)
 
     @model_validator(mode="after")
     def _consistent(self) -> EntriesQuery:
         if self.log is not None and self.facility_id is not None:
             raise ValueError("give log or facility_id, not both")
-        for name in ("since", "until"):
-            value = getattr(self, name)
-            if value is not None and value.tzinfo is None:
-                raise ValueError(f"{name} needs a time zone offset")
         if self.since and self.until and self.since >= self.until:
             raise ValueError("since must be before until")
         return self
@@ -157,14 +153,7 @@ async def search_audit_entries(req: web.Request, ctx: Ctx) -> Page[EntryOut]:
     else:
         logs = await visible_logs(ctx)
         log_ids = None if logs is None else await log_ids_of(ctx.db, logs)
-    after = decode_cursor(qy.cursor, 3)
-    cursor: tuple[datetime, int, int] | None = None
-    if after is not None:
-        try:
-            cursor = (datetime.fromisoformat(after[0]), int(after[1]), int(after[2]))
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput("cursor is not one this service handed out", code="invalid_cursor",
-                               field="cursor") from exc
+    cursor = decode_cursor(qy.cursor, (datetime, int, int))
     if log_ids == []:
         return Page[EntryOut](items=[])
     flt = EntryFilter(actor_id=qy.actor_id, subject_type=qy.subject_type, subject_id=qy.subject_id,
@@ -174,7 +163,7 @@ async def search_audit_entries(req: web.Request, ctx: Ctx) -> Page[EntryOut]:
     next_cursor = None
     if len(rows) > qy.limit:
         last = rows[qy.limit - 1]
-        next_cursor = encode_cursor(last["recorded_at"].isoformat(), last["log_id"], last["seq"])
+        next_cursor = encode_cursor(last["recorded_at"], last["log_id"], last["seq"])
     return Page[EntryOut](items=items, next_cursor=next_cursor)
 
 
@@ -217,7 +206,7 @@ async def get_audit_entry(req: web.Request, ctx: Ctx) -> InclusionOut:
 
 
 class CheckpointsQuery(QueryModel):
-    cursor: str | None = Field(default=None, max_length=200)
+    cursor: Cursor = None
     limit: int = Field(default=100, ge=1, le=1000)
 
 
@@ -228,9 +217,7 @@ async def list_audit_checkpoints(req: web.Request, ctx: Ctx) -> Page[CheckpointO
     _, log_id = await _require_log(ctx, ctx.path.log)
     if log_id is None:
         return Page[CheckpointOut](items=[])
-    after = decode_cursor(ctx.query.cursor)
-    if after is not None and not isinstance(after[0], int):
-        raise InvalidInput("cursor is not one this service handed out", code="invalid_cursor", field="cursor")
+    after = decode_cursor(ctx.query.cursor, (int,))
     cps = await list_checkpoints(ctx.db, [log_id], after_size=after[0] if after else None,
                                  limit=ctx.query.limit + 1)
     items = [_checkpoint(cp) for cp in cps[:ctx.query.limit]]

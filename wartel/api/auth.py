@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiohttp import web
 from pydantic import Field
 
 from wartel.auth import credentials
 from wartel.errors import NotFound
+from wartel.http.bounds import Timestamp
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel
 from wartel.http.problems import Problem
@@ -81,7 +80,7 @@ async def me(req: web.Request, ctx: Ctx) -> Me:
 
 class TokenIn(ApiModel):
     name: str = Field(min_length=1, max_length=100)
-    expires_at: datetime | None = None
+    expires_at: Timestamp | None = None
 
 
 class TokenOut(OutModel):

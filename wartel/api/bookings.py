@@ -7,15 +7,16 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from schedules import booking as domain
 from schedules.availability import free_slots, load_facility
 from schedules.quota import inmate_rights
 from wartel.auth.principal import require_facility, visible_facility_ids
 from wartel.errors import NotFound, Unprocessable
+from wartel.http.bounds import BoundedDate, Timestamp
 from wartel.http.endpoints import Ctx, EndpointTable
-from wartel.http.models import ApiModel, OutModel, Page, QueryModel, decode_cursor, encode_cursor
+from wartel.http.models import ApiModel, Cursor, OutModel, Page, QueryModel, decode_cursor, encode_cursor
 from wartel.http.problems import register_constraint
 
 routes = EndpointTable()
@@ -85,7 +86,7 @@ class BookingIn(ApiModel):
     booth_id: int
     inmate_id: int
     contact_id: int
-    starts_at: AwareDatetime = Field(description="Start of a free slot (ISO 8601 with offset).")
+    starts_at: Timestamp = Field(description="Start of a free slot (ISO 8601 with offset).")
     override_reason: str | None = Field(
         default=None, min_length=1, max_length=500,
         description="Officer override beyond quota (e.g. a family emergency); recorded and audited.")
@@ -101,7 +102,7 @@ class CancelIn(ApiModel):
 
 
 class RescheduleIn(ApiModel):
-    starts_at: AwareDatetime
+    starts_at: Timestamp
     booth_id: int | None = None
     reason: CancelReason = "family"
 
@@ -110,8 +111,8 @@ class BookingQuery(QueryModel):
     facility_id: int | None = None
     inmate_id: int | None = None
     status: BookingStatus | None = None
-    day: date | None = Field(default=None, description="Facility-local day (needs facility_id).")
-    cursor: str | None = None
+    day: BoundedDate | None = Field(default=None, description="Facility-local day (needs facility_id).")
+    cursor: Cursor = None
     limit: int = Field(default=50, ge=1, le=200)
 
 
@@ -120,7 +121,7 @@ class FacilityPath(ApiModel):
 
 
 class AvailabilityQuery(QueryModel):
-    day: date
+    day: BoundedDate
     booth_id: int | None = None
 
 
@@ -218,13 +219,13 @@ async def list_bookings(req: web.Request, ctx: Ctx) -> Page[BookingOut]:
         zone = ZoneInfo((await load_facility(ctx.db, q.facility_id)).time_zone)
         since = datetime.combine(q.day, datetime.min.time(), tzinfo=zone).astimezone(UTC)
         until = since + timedelta(days=1)
-    after = decode_cursor(q.cursor, 2)
+    after = decode_cursor(q.cursor, (datetime, int))
     rows = await domain.list_bookings(
         ctx.db, facility_ids=scope, facility_id=q.facility_id, inmate_id=q.inmate_id, status=q.status,
-        since=since, until=until, after=(datetime.fromisoformat(after[0]), int(after[1])) if after else None,
+        since=since, until=until, after=after,
         limit=q.limit + 1)
     items = [BookingOut(**r) for r in rows[: q.limit]]
-    cursor = encode_cursor(items[-1].starts_at.isoformat(), items[-1].booking_id) if len(rows) > q.limit else None
+    cursor = encode_cursor(items[-1].starts_at, items[-1].booking_id) if len(rows) > q.limit else None
     return Page[BookingOut](items=items, next_cursor=cursor)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import datetime, time
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 
 from wartel.api.bookings import AffectedBooking, facility_cancellations
 from wartel.auth.principal import require_facility
+from wartel.http.bounds import BoundedDate, LocalDateTime, LocalTime
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, QueryModel
 from wartel.registry import facilities, hours
@@ -169,8 +170,8 @@ async def set_booth_service(req: web.Request, ctx: Ctx) -> BoothOut:
 
 class WindowIn(ApiModel):
     weekday: int = Field(ge=1, le=7, description="ISO weekday: 1 = Monday … 7 = Sunday")
-    opens: time = Field(description="Facility local time, e.g. 08:00")
-    closes: time
+    opens: LocalTime = Field(description="Facility local time, e.g. 08:00 (an offset is refused)")
+    closes: LocalTime
 
 
 class HoursIn(ApiModel):
@@ -215,8 +216,8 @@ async def replace_hours(req: web.Request, ctx: Ctx) -> HoursOut:
 # Closures ----------------------------------------------------------------------------------------------
 
 class ClosureIn(ApiModel):
-    starts: datetime = Field(description="Facility local date-time, no offset, e.g. 2026-08-17T00:00")
-    ends: datetime = Field(description="Facility local date-time, exclusive")
+    starts: LocalDateTime = Field(description="Facility local date-time, no offset, e.g. 2026-08-17T00:00")
+    ends: LocalDateTime = Field(description="Facility local date-time, exclusive")
     kind: Literal["holiday", "closure"] = "closure"
     reason: str = Field(min_length=1, max_length=500)
 
@@ -242,7 +243,7 @@ class ClosurePath(ApiModel):
 
 
 class ClosuresQuery(QueryModel):
-    since: date | None = Field(default=None, description="Only closures ending after this local date")
+    since: BoundedDate | None = Field(default=None, description="Only closures ending after this local date")
 
 
 def _closure(row: object, zone: ZoneInfo) -> ClosureOut:

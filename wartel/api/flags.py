@@ -17,9 +17,9 @@ from audit.detection.catalogue import BY_ID, RULES
 from wartel.api.bookings import AffectedBooking
 from wartel.api.watchlist import cancel_bookings_blocked_by
 from wartel.auth.principal import Principal, require_facility, require_region
-from wartel.errors import InvalidInput, NotFound
+from wartel.errors import NotFound
 from wartel.http.endpoints import Ctx, EndpointTable
-from wartel.http.models import ApiModel, OutModel, Page, QueryModel, decode_cursor, encode_cursor
+from wartel.http.models import ApiModel, Cursor, OutModel, Page, QueryModel, decode_cursor, encode_cursor
 
 routes = EndpointTable()
 
@@ -184,7 +184,7 @@ class FlagsQuery(QueryModel):
     subject_type: SubjectType | None = None
     subject_key: str | None = Field(default=None, max_length=40)
     assigned_to: int | None = None
-    cursor: str | None = None
+    cursor: Cursor = None
     limit: int = Field(default=50, ge=1, le=200)
 
 
@@ -193,19 +193,14 @@ class FlagsQuery(QueryModel):
 async def list_flags(req: web.Request, ctx: Ctx) -> Page[FlagOut]:
     q = ctx.query
     facility_ids, region_ids = await narrowed_scope(ctx, q.facility_id, q.region_id)
-    after = decode_cursor(q.cursor, 2)
-    try:
-        position = (datetime.fromisoformat(after[0]), int(after[1])) if after else None
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput("cursor is not one this service handed out", code="invalid_cursor",
-                           field="cursor") from exc
+    position = decode_cursor(q.cursor, (datetime, int))
     rows = await review.list_flags(
         ctx.db, facility_ids=facility_ids, region_ids=region_ids, status=q.status, rule_id=q.rule_id,
         subject_type=q.subject_type, subject_key=q.subject_key, assigned_to=q.assigned_to,
         after=position, limit=q.limit + 1)
     more = len(rows) > q.limit
     rows = rows[: q.limit]
-    cursor = encode_cursor(rows[-1]["last_event_at"].isoformat(), rows[-1]["id"]) if more else None
+    cursor = encode_cursor(rows[-1]["last_event_at"], rows[-1]["id"]) if more else None
     return Page[FlagOut](items=[flag_out(r, ctx.language) for r in rows], next_cursor=cursor)
 
 

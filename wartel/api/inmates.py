@@ -8,8 +8,9 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field, model_validator
 
+from wartel.http.bounds import HistoryDate
 from wartel.http.endpoints import Ctx, EndpointTable
-from wartel.http.models import ApiModel, OutModel, Page, QueryModel, decode_cursor, encode_cursor
+from wartel.http.models import ApiModel, Cursor, OutModel, Page, QueryModel, decode_cursor, encode_cursor
 from wartel.http.problems import Problem
 from wartel.registry import importer, inmates
 
@@ -24,7 +25,7 @@ class InmateIn(ApiModel):
     registration_no: str = Field(pattern=r"^[A-Za-z0-9./-]{3,40}$")
     full_name: str = Field(min_length=1, max_length=200)
     facility_id: int
-    admitted_on: date
+    admitted_on: HistoryDate
     block: str | None = Field(default=None, max_length=40)
     risk_level: RiskLevel | None = None
 
@@ -51,7 +52,7 @@ class TransferIn(ApiModel):
 
 
 class ReleaseIn(ApiModel):
-    released_on: date
+    released_on: HistoryDate
 
 
 class InmateOut(OutModel):
@@ -87,7 +88,7 @@ class InmatesQuery(QueryModel):
     q: str | None = Field(default=None, min_length=1, max_length=100,
                           description="Part of the name, or the start of the registration number")
     status: Literal["active", "transferred", "released"] | None = None
-    cursor: str | None = Field(default=None, max_length=200)
+    cursor: Cursor = None
     limit: int = Field(default=50, ge=1, le=200)
 
 
@@ -99,9 +100,7 @@ def _inmate(row: object) -> InmateOut:
             query=InmatesQuery, response=Page[InmateOut], errors=(404,))
 async def search_inmates(req: web.Request, ctx: Ctx) -> Page[InmateOut]:
     qy = ctx.query
-    after = decode_cursor(qy.cursor)
-    if after is not None and not isinstance(after[0], int):
-        raise Problem(400, "invalid_cursor", "cursor is not one this service handed out", field="cursor")
+    after = decode_cursor(qy.cursor, (int,))
     rows = await inmates.search_inmates(ctx.db, ctx.user, facility_id=qy.facility_id, q=qy.q, status=qy.status,
                                         after_id=after[0] if after else None, limit=qy.limit + 1)
     items = [_inmate(r) for r in rows[:qy.limit]]

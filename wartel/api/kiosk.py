@@ -11,11 +11,12 @@ from datetime import datetime
 from typing import Literal
 
 from aiohttp import web
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from schedules import kiosk as domain
 from wartel import keys
 from wartel.auth.principal import require_facility
+from wartel.http.bounds import Timestamp
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel
 
@@ -64,17 +65,17 @@ class DeviceList(OutModel):
 class DialledIn(ApiModel):
     booking_id: int | None = Field(default=None, description="The booking shown on the terminal; omit if none.")
     dialled_number: str = Field(pattern=E164, description="The number dialled, E.164 (+62…).")
-    occurred_at: AwareDatetime | None = Field(default=None, description="Terminal clock; defaults to receipt time.")
+    occurred_at: Timestamp | None = Field(default=None, description="Terminal clock; defaults to receipt time.")
 
 
 class ConnectedIn(ApiModel):
     booking_id: int | None = None
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Timestamp | None = None
 
 
 class DisconnectedIn(ApiModel):
     booking_id: int | None = None
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Timestamp | None = None
     cause: Literal["normal", "failure"] = Field(
         default="normal", description="failure: line or terminal fault (the call is refunded).")
 

@@ -8,10 +8,11 @@ from aiohttp import web
 from pydantic import Field
 
 from audit.detection import links
-from wartel.auth.principal import require_facility, visible_facility_ids
-from wartel.errors import NotFound
+from wartel import keys
+from wartel.auth.principal import visible_facility_ids
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, QueryModel
+from wartel.registry.inmates import get_inmate
 from wartel.registry.phones import normalise_phone
 
 routes = EndpointTable()
@@ -39,7 +40,8 @@ class NumberIn(ApiModel):
 async def number_graph(req: web.Request, ctx: Ctx) -> GraphOut:
     e164 = normalise_phone(ctx.body.number, field="number")
     visible = await visible_facility_ids(ctx.db, ctx.user)
-    return GraphOut(**await links.number_links(ctx.db, e164, visible_facility_ids=visible, days=ctx.body.days))
+    return GraphOut(**await links.number_links(ctx.db, e164, visible_facility_ids=visible, days=ctx.body.days,
+                                               redaction_key=req.app[keys.SECRET_KEY]))
 
 
 class InmatePath(ApiModel):
@@ -54,10 +56,8 @@ class DaysQuery(QueryModel):
             tags=["detection"], roles=REVIEWERS, path_params=InmatePath, query=DaysQuery, response=GraphOut,
             errors=(404,))
 async def inmate_graph(req: web.Request, ctx: Ctx) -> GraphOut:
-    facility_id = await ctx.db.fetchval("SELECT current_facility_id FROM inmates WHERE id = $1", ctx.path.inmate_id)
-    if facility_id is None:
-        raise NotFound("inmate not found", code="inmate_not_found", field="inmate_id")
-    await require_facility(ctx.db, ctx.user, facility_id)
+    # Scoped lookup: an inmate elsewhere and one that does not exist answer alike (inmate_not_found).
+    await get_inmate(ctx.db, ctx.user, ctx.path.inmate_id)
     visible = await visible_facility_ids(ctx.db, ctx.user)
     return GraphOut(**await links.inmate_links(ctx.db, ctx.path.inmate_id, visible_facility_ids=visible,
-                                               days=ctx.query.days))
+                                               days=ctx.query.days, redaction_key=req.app[keys.SECRET_KEY]))

@@ -13,6 +13,7 @@ from wartel.reports.archive import stored_months
 from wartel.reports.csv_export import csv_filename, report_csv
 from wartel.reports.html import REPORT_CSP, report_html
 from wartel.reports.models import ComplianceReport
+from wartel.reports.period import MONTH_PATTERN
 from wartel.reports.service import (
     ARCHIVE_ROLES,
     REPORT_ROLES,
@@ -98,7 +99,7 @@ async def monthly_list(req: web.Request, ctx: Ctx) -> StoredList:
 
 class StoredPath(ApiModel):
     region_id: int = Field(ge=1)
-    month: str = Field(pattern=r"^\d{4}-\d{2}$")
+    month: str = Field(pattern=MONTH_PATTERN)
 
 
 @routes.get("/api/v1/reports/monthly/{region_id}/{month}.csv", summary="One stored monthly report, one table as CSV",

@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Literal
 
 from aiohttp import web
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from schedules import sanctions as domain
 from wartel.auth.principal import require_facility, visible_facility_ids
 from wartel.errors import NotFound
+from wartel.http.bounds import Timestamp
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel
 
@@ -22,8 +23,8 @@ IMPOSERS = ("security", "admin")
 class SanctionIn(ApiModel):
     inmate_id: int
     kind: Literal["suspend", "reduce"]
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Timestamp
+    ends_at: Timestamp
     reason: str = Field(min_length=1, max_length=1000)
     calls_allowed: int | None = Field(default=None, ge=0, le=100, description="reduce: calls per period.")
     max_minutes: int | None = Field(default=None, ge=1, le=120, description="reduce: longest call.")

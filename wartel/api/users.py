@@ -11,8 +11,7 @@ from pydantic import Field
 
 from wartel.auth.passwords import MIN_PASSWORD_LENGTH
 from wartel.http.endpoints import Ctx, EndpointTable
-from wartel.http.models import ApiModel, OutModel, Page, QueryModel, decode_cursor, encode_cursor
-from wartel.http.problems import Problem
+from wartel.http.models import ApiModel, Cursor, OutModel, Page, QueryModel, decode_cursor, encode_cursor
 from wartel.registry.phones import normalise_phone
 from wartel.users import UserInput, check_may_create, create_user, list_users
 
@@ -43,16 +42,14 @@ class UserOut(OutModel):
 
 
 class UsersQuery(QueryModel):
-    cursor: str | None = Field(default=None, max_length=200)
+    cursor: Cursor = None
     limit: int = Field(default=100, ge=1, le=500)
 
 
 @routes.get("/api/v1/users", summary="Users you manage", tags=["users"], roles=MANAGERS, query=UsersQuery,
             response=Page[UserOut])
 async def users_list(req: web.Request, ctx: Ctx) -> Page[UserOut]:
-    after = decode_cursor(ctx.query.cursor)
-    if after is not None and not isinstance(after[0], int):
-        raise Problem(400, "invalid_cursor", "cursor is not one this service handed out", field="cursor")
+    after = decode_cursor(ctx.query.cursor, (int,))
     rows = await list_users(ctx.db, ctx.user, after_id=after[0] if after else None, limit=ctx.query.limit + 1)
     items = [UserOut.model_validate(dict(r)) for r in rows[:ctx.query.limit]]
     more = len(rows) > ctx.query.limit

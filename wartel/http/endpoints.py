@@ -26,6 +26,7 @@ from wartel.auth.principal import Principal
 from wartel.config import Settings
 from wartel.db import acquire
 from wartel.http.problems import Problem
+from wartel.i18n import LANGUAGES
 
 Handler = Callable[[web.Request, "Ctx"], Awaitable[Any]]
 
@@ -224,8 +225,14 @@ def make_view(ep: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRespo
                   request_id=req.get(keys.REQUEST_ID, "-"), language=req.get(keys.LANGUAGE, "id"))
         if ep.path_model is not None:
             ctx.path = _parse(ep.path_model, dict(req.match_info), "")
+        query = dict(req.query)
+        # ?lang= is the README's language switch on every endpoint; the request_context middleware has already
+        # chosen the language from it, so query models never see it (nor refuse it as an unknown name).
+        lang = query.pop("lang", None)
+        if lang is not None and lang not in LANGUAGES:
+            raise Problem(422, "validation_failed", "lang: one of 'id' or 'en'", field="lang")
         if ep.query is not None:
-            ctx.query = _parse(ep.query, dict(req.query), "")
+            ctx.query = _parse(ep.query, query, "")
         if ep.body is not None:
             ctx.body = await _read_json_body(req, ep.body)
         key = req.headers.get("Idempotency-Key") if ep.idempotent else None

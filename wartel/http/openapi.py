@@ -56,6 +56,9 @@ def _params(ep: Endpoint, components: dict[str, Any]) -> list[dict[str, Any]]:
             if f.description:
                 param["description"] = f.description
             params.append(param)
+    params.append({"name": "lang", "in": "query", "required": False,
+                   "description": "Language of titles and texts: id (Bahasa Indonesia, the default) or en.",
+                   "schema": {"type": "string", "enum": ["id", "en"]}})
     if ep.idempotent:
         params.append({"name": "Idempotency-Key", "in": "header", "required": False,
                        "description": "A retried request with the same key returns the first response.",

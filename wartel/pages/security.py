@@ -12,11 +12,13 @@ from audit import LogRef, verification_status
 from audit.detection import links, review
 from audit.search import EntryFilter, log_ids_of, search_entries
 from schedules.booking import cancel_bookings_to_blocked_number
-from wartel.auth.principal import Principal, require_facility, visible_facility_ids
-from wartel.errors import InvalidInput
+from wartel import keys
+from wartel.auth.principal import Principal, visible_facility_ids
+from wartel.errors import InvalidInput, NotFound
 from wartel.pages.framework import PageCtx, add_nav, page, redirect
 from wartel.pages.graph import link_svg
 from wartel.pages.officer import attempt
+from wartel.registry.inmates import get_inmate
 from wartel.registry.phones import normalise_phone
 
 routes = web.RouteTableDef()
@@ -119,16 +121,18 @@ async def links_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     subject = ""
     if number:
         e164 = normalise_phone(number, field="number")
-        graph = await links.number_links(pc.conn, e164, visible_facility_ids=visible)
+        graph = await links.number_links(pc.conn, e164, visible_facility_ids=visible,
+                                         redaction_key=req.app[keys.SECRET_KEY])
         subject = e164
     elif inmate_raw:
         if not inmate_raw.isdigit():
             raise InvalidInput("inmate_id must be a number", code="validation_failed", field="inmate_id")
-        facility_id = await pc.conn.fetchval("SELECT current_facility_id FROM inmates WHERE id = $1", int(inmate_raw))
-        if facility_id is None:
-            raise InvalidInput("no such inmate", code="inmate_not_found", field="inmate_id")
-        await require_facility(pc.conn, pc.user, facility_id)
-        graph = await links.inmate_links(pc.conn, int(inmate_raw), visible_facility_ids=visible)
+        if len(inmate_raw) > 18:  # beyond bigint: no such inmate, and PostgreSQL would refuse the parameter
+            raise NotFound(f"inmate {inmate_raw} not found", code="inmate_not_found", field="inmate_id")
+        # Scoped lookup: an inmate elsewhere and one that does not exist answer alike (inmate_not_found).
+        await get_inmate(pc.conn, pc.user, int(inmate_raw))
+        graph = await links.inmate_links(pc.conn, int(inmate_raw), visible_facility_ids=visible,
+                                         redaction_key=req.app[keys.SECRET_KEY])
         subject = next((n.get("label", "") for n in graph["nodes"] if n.get("root")), inmate_raw)
     svg = link_svg(graph, pc.t("page.links.title"), pc.t("page.links.redacted")) if graph else None
     return pc.render("security/links.html", number=number, inmate_id=inmate_raw, graph=graph, svg=svg,

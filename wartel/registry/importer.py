@@ -24,12 +24,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from audit import Actor, LogRef, append
 from wartel.auth.principal import Principal, visible_facility_ids
 from wartel.errors import Conflict, Unprocessable
+from wartel.registry.inmates import register_date_problem
 
 REQUIRED = ("registration_no", "full_name", "facility_code", "admitted_on")
 OPTIONAL = ("block", "risk_level")
@@ -81,7 +83,9 @@ def decode(data: bytes) -> str:
 
 def parse(text: str, report: ImportReport, *, today: date | None = None) -> list[ImportRow]:
     """Rows with their field-level problems added to ``report`` (no database needed)."""
-    today = today or datetime.now(UTC).date()
+    # Rows are checked before their facilities are looked up: the date in Indonesia's easternmost zone (WIT)
+    # is the latest any facility can have, so no facility's today is refused as "in the future".
+    today = today or datetime.now(UTC).astimezone(ZoneInfo("Asia/Jayapura")).date()
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -139,8 +143,9 @@ def _row(line: int, rec: dict[str, str], report: ImportReport, today: date) -> I
     admitted: date | None = None
     try:
         admitted = date.fromisoformat(rec["admitted_on"])
-        if admitted > today:
-            report.add(line, "admitted_on", "admission date is in the future")
+        problem = register_date_problem(admitted, today)
+        if problem is not None:
+            report.add(line, "admitted_on", problem)
     except ValueError:
         report.add(line, "admitted_on", "not a date of the form YYYY-MM-DD")
     block = rec.get("block") or None

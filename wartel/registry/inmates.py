@@ -21,6 +21,28 @@ _INMATE = "SELECT i.* FROM inmates i WHERE i.id = $1 AND ($2::bigint[] IS NULL O
 _INMATE_FOR_UPDATE = _INMATE + " FOR UPDATE"
 
 
+# Admission and release dates: people serving long sentences were admitted decades ago, never in the future.
+EARLIEST_ADMISSION = date(1950, 1, 1)
+
+
+def register_date_problem(day: date, today: date, what: str = "admission") -> str | None:
+    """Why ``day`` cannot be an admission (or release) date when the facility's date is ``today``; None if it can."""
+    if day > today:
+        return f"{what} date is in the future"
+    if day < EARLIEST_ADMISSION:
+        return f"{what} date is before {EARLIEST_ADMISSION.isoformat()}"
+    return None
+
+
+async def facility_today(conn: asyncpg.Connection, facility_id: int) -> date:
+    """The facility's calendar date now (the database's clock, in the facility's own zone)."""
+    today = await conn.fetchval(
+        "SELECT (now() AT TIME ZONE time_zone)::date FROM facilities WHERE id = $1", facility_id)
+    if today is None:
+        raise NotFound(f"facility {facility_id} not found", code="facility_not_found", field="facility_id")
+    return today
+
+
 def _not_found(inmate_id: int) -> NotFound:
     return NotFound(f"inmate {inmate_id} not found", code="inmate_not_found", field="inmate_id")
 
@@ -66,6 +88,9 @@ async def create_inmate(conn: asyncpg.Connection, principal: Principal, data: di
                         actor: Actor) -> asyncpg.Record:
     """``data``: registration_no, full_name, facility_id, admitted_on and optionally block, risk_level."""
     await require_facility(conn, principal, data["facility_id"])
+    problem = register_date_problem(data["admitted_on"], await facility_today(conn, data["facility_id"]))
+    if problem is not None:
+        raise Unprocessable(problem, code="admission_date_out_of_range", field="admitted_on")
     async with conn.transaction():
         try:
             row = await conn.fetchrow(
@@ -145,6 +170,10 @@ async def release_inmate(conn: asyncpg.Connection, principal: Principal, inmate_
         if released_on < inmate["admitted_on"]:
             raise Unprocessable("the release date is before the admission date", code="release_before_admission",
                                 field="released_on")
+        problem = register_date_problem(released_on, await facility_today(conn, inmate["current_facility_id"]),
+                                        "release")
+        if problem is not None:
+            raise Unprocessable(problem, code="release_date_out_of_range", field="released_on")
         row = await conn.fetchrow(
             "UPDATE inmates AS i SET status = 'released', released_on = $2, updated_at = now() WHERE id = $1"
             " RETURNING i.*", inmate_id, released_on)

@@ -7,10 +7,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from wartel.errors import InvalidInput
+from wartel.http.bounds import DATE_MAX, DATE_MIN
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
-MAX_DAYS = 400
+# What a regional office asks for: a month, a quarter, a year (a leap year has 366 days). Longer ranges are
+# refused rather than left to the statement timeout: their cost grows with the range.
+MAX_DAYS = 366
+MONTH_PATTERN = r"^(?:20\d\d|2100)-(?:0[1-9]|1[0-2])$"
+QUARTER_PATTERN = r"^(?:20\d\d|2100)-[Qq][1-4]$"
 
 
 @dataclass(frozen=True)
@@ -28,16 +33,18 @@ class Period:
 
 def month_period(text: str, field: str = "month") -> Period:
     m = _MONTH.match(text.strip())
-    if not m or not 1 <= int(m.group(2)) <= 12:
-        raise InvalidInput(f"{field} must look like 2026-01", code="invalid_period", field=field)
+    if not m or not 1 <= int(m.group(2)) <= 12 or not DATE_MIN.year <= int(m.group(1)) <= DATE_MAX.year:
+        raise InvalidInput(f"{field} must look like 2026-01, years {DATE_MIN.year} to {DATE_MAX.year}",
+                           code="invalid_period", field=field)
     start = date(int(m.group(1)), int(m.group(2)), 1)
     return Period(start, _next_month(start) - timedelta(days=1), f"{start:%Y-%m}")
 
 
 def quarter_period(text: str, field: str = "quarter") -> Period:
     m = _QUARTER.match(text.strip().upper())
-    if not m:
-        raise InvalidInput(f"{field} must look like 2026-Q1", code="invalid_period", field=field)
+    if not m or not DATE_MIN.year <= int(m.group(1)) <= DATE_MAX.year:
+        raise InvalidInput(f"{field} must look like 2026-Q1, years {DATE_MIN.year} to {DATE_MAX.year}",
+                           code="invalid_period", field=field)
     start = date(int(m.group(1)), 3 * (int(m.group(2)) - 1) + 1, 1)
     end = _next_month(_next_month(_next_month(start))) - timedelta(days=1)
     return Period(start, end, f"{start.year}-Q{m.group(2)}")
@@ -46,6 +53,9 @@ def quarter_period(text: str, field: str = "quarter") -> Period:
 def range_period(start: date, end: date) -> Period:
     if end < start:
         raise InvalidInput("the period ends before it starts", code="invalid_period", field="to")
+    if not (DATE_MIN <= start and end <= DATE_MAX):
+        raise InvalidInput(f"a report covers days between {DATE_MIN} and {DATE_MAX}", code="invalid_period",
+                           field="from" if start < DATE_MIN else "to")
     if (end - start).days + 1 > MAX_DAYS:
         raise InvalidInput(f"a report covers at most {MAX_DAYS} days", code="invalid_period", field="to")
     return Period(start, end, f"{start.isoformat()}..{end.isoformat()}")

@@ -5,7 +5,6 @@ The API, the pages and the CLI all come through here, so every pull is scoped an
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
 import asyncpg
@@ -14,11 +13,19 @@ from pydantic import Field
 from audit import Actor
 from wartel.auth.principal import Principal, require_facility, require_region
 from wartel.errors import InvalidInput
+from wartel.http.bounds import BoundedDate
 from wartel.http.models import QueryModel
 from wartel.reports.archive import stored_report
 from wartel.reports.compliance import DEFAULT_NO_CALL_DAYS, compliance_report
 from wartel.reports.models import ComplianceReport
-from wartel.reports.period import Period, month_period, resolve_period
+from wartel.reports.period import (
+    MAX_DAYS,
+    MONTH_PATTERN,
+    QUARTER_PATTERN,
+    Period,
+    month_period,
+    resolve_period,
+)
 from wartel.reports.pulls import record_pull
 
 REPORT_ROLES = ("security", "regional", "admin")
@@ -31,10 +38,13 @@ class ComplianceQuery(QueryModel):
 
     region_id: int | None = Field(default=None, ge=1, description="Defaults to your own region.")
     facility_id: int | None = Field(default=None, ge=1, description="One facility instead of the region.")
-    month: str | None = Field(default=None, description="YYYY-MM", examples=["2026-01"])
-    quarter: str | None = Field(default=None, description="YYYY-Qn", examples=["2026-Q1"])
-    from_: date | None = Field(default=None, alias="from", description="First day (with `to`).")
-    to: date | None = Field(default=None, description="Last day, inclusive.")
+    month: str | None = Field(default=None, pattern=MONTH_PATTERN, description="YYYY-MM, 2000-01 to 2100-12",
+                              examples=["2026-01"])
+    quarter: str | None = Field(default=None, pattern=QUARTER_PATTERN, description="YYYY-Qn, 2000 to 2100",
+                                examples=["2026-Q1"])
+    from_: BoundedDate | None = Field(default=None, alias="from", description="First day (with `to`).")
+    to: BoundedDate | None = Field(default=None, description=f"Last day, inclusive; at most {MAX_DAYS} days "
+                                  "from `from` (a month, a quarter, a year).")
     no_call_days: int = Field(default=DEFAULT_NO_CALL_DAYS, ge=1, le=365,
                               description="List active inmates with no completed call in more than this many days.")
 
