@@ -46,9 +46,18 @@ def create_app(settings: Settings | None = None, *, target: DatabaseTarget | Non
                 await conn.close()
             if applied:
                 log.info("migrations applied", count=len(applied))
-        app[keys.POOL] = await create_pool(where.app_dsn, settings)
+        app[keys.POOL] = await create_pool(where.app_dsn, settings,
+                                           statement_timeout_ms=settings.request_statement_timeout_ms)
+        # Connections for heavy requests are opened when one comes (min 0) and capped at heavy_pool_max.
+        app[keys.HEAVY_POOL] = await create_pool(where.app_dsn, settings, min_size=0,
+                                                 max_size=settings.heavy_pool_max,
+                                                 statement_timeout_ms=settings.heavy_statement_timeout_ms)
+        if settings.scheduler:
+            app[keys.JOBS_POOL] = await create_pool(where.app_dsn, settings, min_size=0)
         yield
-        await app[keys.POOL].close()
+        for key in (keys.POOL, keys.HEAVY_POOL, keys.JOBS_POOL):
+            if key in app:
+                await app[key].close()
 
     async def scheduler(app: web.Application) -> AsyncIterator[None]:
         if not settings.scheduler:
@@ -56,7 +65,7 @@ def create_app(settings: Settings | None = None, *, target: DatabaseTarget | Non
             return
         from wartel.jobs import start_scheduler
 
-        sched = start_scheduler(app[keys.POOL], settings, app[keys.METRICS])
+        sched = start_scheduler(app[keys.JOBS_POOL], settings, app[keys.METRICS])
         app[keys.SCHEDULER] = sched
         yield
         sched.shutdown(wait=False)

@@ -27,7 +27,16 @@ class Settings(BaseSettings):
     db_pool_max: int = 10
     # A request that cannot get a connection in this long answers 503 instead of queueing without bound.
     db_acquire_timeout_s: float = 5.0
+    # Statement budgets per class of work (PostgreSQL statement_timeout, set per pool, so no round trip):
+    # jobs and command-line pools; interactive requests (everything a user clicks); heavy requests (reports,
+    # searches, link views, imports), which also get their own small pool so that a few of them can never
+    # take the connections interactive requests need.
     db_statement_timeout_ms: int = 15_000
+    request_statement_timeout_ms: int = Field(default=5_000, ge=100)
+    heavy_statement_timeout_ms: int = Field(default=15_000, ge=100)
+    heavy_pool_max: int = Field(default=2, ge=1, le=50)
+    # A heavy request that finds every heavy connection busy this long answers 503 with Retry-After.
+    heavy_acquire_timeout_s: float = 2.0
 
     host: str = "127.0.0.1"
     port: int = 8080

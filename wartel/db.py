@@ -150,22 +150,25 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     return None
 
 
-async def create_pool(dsn: str, settings: Settings, *, min_size: int | None = None) -> asyncpg.Pool:
+async def create_pool(dsn: str, settings: Settings, *, min_size: int | None = None, max_size: int | None = None,
+                      statement_timeout_ms: int | None = None) -> asyncpg.Pool:
+    """A pool whose statements end after ``statement_timeout_ms`` (default: the jobs' budget)."""
+    timeout_ms = statement_timeout_ms or settings.db_statement_timeout_ms
     return await asyncpg.create_pool(
         dsn,
         min_size=settings.db_pool_min if min_size is None else min_size,
-        max_size=settings.db_pool_max,
+        max_size=settings.db_pool_max if max_size is None else max_size,
         init=_init_connection,
         # asyncpg's default reset sends UNLISTEN/RESET ALL/advisory unlock on every release: a round trip
         # per request. Our pooled connections set no session state (jobs unlock their advisory locks, the
         # board listener UNLISTENs before release, SET is only ever SET LOCAL), so an open transaction
         # being rolled back — which asyncpg still does — is all the reset needed.
         reset=_keep_session,
-        command_timeout=settings.db_statement_timeout_ms / 1000 + 5,
+        command_timeout=timeout_ms / 1000 + 5,
         server_settings={
             "application_name": "wartel",
             "timezone": "UTC",
-            "statement_timeout": str(settings.db_statement_timeout_ms),
+            "statement_timeout": str(timeout_ms),
             # A transaction left idle (a bug, a dead client) must not hold row locks for long.
             "idle_in_transaction_session_timeout": "60000",
         },

@@ -10,7 +10,9 @@ from aiohttp import web
 from wartel.config import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
-POOL = web.AppKey("pool", asyncpg.Pool)
+POOL = web.AppKey("pool", asyncpg.Pool)  # interactive requests (statement budget request_statement_timeout_ms)
+HEAVY_POOL = web.AppKey("heavy_pool", asyncpg.Pool)  # reports, searches, link views, imports (heavy_pool_max)
+JOBS_POOL = web.AppKey("jobs_pool", asyncpg.Pool)  # scheduled jobs (db_statement_timeout_ms)
 ENDPOINTS = web.AppKey("endpoints", list)
 SECRET_KEY = web.AppKey("secret_key", bytes)
 METRICS = web.AppKey("metrics", object)

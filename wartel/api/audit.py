@@ -142,7 +142,7 @@ class EntriesQuery(QueryModel):
         return self
 
 
-@routes.get("/api/v1/audit/entries", summary="Search the audit log (newest first)", tags=TAGS, roles=READERS,
+@routes.get("/api/v1/audit/entries", cost="heavy", summary="Search the audit log (newest first)", tags=TAGS, roles=READERS,
             query=EntriesQuery, response=Page[EntryOut], errors=(404,))
 async def search_audit_entries(req: web.Request, ctx: Ctx) -> Page[EntryOut]:
     qy: EntriesQuery = ctx.query
@@ -242,7 +242,7 @@ class ConsistencyOut(OutModel):
     proof: list[str] = Field(description="RFC 9162 consistency proof, hex")
 
 
-@routes.get("/api/v1/audit/logs/{log}/consistency", summary="Consistency proof between two checkpoints",
+@routes.get("/api/v1/audit/logs/{log}/consistency", cost="heavy", summary="Consistency proof between two checkpoints",
             tags=TAGS, roles=READERS, path_params=LogPath, query=ConsistencyQuery, response=ConsistencyOut,
             errors=(404,))
 async def get_audit_consistency(req: web.Request, ctx: Ctx) -> ConsistencyOut:
@@ -321,7 +321,7 @@ class ExportQuery(QueryModel):
     log: str | None = Field(default=None, pattern=_LOG_KEY)
 
 
-@routes.get("/api/v1/audit/checkpoints/export", summary="The signed checkpoints document to keep outside the "
+@routes.get("/api/v1/audit/checkpoints/export", cost="heavy", summary="The signed checkpoints document to keep outside the "
             "facility (latest checkpoint of each visible log, with the public key)", tags=TAGS, roles=READERS,
             query=ExportQuery, errors=(404,),
             response_content={"application/json": {"schema": {"type": "object"}}})

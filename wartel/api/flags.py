@@ -251,7 +251,7 @@ class PrecisionOut(OutModel):
     precision: float | None = Field(description="confirmed ÷ reviewed; null until something was reviewed")
 
 
-@routes.get("/api/v1/flags/precision", summary="Measured precision per rule (confirmed ÷ reviewed)",
+@routes.get("/api/v1/flags/precision", cost="heavy", summary="Measured precision per rule (confirmed ÷ reviewed)",
             tags=["detection"], roles=REVIEWERS, query=PrecisionQuery, response=list[PrecisionOut], errors=(404,))
 async def rule_precision(req: web.Request, ctx: Ctx) -> list[PrecisionOut]:
     facility_ids, region_ids = await narrowed_scope(ctx, ctx.query.facility_id, ctx.query.region_id)

@@ -114,7 +114,7 @@ async def create_inmate(req: web.Request, ctx: Ctx) -> InmateOut:
     return _inmate(await inmates.create_inmate(ctx.db, ctx.user, ctx.body.model_dump(), actor=ctx.actor))
 
 
-@routes.post("/api/v1/inmates/import", summary="Import inmates from a CSV export of the national database "
+@routes.post("/api/v1/inmates/import", cost="heavy", summary="Import inmates from a CSV export of the national database "
              "(all or nothing)", tags=["registry"], roles=REGISTRARS,
              request_content={"text/csv": {"schema": {"type": "string"}}}, response=None, status=201,
              response_content={"application/json": {"schema": {"type": "object", "properties": {

@@ -35,7 +35,7 @@ class NumberIn(ApiModel):
     days: int = Field(default=180, ge=1, le=730)
 
 
-@routes.post("/api/v1/links/number", summary="Who called or registered this number, across facilities",
+@routes.post("/api/v1/links/number", cost="heavy", summary="Who called or registered this number, across facilities",
              tags=["detection"], roles=REVIEWERS, body=NumberIn, response=GraphOut, write=False, errors=(422,))
 async def number_graph(req: web.Request, ctx: Ctx) -> GraphOut:
     e164 = normalise_phone(ctx.body.number, field="number")
@@ -52,7 +52,7 @@ class DaysQuery(QueryModel):
     days: int = Field(default=180, ge=1, le=730)
 
 
-@routes.get("/api/v1/links/inmates/{inmate_id}", summary="An inmate's numbers and everyone else on them",
+@routes.get("/api/v1/links/inmates/{inmate_id}", cost="heavy", summary="An inmate's numbers and everyone else on them",
             tags=["detection"], roles=REVIEWERS, path_params=InmatePath, query=DaysQuery, response=GraphOut,
             errors=(404,))
 async def inmate_graph(req: web.Request, ctx: Ctx) -> GraphOut:

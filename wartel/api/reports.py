@@ -46,7 +46,7 @@ def html_response(report: ComplianceReport, lang: str, *, stored: bool = False) 
                                  "Content-Disposition": f'inline; filename="{name}"'})
 
 
-@routes.get("/api/v1/reports/compliance", summary="Compliance report for a region or a facility (JSON)",
+@routes.get("/api/v1/reports/compliance", cost="heavy", summary="Compliance report for a region or a facility (JSON)",
             description=_ABOUT, tags=["reports"], roles=REPORT_ROLES, query=ComplianceQuery,
             response=ComplianceReport, errors=(400, 404, 422))
 async def compliance(req: web.Request, ctx: Ctx) -> ComplianceReport:
@@ -54,7 +54,7 @@ async def compliance(req: web.Request, ctx: Ctx) -> ComplianceReport:
     return report
 
 
-@routes.get("/api/v1/reports/compliance.csv", summary="Compliance report, one table as CSV",
+@routes.get("/api/v1/reports/compliance.csv", cost="heavy", summary="Compliance report, one table as CSV",
             description=_ABOUT, tags=["reports"], roles=REPORT_ROLES, query=ComplianceCsvQuery,
             response_content=_CSV, errors=(400, 404, 422))
 async def compliance_csv(req: web.Request, ctx: Ctx) -> web.Response:
@@ -63,7 +63,7 @@ async def compliance_csv(req: web.Request, ctx: Ctx) -> web.Response:
     return csv_response(report, ctx.query.section)
 
 
-@routes.get("/api/v1/reports/compliance.html", summary="Compliance report, printable A4 HTML with SVG charts",
+@routes.get("/api/v1/reports/compliance.html", cost="heavy", summary="Compliance report, printable A4 HTML with SVG charts",
             description=_ABOUT, tags=["reports"], roles=REPORT_ROLES, query=ComplianceQuery,
             response_content=_HTML, errors=(400, 404, 422))
 async def compliance_html(req: web.Request, ctx: Ctx) -> web.Response:

@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 from aiohttp import web
@@ -25,6 +25,7 @@ from wartel import keys
 from wartel.auth.principal import Principal
 from wartel.config import Settings
 from wartel.db import acquire
+from wartel.http.cost import heavy_connection
 from wartel.http.problems import Problem
 from wartel.i18n import LANGUAGES
 
@@ -80,6 +81,8 @@ class Endpoint:
     request_content: dict[str, Any] | None = None  # for non-JSON bodies (CSV upload)
     response_content: dict[str, Any] | None = None  # for non-JSON responses (CSV, SSE, HTML)
     errors: tuple[int, ...] = ()
+    # "heavy": reports, searches, link views, imports: their own pool and statement budget (wartel.http.cost).
+    cost: Literal["interactive", "heavy"] = "interactive"
     description: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -242,8 +245,12 @@ def make_view(ep: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRespo
         if not ep.db:
             return render(ep, await ep.handler(req, ctx))
         shared = req.get(keys.CONN)  # the one the auth middleware took for this request
-        checkout = (contextlib.nullcontext(shared) if shared is not None
-                    else acquire(req.app[keys.POOL], settings.db_acquire_timeout_s))
+        if ep.cost == "heavy":
+            checkout: Any = heavy_connection(req)
+        elif shared is not None:
+            checkout = contextlib.nullcontext(shared)
+        else:
+            checkout = acquire(req.app[keys.POOL], settings.db_acquire_timeout_s)
         async with checkout as conn:
             ctx.conn = conn
             for attempt in range(1, _TX_ATTEMPTS + 1):
@@ -261,7 +268,9 @@ def make_view(ep: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRespo
         raise AssertionError("unreachable")
 
     view.__name__ = ep.handler.__name__
-    view.uses_db = ep.db  # type: ignore[attr-defined]  # read by the auth middleware
+    # Read by the auth middleware: it hands its interactive connection on, except to streams (db=False) and
+    # heavy requests, which must not keep one of the interactive pool's connections while they run.
+    view.uses_db = ep.db and ep.cost != "heavy"  # type: ignore[attr-defined]
     return view
 
 

@@ -104,6 +104,12 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
             codes |= {403}
         if ep.db:
             codes |= {503}
+        if ep.cost == "heavy":
+            codes |= {429}
+            op["description"] = (op.get("description", "") + "\n\nHeavy request: its own small connection pool and "
+                                 "statement budget; one at a time per caller (429), 503 with Retry-After when all "
+                                 "heavy connections are busy.").strip()
+        op["x-request-class"] = ep.cost
         for code in sorted(codes):
             responses[str(code)] = {"description": "Problem", **problem}
         op["responses"] = responses

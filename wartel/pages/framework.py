@@ -24,6 +24,7 @@ from wartel import keys
 from wartel.auth.principal import Principal
 from wartel.config import Settings
 from wartel.db import DatabaseUnavailable, acquire
+from wartel.http.cost import heavy_connection
 from wartel.http.problems import STATUS_BY_KIND, Problem
 from wartel.i18n import t
 from wartel.pages.templating import render_template
@@ -113,9 +114,11 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return target
 
 
-def page(*roles: str, write: bool = False) -> Callable[[PageHandler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
+def page(*roles: str, write: bool = False,
+         heavy: bool = False) -> Callable[[PageHandler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
     """Require a logged-in user with one of ``roles``; give the handler a connection (a transaction if
-    ``write``, so a change and its audit record commit together)."""
+    ``write``, so a change and its audit record commit together; from the heavy pool if ``heavy``: reports,
+    searches and link views, see :mod:`wartel.http.cost`)."""
 
     def wrap(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def view(req: web.Request) -> web.StreamResponse:
@@ -127,7 +130,9 @@ def page(*roles: str, write: bool = False) -> Callable[[PageHandler], Callable[[
             if roles and user.role not in roles:
                 raise Problem(403, "forbidden_role", f"the {user.role} role may not open this page")
             settings = req.app[keys.SETTINGS]
-            async with acquire(req.app[keys.POOL], settings.db_acquire_timeout_s) as conn:
+            checkout = (heavy_connection(req) if heavy
+                        else acquire(req.app[keys.POOL], settings.db_acquire_timeout_s))
+            async with checkout as conn:
                 pc = PageCtx(request=req, user=user, conn=conn, settings=settings,
                              language=req.get(keys.LANGUAGE, "id"), request_id=req.get(keys.REQUEST_ID, "-"))
                 tx = conn.transaction() if write else contextlib.nullcontext()

@@ -58,7 +58,7 @@ async def _chosen_region(pc: PageCtx, regions: list[dict]) -> int | None:
 
 
 @routes.get("/regional", name="page_regional")
-@page(*DASHBOARD_ROLES)
+@page(*DASHBOARD_ROLES, heavy=True)
 async def dashboard(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     """Month to date across the region's facilities, with charts and links to the full reports."""
     if pc.user.role == "security" and pc.user.facility_id is not None:
@@ -129,7 +129,7 @@ def _query_from(req: web.Request) -> tuple[ComplianceCsvQuery, str]:
 
 
 @routes.get("/reports/compliance", name="page_report_compliance")
-@page(*REPORT_ROLES)
+@page(*REPORT_ROLES, heavy=True)
 async def report_view(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     """The report as asked in the form: the printable page, or a CSV or JSON download."""
     from wartel.api.reports import csv_response, html_response

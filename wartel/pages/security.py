@@ -111,7 +111,7 @@ async def flag_action(req: web.Request, pc: PageCtx) -> web.StreamResponse:
 
 
 @routes.get("/security/links", name="page_links")
-@page(*SECURITY_ROLES)
+@page(*SECURITY_ROLES, heavy=True)
 async def links_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     """Who is linked to a number or an inmate through calls and registrations, drawn as a graph."""
     number = req.query.get("number", "").strip()
@@ -150,7 +150,7 @@ async def _visible_logs(pc: PageCtx) -> list[LogRef] | None:
 
 
 @routes.get("/security/audit", name="page_audit")
-@page(*SECURITY_ROLES)
+@page(*SECURITY_ROLES, heavy=True)
 async def audit_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     """Search the audit logs in scope, and see when each was last checkpointed and verified."""
     q = {k: req.query.get(k, "").strip() for k in ("action", "subject_type", "subject_id", "actor_id", "days")}
