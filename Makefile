@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # `make run` needs only the service's own dependencies; the dev extras (test, lint, browser) come with the rest.
 RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: install run test test-faults audit-deps test-browser lint format bench-booking bench-audit bench-detect bench-report clean db-stop
+.PHONY: install run test test-faults test-hostile audit-deps test-browser lint format bench-booking bench-audit bench-detect bench-report clean db-stop
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ test: $(STAMP)
 # Crash, database outage, overload and two-process scenarios; last line is one JSON summary.
 test-faults: $(STAMP)
 	$(PY) tests/faults/run.py $(PYTEST_ARGS)
+
+# Hostile input: hand-made cases, generated requests (schemathesis, stateful links), cursors, page forms, scope
+# leaks and bounded cost; last line is one JSON summary (server_errors, writes_from_refused, over_budget,
+# scope_leaks, requests). The same tests also run under `make test`.
+test-hostile: $(STAMP)
+	$(PY) tests/hostile_run.py $(PYTEST_ARGS)
 
 # Known vulnerabilities in the installed dependencies (pip-audit, PyPI advisory data; needs network).
 # Fails (exit 2) when dependencies could not be audited, instead of pip-audit's silent "none found".
