@@ -143,7 +143,8 @@ async def _visible(ctx: Ctx, p: domain.PolicyVersion) -> bool:
 async def policy_versions(req: web.Request, ctx: Ctx) -> PolicyList:
     versions = await domain.policy_history(ctx.db, ctx.path.policy_id)
     if not await _visible(ctx, versions[0]):
-        raise NotFound("policy not found", code="policy_not_found", field="policy_id")
+        # Word for word what policy_history says of a policy that does not exist: no existence oracle.
+        raise NotFound(f"policy {ctx.path.policy_id} not found", code="policy_not_found", field="policy_id")
     return PolicyList(items=[_out(p) for p in versions])
 
 
