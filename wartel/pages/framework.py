@@ -193,6 +193,13 @@ def _error_page(req: web.Request, exc: Exception) -> web.Response | None:
     elif isinstance(exc, DatabaseUnavailable):
         status, code = 503, "database_unavailable"
         title, detail = t(lang, "problem.database_unavailable", "database unavailable"), t(lang, "page.retry")
+    elif isinstance(exc, asyncpg.DataError):
+        # A value the form allowed but PostgreSQL cannot hold (an id beyond bigint): bad input, as in the API.
+        status, code = 422, "invalid_value"
+        title, detail = t(lang, "problem.invalid_value", "invalid value"), None
+    elif isinstance(exc, (TimeoutError, asyncpg.QueryCanceledError)):
+        status, code = 503, "timeout"
+        title, detail = t(lang, "problem.timeout", "the request took too long"), t(lang, "page.retry")
     elif isinstance(exc, Problem):
         status, code = exc.status, exc.code
         title, detail, _ = error_text(lang, exc)
