@@ -5,10 +5,10 @@ The API, the pages and the CLI all come through here, so every pull is scoped an
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import asyncpg
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from audit import Actor
 from wartel.auth.principal import Principal, require_facility, require_region
@@ -33,15 +33,19 @@ REPORT_ROLES = ("security", "regional", "admin")
 ARCHIVE_ROLES = ("regional", "admin")
 
 
+_Month = Annotated[str, WithJsonSchema({"type": "string", "pattern": MONTH_PATTERN, "maxLength": 7})]
+_Quarter = Annotated[str, WithJsonSchema({"type": "string", "pattern": QUARTER_PATTERN, "maxLength": 7})]
+
+
 class ComplianceQuery(QueryModel):
     """Which report: a region or one facility; a month, a quarter or a date range."""
 
     region_id: int | None = Field(default=None, ge=1, description="Defaults to your own region.")
     facility_id: int | None = Field(default=None, ge=1, description="One facility instead of the region.")
-    month: str | None = Field(default=None, pattern=MONTH_PATTERN, description="YYYY-MM, 2000-01 to 2100-12",
-                              examples=["2026-01"])
-    quarter: str | None = Field(default=None, pattern=QUARTER_PATTERN, description="YYYY-Qn, 2000 to 2100",
-                                examples=["2026-Q1"])
+    # The patterns are in the schema; the period parser checks them and answers 400 invalid_period (its
+    # stable code) rather than a pattern mismatch.
+    month: _Month | None = Field(default=None, description="YYYY-MM, 2000-01 to 2100-12", examples=["2026-01"])
+    quarter: _Quarter | None = Field(default=None, description="YYYY-Qn, 2000 to 2100", examples=["2026-Q1"])
     from_: BoundedDate | None = Field(default=None, alias="from", description="First day (with `to`).")
     to: BoundedDate | None = Field(default=None, description=f"Last day, inclusive; at most {MAX_DAYS} days "
                                   "from `from` (a month, a quarter, a year).")
