@@ -22,9 +22,11 @@ from hypothesis.errors import Unsatisfiable
 
 from tests.faults.probe import WriteProbe, is_problem
 from tests.faults.report import record
+from tests.hostile_report import Tally
 
 ROLES = ("officer", "security", "regional", "admin")
-DEFAULT_CASES = 600
+DEFAULT_CASES = 800
+MIN_EXAMPLES = 4  # per operation and generation mode, however many operations there are
 
 
 @dataclass
@@ -79,7 +81,7 @@ def run_schemathesis(spec: dict[str, Any], base_url: str, tokens: dict[str, str]
     schema = schemathesis.openapi.from_dict(spec)
     operations = [r.ok() for r in schema.get_all_operations()]
     modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
-    per_run = max(3, total_cases // max(1, len(operations) * len(modes)))
+    per_run = max(MIN_EXAMPLES, total_cases // max(1, len(operations) * len(modes)))
     found = Findings()
     session = requests.Session()
     # One fingerprint per request: the one taken after a request is the "before" of the next.
@@ -154,6 +156,9 @@ async def test_generated_requests_never_break_the_service(client, factory, owner
            not_problem=len(found.not_problem), written_on_refusal=len(found.written_on_refusal),
            transport_errors=len(found.transport_errors), seconds=round(elapsed, 1),
            statuses={str(k): v for k, v in sorted(found.by_status.items())})
+    tally = Tally("hostile_schemathesis", requests=found.requests, server_errors=len(found.server_errors),
+                  writes_from_refused=len(found.written_on_refusal))
+    tally.record(not_problem=len(found.not_problem), transport_errors=len(found.transport_errors))
     assert found.requests > 0
     assert not found.failures(), "\n".join(found.failures()[:40])
 
@@ -162,3 +167,80 @@ async def test_generated_requests_never_break_the_service(client, factory, owner
 async def test_generated_requests_larger_run(client, factory, owner_conn, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("WARTEL_HOSTILE_CASES", os.environ.get("WARTEL_HOSTILE_FAULT_CASES", "1200"))
     await test_generated_requests_never_break_the_service(client, factory, owner_conn)
+
+
+def _sequences(base: Any, role: str, base_url: str, session: Any, tokens: dict[str, str], on_loop: Any,
+               probe: WriteProbe, tally: Tally, reissue: Any) -> Any:
+    """The schema's state machine, calling the service as ``role`` and checking every answer."""
+
+    class Sequences(base):  # type: ignore[valid-type, misc]
+        before: dict[str, tuple[int, str]] = {}
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": base_url, "session": session, "timeout": 15,
+                    "headers": {"Authorization": f"Bearer {tokens[role]}"}}
+
+        def before_call(self, case: Any) -> None:
+            Sequences.before = on_loop(probe.snapshot())
+
+        def validate_response(self, response: Any, case: Any, *args: Any, **kwargs: Any) -> None:
+            label = f"{role} stateful {case.method} {case.formatted_path}"
+            status = response.status_code
+            written = WriteProbe.changed(Sequences.before, on_loop(probe.snapshot()))
+            if case.formatted_path == "/readyz" and status == 503:
+                return
+            tally.answered(label, status, float(getattr(response, "elapsed", 0) or 0), written=written)
+            if status >= 400:
+                ctype = response.headers.get("Content-Type", response.headers.get("content-type", [""]))
+                wrong = is_problem(status, ctype[0] if isinstance(ctype, list) else ctype, response.content)
+                if wrong:
+                    tally.findings.append(f"{label} -> {status}: {wrong}")
+            if status == 401 and b"invalid_token" in response.content:
+                tokens[role] = on_loop(reissue(role))  # a generated DELETE revoked this role's own token
+
+    return Sequences
+
+
+def run_stateful(spec: dict[str, Any], base_url: str, tokens: dict[str, str], examples: int,
+                 loop: asyncio.AbstractEventLoop, probe: WriteProbe, tally: Tally, reissue: Any) -> None:
+    """Schemathesis' stateful phase: sequences that follow the document's links (a create, then the operations
+    on what it created), once per role. Same checks as the stateless run, counted in ``tally``."""
+    import requests
+    import schemathesis
+
+    def on_loop(coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=60)
+
+    schema = schemathesis.openapi.from_dict(spec)
+    session = requests.Session()
+    for role in ROLES:
+        machine = _sequences(schema.as_state_machine(), role, base_url, session, tokens, on_loop, probe, tally,
+                             reissue)
+        machine.run(settings=settings(max_examples=examples, stateful_step_count=6, deadline=None, database=None,
+                                      derandomize=True, suppress_health_check=list(HealthCheck)))
+    session.close()
+
+
+async def test_stateful_sequences_never_break_the_service(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    world = await _world(factory)
+    tokens = await _tokens(factory, world)
+    scope = {"officer": {"facility_id": world["facility"]}, "security": {"facility_id": world["facility"]},
+             "regional": {"region_id": world["region"]}, "admin": {}}
+
+    async def reissue(role: str) -> str:
+        return (await factory.as_role(role, **scope[role])).token
+
+    spec = await (await client.get("/api/openapi.json")).json()
+    links = sum(len(r.get("links", {})) for ops in spec["paths"].values() for op in ops.values()
+                for r in op["responses"].values())
+    assert links > 50, links
+    tally = Tally("hostile_schemathesis_stateful")
+    base_url = str(client.make_url("")).rstrip("/")
+    examples = int(os.environ.get("WARTEL_HOSTILE_STATEFUL_EXAMPLES", 15))
+    try:
+        await asyncio.to_thread(run_stateful, spec, base_url, tokens, examples, asyncio.get_running_loop(),
+                                WriteProbe(owner_conn), tally, reissue)
+    finally:
+        tally.record(links=links)
+    assert tally.requests > 0
+    assert not tally.findings, "\n".join(tally.findings[:40])

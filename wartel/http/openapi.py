@@ -66,6 +66,40 @@ def _params(ep: Endpoint, components: dict[str, Any]) -> list[dict[str, Any]]:
     return params
 
 
+def _singular(segment: str) -> str:
+    word = segment.replace("-", "_")
+    return word[:-3] + "y" if word.endswith("ies") else word[:-1] if word.endswith("s") else word
+
+
+def _links(source: Endpoint, endpoints: list[Endpoint]) -> dict[str, Any]:
+    """OpenAPI links from a create to every operation whose path ids it answers (for stateful clients and
+    for schemathesis' stateful phase): ``inmate_id`` from the response's ``inmate_id`` or, for
+    ``POST /inmates``, its ``id``; ids the create was addressed with pass through from its own path."""
+    model = source.response
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return {}
+    fields = set(model.model_fields)
+    own_params = set(_PARAM.findall(source.path))
+    static = [seg for seg in source.path.split("/") if seg and not seg.startswith("{")]
+    created = f"{_singular(static[-1])}_id" if static else ""
+    links: dict[str, Any] = {}
+    for target in endpoints:
+        params = _PARAM.findall(target.path)
+        if target is source or not params or "text/event-stream" in (target.response_content or {}):
+            continue  # a stream is no step to chain: it answers for as long as the client listens
+        mapping: dict[str, str] = {}
+        for name in params:
+            if name in fields:
+                mapping[name] = f"$response.body#/{name}"
+            elif name == created and "id" in fields:
+                mapping[name] = "$response.body#/id"
+            elif name in own_params:
+                mapping[name] = f"$request.path.{name}"
+        if len(mapping) == len(params) and any(v.startswith("$response") for v in mapping.values()):
+            links[target.operation_id] = {"operationId": target.operation_id, "parameters": mapping}
+    return links
+
+
 def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
     components: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
     paths: dict[str, dict[str, Any]] = {}
@@ -90,6 +124,9 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
         elif ep.response is not None:
             responses[str(ep.status)] = {"description": "OK", "content": {
                 "application/json": {"schema": _schema(ep.response, components, "serialization")}}}
+            links = _links(ep, endpoints) if ep.method == "POST" and ep.status == 201 else {}
+            if links:
+                responses[str(ep.status)]["links"] = links
         else:
             responses[str(ep.status if ep.status != 200 else 204)] = {"description": "Done"}
         problem = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
