@@ -308,3 +308,65 @@ async def test_the_link_view_answers_alike_for_missing_and_foreign_inmates(
     assert r.status == 200 and [n["id"] for n in redacted] == [expected], graph
     assert f"{foreign * 2654435761 % 2**32:08x}" not in json.dumps(graph)
     assert tally.scope_leaks == 0
+
+
+def _request_schemas(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every schema a request is checked against: parameters, and bodies with the components they reach."""
+    components = spec["components"]["schemas"]
+    found: list[tuple[str, dict[str, Any]]] = []
+
+    def walk(where: str, schema: Any, seen: frozenset[str]) -> None:
+        if isinstance(schema, dict):
+            ref = schema.get("$ref", "")
+            if ref:
+                name = ref.rsplit("/", 1)[-1]
+                if name not in seen:
+                    walk(name, components[name], seen | {name})
+                return
+            found.append((where, schema))
+            for key, sub in schema.items():
+                walk(f"{where}.{key}", sub, seen)
+        elif isinstance(schema, list):
+            for sub in schema:
+                walk(where, sub, seen)
+
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            for param in op.get("parameters", []):
+                walk(f"{method} {path} {param['name']}", param["schema"], frozenset())
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            if body:
+                walk(f"{method} {path} body", body["schema"], frozenset())
+    return found
+
+
+async def test_the_openapi_document_states_every_input_bound(client) -> None:  # type: ignore[no-untyped-def]
+    spec = await (await client.get("/api/openapi.json")).json()
+    unbounded = [
+        where
+        for where, schema in _request_schemas(spec)
+        if schema.get("format") in ("date", "date-time")
+        and not {"formatMinimum", "formatMaximum", "pattern"} <= schema.keys()
+    ]
+    assert not unbounded, unbounded
+    naive_or_aware = [
+        where
+        for where, schema in _request_schemas(spec)
+        if schema.get("type") == "string"
+        and "T" in schema.get("pattern", "")
+        and "offset" not in schema.get("description", "")
+    ]
+    assert not naive_or_aware, naive_or_aware  # each date-time input says which rule it follows
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            names = [p["name"] for p in op.get("parameters", [])]
+            assert "lang" in names, f"{method} {path}"
+            if "cursor" in names:
+                cursor = next(p for p in op["parameters"] if p["name"] == "cursor")["schema"]
+                assert "pattern" in json.dumps(cursor) and "maxLength" in json.dumps(cursor), (path, cursor)
+    heavy = {
+        path for path, ops in spec["paths"].items() for op in ops.values() if op["x-request-class"] == "heavy"
+    }
+    assert {"/api/v1/reports/compliance", "/api/v1/audit/entries", "/api/v1/links/number"} <= heavy, heavy
+    report = spec["paths"]["/api/v1/reports/compliance"]["get"]
+    assert "366" in json.dumps(report["parameters"])

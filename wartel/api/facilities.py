@@ -217,7 +217,7 @@ async def replace_hours(req: web.Request, ctx: Ctx) -> HoursOut:
 
 class ClosureIn(ApiModel):
     starts: LocalDateTime = Field(description="Facility local date-time, no offset, e.g. 2026-08-17T00:00")
-    ends: LocalDateTime = Field(description="Facility local date-time, exclusive")
+    ends: LocalDateTime = Field(description="Facility local date-time, exclusive (an offset is refused)")
     kind: Literal["holiday", "closure"] = "closure"
     reason: str = Field(min_length=1, max_length=500)
 

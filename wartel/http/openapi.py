@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, TypeAdapter
+from pydantic.fields import FieldInfo
 
 from wartel import __version__
 from wartel.http.endpoints import Endpoint
@@ -39,17 +40,22 @@ def _schema(tp: Any, components: dict[str, Any], mode: str) -> dict[str, Any]:
     return schema
 
 
+def _annotated(f: FieldInfo) -> Any:
+    """A field's type with its constraints (pydantic keeps a required field's Annotated metadata apart)."""
+    return Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation
+
+
 def _params(ep: Endpoint, components: dict[str, Any]) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = []
     path_fields = ep.path_model.model_fields if ep.path_model else {}
     for name in _PARAM.findall(ep.path):
         schema: dict[str, Any] = {"type": "string"}
         if name in path_fields:
-            schema = TypeAdapter(path_fields[name].annotation).json_schema()
+            schema = TypeAdapter(_annotated(path_fields[name])).json_schema()
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     if ep.query is not None:
         for name, f in ep.query.model_fields.items():
-            schema = TypeAdapter(f.annotation).json_schema(ref_template=_REF)
+            schema = TypeAdapter(_annotated(f)).json_schema(ref_template=_REF)
             schema.pop("$defs", None)
             param: dict[str, Any] = {"name": f.alias or name, "in": "query", "required": f.is_required(),
                                      "schema": schema}
