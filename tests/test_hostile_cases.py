@@ -185,6 +185,16 @@ async def test_the_cases_issue_15_found_are_refused_precisely(client, factory: F
         await check.expect(regional, "GET", f"{base}&month=0001-01", 400, "invalid_period", "month")
         await check.expect(regional, "GET", f"{base}&quarter=9999-Q4", 400, "invalid_period", "quarter")
 
+        # Searches too: an audit search spans at most a year between since and until.
+        await check.expect(
+            admin,
+            "GET",
+            "/api/v1/audit/entries?since=2024-01-01T00:00:00Z&until=2025-06-01T00:00:00Z",
+            422,
+            "validation_failed",
+            "until",
+        )
+
         # ?lang= is accepted by every endpoint, with or without a query model; anything else is named.
         for url in (
             "/api/v1/bookings?lang=en",

@@ -61,7 +61,8 @@ async def test_stalled_database_and_slow_clients(cluster: Cluster) -> None:
     finally:
         await conn.close()
     service = cluster.spawn(db_pool_max=POOL_MAX, db_pool_min=1, db_acquire_timeout_s=ACQUIRE_S,
-                            db_statement_timeout_ms=STATEMENT_MS, request_timeout_s=REQUEST_TIMEOUT_S)
+                            db_statement_timeout_ms=STATEMENT_MS, request_statement_timeout_ms=STATEMENT_MS,
+                            request_timeout_s=REQUEST_TIMEOUT_S)
     await cluster.wait_ready(service)
     workload = TokenWorkload(token)
     stop = asyncio.Event()

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from audit import LogRef, verification_status
 from audit.checkpoints import (
@@ -31,7 +31,7 @@ from audit.search import EntryFilter, get_entry, log_id_of, log_ids_of, search_e
 from wartel import keys
 from wartel.audit_service import log_labels, signing_key
 from wartel.auth.principal import Principal, facility_in_scope, region_in_scope, visible_facility_ids
-from wartel.http.bounds import Timestamp
+from wartel.http.bounds import MAX_RANGE_DAYS, Timestamp
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, Cursor, OutModel, Page, QueryModel, decode_cursor, encode_cursor
 
@@ -140,6 +140,14 @@ class EntriesQuery(QueryModel):
         if self.since and self.until and self.since >= self.until:
             raise ValueError("since must be before until")
         return self
+
+    @field_validator("until")
+    @classmethod
+    def _at_most_a_year(cls, until: datetime | None, info: ValidationInfo) -> datetime | None:
+        since = info.data.get("since")
+        if since is not None and until is not None and (until - since).days > MAX_RANGE_DAYS:
+            raise ValueError(f"a search covers at most {MAX_RANGE_DAYS} days between since and until")
+        return until
 
 
 @routes.get("/api/v1/audit/entries", cost="heavy", summary="Search the audit log (newest first)", tags=TAGS, roles=READERS,

@@ -23,6 +23,9 @@ from pydantic_core import PydanticCustomError
 DATE_MIN = date(2000, 1, 1)
 DATE_MAX = date(2100, 12, 31)
 HISTORY_MIN = date(1950, 1, 1)  # admission and release dates of people serving long sentences
+# The longest range a report or a search covers: what a regional office asks for is a month, a quarter or a
+# year (366 days in a leap year). Longer ones are refused, not left to the statement budget.
+MAX_RANGE_DAYS = 366
 
 _YEAR = r"(?:19[5-9]\d|20\d\d|2100)"
 _YEAR_2000 = r"(?:20\d\d|2100)"

@@ -124,13 +124,13 @@ class EndpointTable:
         return self.route("DELETE", path, write=kw.pop("write", True), **kw)
 
 
-def validation_problem(exc: ValidationError, prefix: str = "") -> Problem:
+def validation_problem(exc: ValidationError, prefix: str = "", whole: str = "body") -> Problem:
     errors = exc.errors(include_url=False, include_context=False, include_input=False)
     if errors and errors[0]["type"] == "json_invalid":
         return Problem(400, "invalid_json", "the body is not valid JSON", field="body")
     first = errors[0] if errors else {"loc": (), "msg": "invalid"}
     loc = ".".join(str(p) for p in first["loc"])
-    field_name = f"{prefix}{loc}" if loc else (prefix.rstrip(".") or "body")
+    field_name = f"{prefix}{loc}" if loc else (prefix.rstrip(".") or whole)
     return Problem(422, "validation_failed", f"{field_name or 'body'}: {first['msg']}", field=field_name,
                    errors=[{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
                            for e in errors])
@@ -154,11 +154,12 @@ async def _read_json_body(req: web.Request, model: type[BaseModel]) -> BaseModel
         raise validation_problem(exc) from exc
 
 
-def _parse(model: type[BaseModel], data: dict[str, Any], prefix: str) -> BaseModel:
+def _parse(model: type[BaseModel], data: dict[str, Any], whole: str) -> BaseModel:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise validation_problem(exc, prefix) from exc
+        # A rule over several parameters names the query (or path) as a whole, not a body there is none of.
+        raise validation_problem(exc, "", whole) from exc
 
 
 def _idempotency_principal(ctx: Ctx) -> str:
@@ -227,7 +228,7 @@ def make_view(ep: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRespo
         ctx = Ctx(request=req, principal=principal, conn=None, settings=settings,
                   request_id=req.get(keys.REQUEST_ID, "-"), language=req.get(keys.LANGUAGE, "id"))
         if ep.path_model is not None:
-            ctx.path = _parse(ep.path_model, dict(req.match_info), "")
+            ctx.path = _parse(ep.path_model, dict(req.match_info), "path")
         query = dict(req.query)
         # ?lang= is the README's language switch on every endpoint; the request_context middleware has already
         # chosen the language from it, so query models never see it (nor refuse it as an unknown name).
@@ -235,7 +236,7 @@ def make_view(ep: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRespo
         if lang is not None and lang not in LANGUAGES:
             raise Problem(422, "validation_failed", "lang: one of 'id' or 'en'", field="lang")
         if ep.query is not None:
-            ctx.query = _parse(ep.query, query, "")
+            ctx.query = _parse(ep.query, query, "query")
         if ep.body is not None:
             ctx.body = await _read_json_body(req, ep.body)
         key = req.headers.get("Idempotency-Key") if ep.idempotent else None

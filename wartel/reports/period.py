@@ -7,13 +7,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from wartel.errors import InvalidInput
-from wartel.http.bounds import DATE_MAX, DATE_MIN
+from wartel.http.bounds import DATE_MAX, DATE_MIN, MAX_RANGE_DAYS
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
-# What a regional office asks for: a month, a quarter, a year (a leap year has 366 days). Longer ranges are
-# refused rather than left to the statement timeout: their cost grows with the range.
-MAX_DAYS = 366
+MAX_DAYS = MAX_RANGE_DAYS  # a report's cost grows with its range
 MONTH_PATTERN = r"^(?:20\d\d|2100)-(?:0[1-9]|1[0-2])$"
 QUARTER_PATTERN = r"^(?:20\d\d|2100)-[Qq][1-4]$"
 
