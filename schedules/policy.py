@@ -118,14 +118,6 @@ async def list_policies(conn: asyncpg.Connection, *, region_ids: list[int] | Non
     return [policy_from_row(r) for r in rows]
 
 
-def _log_for(scope: Scope, region_id: int | None, facility_id: int | None) -> LogRef:
-    if scope == "facility" and facility_id is not None:
-        return LogRef.facility(facility_id)
-    if scope == "region" and region_id is not None:
-        return LogRef.region(region_id)
-    return LogRef.national()
-
-
 async def set_policy(conn: asyncpg.Connection, *, scope: Scope, region_id: int | None, facility_id: int | None,
                      risk_level: str | None, allowance: Allowance, settings: PolicySettings, note: str | None,
                      user_id: int, actor: Actor) -> PolicyVersion:
@@ -163,7 +155,8 @@ async def set_policy(conn: asyncpg.Connection, *, scope: Scope, region_id: int |
         policy_id, version, settings.period, settings.calls_allowed, settings.max_minutes,
         settings.min_lead_minutes, settings.max_days_ahead, settings.cancel_cutoff_minutes,
         settings.no_show_consumes, sorted(set(settings.booth_kinds)), note, user_id)
-    await append(conn, _log_for(scope, region_id, facility_id), action="policy.version_added",
+    await append(conn, LogRef.of_scope(scope, facility_id if scope == "facility" else region_id),
+                 action="policy.version_added",
                  subject_type="call_policy", subject_id=policy_id, actor=actor,
                  payload={"policy_id": policy_id, "version": version, "scope": scope, "region_id": region_id,
                           "facility_id": facility_id, "risk_level": risk_level, "allowance": allowance,

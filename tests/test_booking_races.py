@@ -154,6 +154,14 @@ async def _active_count(conn: asyncpg.Connection, where: str, *args: Any) -> int
     return await conn.fetchval(query, *args)
 
 
+async def _cancelled_by(conn: asyncpg.Connection) -> dict[str | None, int]:
+    """Cancellations per cause: the change cancelled the bookings that committed before it."""
+    rows = await conn.fetch(
+        "SELECT cancel_cause, count(*) AS n FROM bookings WHERE status = 'cancelled' GROUP BY 1"
+    )
+    return {r["cancel_cause"]: r["n"] for r in rows}
+
+
 def _slots(n: int, day: int = 2) -> list[datetime]:
     return [local(day, time(9, 0)) + timedelta(minutes=15 * i) for i in range(n)]
 
@@ -191,6 +199,8 @@ async def test_a_closure_added_while_bookings_are_made_leaves_none_inside_it(rac
         == 0
     ), race.outcomes
     assert race.outcomes.get("facility_closed", 0) > 0, race.outcomes
+    # Both orders happened: refused after the change, and cancelled (with its cause) by the change.
+    assert set(causes := await _cancelled_by(race.factory.conn)) == {"closure"}, causes
 
 
 async def test_a_contact_revoked_while_it_is_booked_leaves_no_booking_to_it(race: Race) -> None:
@@ -212,6 +222,8 @@ async def test_a_contact_revoked_while_it_is_booked_leaves_no_booking_to_it(race
         await race.race(bookings, revoke, round_no)
     assert await _active_count(race.factory.conn, "k.status IN ('revoked', 'rejected')") == 0, race.outcomes
     assert race.outcomes.get("contact_blocked", 0) > 0, race.outcomes
+    # Both orders happened: refused after the change, and cancelled (with its cause) by the change.
+    assert set(causes := await _cancelled_by(race.factory.conn)) == {"contact_withdrawn"}, causes
 
 
 async def test_a_suspension_imposed_while_bookings_are_made_leaves_none_inside_it(race: Race) -> None:
@@ -251,6 +263,8 @@ async def test_a_suspension_imposed_while_bookings_are_made_leaves_none_inside_i
         == 0
     ), race.outcomes
     assert race.outcomes.get("inmate_sanctioned", 0) > 0, race.outcomes
+    # Both orders happened: refused after the change, and cancelled (with its cause) by the change.
+    assert set(causes := await _cancelled_by(race.factory.conn)) == {"sanction"}, causes
 
 
 async def test_a_number_blocked_while_it_is_booked_leaves_no_booking_to_it(race: Race) -> None:
@@ -305,6 +319,8 @@ async def test_a_number_blocked_while_it_is_booked_leaves_no_booking_to_it(race:
         == 0
     ), race.outcomes
     assert race.outcomes.get("number_blocked", 0) > 0, race.outcomes
+    # Both orders happened: refused after the change, and cancelled (with its cause) by the change.
+    assert set(causes := await _cancelled_by(race.factory.conn)) == {"number_blocked"}, causes
 
 
 async def test_a_booth_put_out_of_service_while_it_is_booked_keeps_no_booking(race: Race) -> None:
@@ -333,6 +349,8 @@ async def test_a_booth_put_out_of_service_while_it_is_booked_keeps_no_booking(ra
         == 0
     ), race.outcomes
     assert race.outcomes.get("booth_out_of_service", 0) > 0, race.outcomes
+    # Both orders happened: refused after the change, and cancelled (with its cause) by the change.
+    assert set(causes := await _cancelled_by(race.factory.conn)) == {"booth_out_of_service"}, causes
 
 
 async def test_an_inmate_transferred_or_released_while_booked_keeps_no_booking_here(race: Race) -> None:
@@ -363,6 +381,8 @@ async def test_an_inmate_transferred_or_released_while_booked_keeps_no_booking_h
     ), race.outcomes
     refused = race.outcomes.get("inmate_not_active", 0) + race.outcomes.get("inmate_not_found", 0)
     assert refused > 0, race.outcomes
+    # Both orders happened: refused after the change, and cancelled (with its cause) by the change.
+    assert set(causes := await _cancelled_by(race.factory.conn)) == {"inmate_left"}, causes
 
 
 async def test_opening_hours_changed_while_bookings_are_made_leave_none_outside_them(race: Race) -> None:
@@ -396,6 +416,8 @@ async def test_opening_hours_changed_while_bookings_are_made_leave_none_outside_
             == 0
         ), (round_no, race.outcomes)
     assert race.outcomes.get("outside_opening_hours", 0) > 0, race.outcomes
+    # Both orders happened: refused after the change, and cancelled (with its cause) by the change.
+    assert set(causes := await _cancelled_by(race.factory.conn)) == {"hours_changed"}, causes
 
 
 async def test_a_policy_lowering_the_allowance_serialises_with_bookings(race: Race) -> None:

@@ -52,11 +52,7 @@ def number_ref(e164: str) -> str:
 
 
 def log_for(scope: Scope, scope_id: int) -> LogRef:
-    if scope == "facility":
-        return LogRef.facility(scope_id)
-    if scope == "region":
-        return LogRef.region(scope_id)
-    return LogRef.national()
+    return LogRef.of_scope(scope, scope_id)
 
 
 async def _lock_numbers_for_block(conn: asyncpg.Connection, pattern_kind: str, pattern: str) -> None:
