@@ -44,6 +44,15 @@ class LogRef:
     def national(cls) -> LogRef:
         return cls("national", 0)
 
+    @classmethod
+    def of_scope(cls, scope: str, scope_id: int | None) -> LogRef:
+        """The log a record scoped to a facility, a region or the nation goes to (policies, watchlist entries)."""
+        if scope == "facility" and scope_id is not None:
+            return cls.facility(scope_id)
+        if scope == "region" and scope_id is not None:
+            return cls.region(scope_id)
+        return cls.national()
+
 
 @dataclass(frozen=True)
 class AuditEntry:

@@ -1,7 +1,8 @@
 """Free slots per facility, booth and day, from opening hours and closures in the facility's zone.
 
 A slot starts at an opening time plus a whole number of slot lengths and ends inside the same opening
-window. Booth state and existing bookings decide whether it is free.
+window (the rule a booking is judged by is the SQL function ``facility_slot``, sql/0024; this lists the
+slots it accepts). Booth state and existing bookings decide whether it is free.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from schedules.errors import FacilityClosed, NotFound, OutsideOpeningHours, SlotMisaligned
+from schedules.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -53,28 +54,6 @@ def _slots_in(window: tuple[datetime, datetime], minutes: int) -> list[tuple[dat
         out.append((start, start + step))
         start += step
     return out
-
-
-async def slot_at(conn: asyncpg.Connection, facility: Facility, starts_at: datetime) -> tuple[datetime, datetime]:
-    """The slot starting at ``starts_at``, or the reason there is none (hours, alignment, closure)."""
-    day = starts_at.astimezone(facility.zone).date()
-    windows = await opening_windows(conn, facility, day)
-    inside = [w for w in windows if w[0] <= starts_at < w[1]]
-    if not inside:
-        raise OutsideOpeningHours("the kiosk is not open at that time", field="starts_at")
-    for slot in _slots_in(inside[0], facility.slot_minutes):
-        if slot[0] == starts_at:
-            break
-    else:
-        raise SlotMisaligned(
-            f"slots are {facility.slot_minutes} minutes from the opening time; pick a slot start",
-            field="starts_at")
-    closed = await conn.fetchval(
-        "SELECT closure_id FROM closures WHERE facility_id = $1 AND during && tstzrange($2, $3, '[)') LIMIT 1",
-        facility.id, slot[0], slot[1])
-    if closed is not None:
-        raise FacilityClosed("the kiosk is closed then", field="starts_at", closure_id=closed)
-    return slot
 
 
 async def free_slots(conn: asyncpg.Connection, facility: Facility, day: date, *, booth_id: int | None = None,

@@ -12,14 +12,13 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from audit import Actor, LogRef, append
-from audit.detection.watchlist import BLOCKING_ENTRY_OF_CONTACT, refuse_blocked
+from audit.detection.watchlist import refuse_blocked
 from schedules import quota
-from schedules.availability import load_facility, slot_at
+from schedules.availability import load_facility
 from schedules.board import notify_board
 from schedules.errors import (
     BoothKindNotCovered,
@@ -79,62 +78,11 @@ def _reason_digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-# One round trip gathers everything a booking is judged on; the checks then run in Python in a fixed order
-# so each refusal is precise. The invariants themselves stay in the constraints of the insert below.
-_CONTEXT = f"""
-SELECT f.id AS facility_id, f.region_id, f.time_zone, f.slot_minutes,
-       b.booth_id IS NOT NULL AS booth_found, b.kind AS booth_kind, b.in_service, b.max_call_minutes AS booth_max,
-       i.status AS inmate_status, i.current_facility_id, i.risk_level,
-       k.inmate_id AS contact_inmate_id, k.status AS contact_status, k.is_legal_counsel,
-       k.max_call_minutes AS contact_max,
-       (($5::timestamptz AT TIME ZONE f.time_zone))::date AS local_day, w.opens, w.closes, cl.closure_id,
-       p.policy_id, p.version, p.scope, p.scope_region_id, p.scope_facility_id, p.risk_level AS policy_risk_level,
-       p.allowance, p.period, p.calls_allowed, p.max_minutes, p.min_lead_minutes, p.max_days_ahead,
-       p.cancel_cutoff_minutes, p.no_show_consumes, p.booth_kinds, p.note, p.created_by, p.created_at,
-       s.suspended, s.calls_allowed AS sanction_calls, s.max_minutes AS sanction_minutes, s.ids AS sanction_ids,
-       wl.blocked_entry_id, bt.taken_by
-  FROM facilities f
-  LEFT JOIN booths b ON b.facility_id = f.id AND b.booth_id = $2
-  LEFT JOIN inmates i ON i.id = $3
-  LEFT JOIN contacts k ON k.id = $4
-  LEFT JOIN LATERAL (
-        SELECT oh.opens, oh.closes FROM opening_hours oh
-         WHERE oh.facility_id = f.id AND oh.weekday = extract(isodow FROM $5::timestamptz AT TIME ZONE f.time_zone)
-           AND oh.opens <= ($5::timestamptz AT TIME ZONE f.time_zone)::time
-           AND ($5::timestamptz AT TIME ZONE f.time_zone)::time < oh.closes
-         LIMIT 1) w ON true
-  LEFT JOIN LATERAL (
-        SELECT closure_id FROM closures
-         WHERE facility_id = f.id AND during && tstzrange($5, $5 + make_interval(mins => f.slot_minutes), '[)')
-         LIMIT 1) cl ON true
-  LEFT JOIN LATERAL (
-        SELECT pp.policy_id, v.version, pp.scope, pp.scope_region_id, pp.scope_facility_id, pp.risk_level,
-               pp.allowance, v.period, v.calls_allowed, v.max_minutes, v.min_lead_minutes, v.max_days_ahead,
-               v.cancel_cutoff_minutes, v.no_show_consumes, v.booth_kinds, v.note, v.created_by, v.created_at
-          FROM call_policies pp JOIN call_policy_versions v ON v.policy_id = pp.policy_id
-                                                            AND v.version = pp.current_version
-         WHERE pp.allowance = CASE WHEN k.is_legal_counsel THEN 'legal' ELSE 'family' END
-           AND (pp.risk_level IS NULL OR pp.risk_level = i.risk_level)
-           AND (pp.scope = 'national' OR (pp.scope = 'region' AND pp.scope_region_id = f.region_id)
-                OR (pp.scope = 'facility' AND pp.scope_facility_id = f.id))
-         ORDER BY CASE pp.scope WHEN 'facility' THEN 0 WHEN 'region' THEN 1 ELSE 2 END, pp.risk_level IS NULL
-         LIMIT 1) p ON true
-  LEFT JOIN LATERAL (
-        SELECT bool_or(kind = 'suspend') AS suspended, min(calls_allowed) AS calls_allowed,
-               min(max_minutes) AS max_minutes, array_agg(sanction_id ORDER BY sanction_id) AS ids
-          FROM sanctions WHERE inmate_id = $3 AND during @> $5::timestamptz AND lifted_at IS NULL) s ON true
-  LEFT JOIN LATERAL ({BLOCKING_ENTRY_OF_CONTACT}) wl ON true
-  -- A slot already booked (and committed) is refused here rather than by a failed insert: the hot slot
-  -- everyone wants is refused without writing and rolling back a row. The exclusion constraint still
-  -- decides every race this read cannot see. $6 is the booking being moved, which never blocks itself.
-  LEFT JOIN LATERAL (
-        SELECT x.booking_id AS taken_by FROM bookings x
-         WHERE x.facility_id = f.id AND x.booth_id = $2 AND x.status <> 'cancelled'
-           AND x.slot && tstzrange($5, $5 + make_interval(mins => f.slot_minutes), '[)')
-           AND x.booking_id IS DISTINCT FROM $6::bigint
-         LIMIT 1) bt ON true
- WHERE f.id = $1
-"""  # noqa: S608 - constant fragments, values are $n parameters
+# One round trip locks what a booking depends on and gathers everything it is judged on (sql/0025: the lock
+# order is written there and in docs/architecture.md); the checks then run in Python in a fixed order so each
+# refusal is precise. The invariants themselves stay in the constraints of the insert below, and the rules
+# the read applies (which policy, sanctions, slot alignment, watchlist) are the SQL functions of sql/0024.
+_CONTEXT = "SELECT * FROM booking_context($1, $2, $3, $4, $5, $6)"
 
 
 def _judge(ctx: asyncpg.Record | None, *, facility_id: int, booth_id: int, inmate_id: int, contact_id: int,
@@ -157,13 +105,10 @@ def _judge(ctx: asyncpg.Record | None, *, facility_id: int, booth_id: int, inmat
         raise ContactBlocked("this contact is blocked", field="contact_id")
     if ctx["contact_status"] != "verified":
         raise ContactNotVerified("this contact is not verified yet", field="contact_id")
-    zone = ZoneInfo(ctx["time_zone"])
     if ctx["opens"] is None:
         raise OutsideOpeningHours("the kiosk is not open at that time", field="starts_at")
-    opens = datetime.combine(ctx["local_day"], ctx["opens"], tzinfo=zone)
-    closes = datetime.combine(ctx["local_day"], ctx["closes"], tzinfo=zone)
     step = timedelta(minutes=ctx["slot_minutes"])
-    if (starts_at - opens) % step or starts_at + step > closes:
+    if not ctx["aligned"]:
         raise SlotMisaligned(f"slots are {ctx['slot_minutes']} minutes from the opening time; pick a slot start",
                              field="starts_at")
     if ctx["closure_id"] is not None:
@@ -333,12 +278,14 @@ async def refund_booking(conn: asyncpg.Connection, booking: dict[str, Any]) -> b
 async def _cancel(conn: asyncpg.Connection, booking: dict[str, Any], *, reason: str, note: str | None,
                   refund: bool, user_id: int | None, actor: Actor, action: str = "booking.cancelled",
                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Cancel one locked booking. ``extra["cause"]``, when given, is also kept as the booking's
+    ``cancel_cause`` (sql/0026), the key the pages and reports select by; the note stays words for people."""
     refunded = await refund_booking(conn, booking) if refund else False
     row = await conn.fetchrow(
         f"""UPDATE bookings SET status = 'cancelled', cancel_reason = $3, cancel_note = $4, cancelled_by = $5,
-                cancelled_at = now(), updated_at = now()
+                cancel_cause = $6, cancelled_at = now(), updated_at = now()
             WHERE facility_id = $1 AND booking_id = $2 RETURNING {BOOKING_COLUMNS}""",  # noqa: S608 - constant column list, values are $n parameters
-        booking["facility_id"], booking["booking_id"], reason, note, user_id)
+        booking["facility_id"], booking["booking_id"], reason, note, user_id, (extra or {}).get("cause"))
     await append(conn, LogRef.facility(booking["facility_id"]), action=action, subject_type="booking",
                  subject_id=booking["booking_id"], actor=actor,
                  payload={"booking_id": booking["booking_id"], "inmate_id": booking["inmate_id"],
@@ -377,7 +324,10 @@ async def reschedule_booking(conn: asyncpg.Connection, booking_id: int, *, facil
     if the new slot lies in another quota period the charge moves with it (and may find that period full).
     """
     now = now or datetime.now(UTC)
-    booking = await get_booking(conn, booking_id, facility_ids=facility_ids, lock=True)
+    # Read without the row lock first: the lock order (sql/0025) puts the registry rows a booking depends on
+    # before the booking row, which a registry change locks last when it cancels. The booking row is locked
+    # after _terms_for and its state checked again then.
+    booking = await get_booking(conn, booking_id, facility_ids=facility_ids)
     if booking["status"] != "booked":
         raise InvalidTransition(f"a booking that is {booking['status']} cannot be rescheduled",
                                 booking_status=booking["status"])
@@ -391,6 +341,10 @@ async def reschedule_booking(conn: asyncpg.Connection, booking_id: int, *, facil
     terms = await _terms_for(conn, facility_id=facility.id, booth_id=new_booth_id, inmate_id=booking["inmate_id"],
                              contact_id=booking["contact_id"], starts_at=starts_at, now=now,
                              override=booking["is_override"], moving=booking_id)
+    booking = await get_booking(conn, booking_id, facility_ids=facility_ids, lock=True)
+    if booking["status"] != "booked":
+        raise InvalidTransition(f"a booking that is {booking['status']} cannot be rescheduled",
+                                booking_status=booking["status"])
     new_period_start = period_of(terms.slot[0], facility.time_zone, booking["period"])  # type: ignore[arg-type]
     try:
         row = await conn.fetchrow(
@@ -456,7 +410,7 @@ async def cancel_bookings_for_sanction(conn: asyncpg.Connection, *, facility_id:
         inmate_id, facility_id, starts_at, ends_at)
     for booking in rows:
         await _cancel(conn, dict(booking), reason="inmate", note=f"sanction {sanction_id}", refund=True,
-                      user_id=None, actor=actor, extra={"sanction_id": sanction_id})
+                      user_id=None, actor=actor, extra={"cause": "sanction", "sanction_id": sanction_id})
     return [r["booking_id"] for r in rows]
 
 
@@ -465,22 +419,21 @@ SELECT {BOOKING_COLUMNS} FROM bookings
  WHERE (facility_id, booking_id) IN (
         -- Contacts with the entry's number (or prefix), then only bookings at facilities the block covers.
         SELECT b.facility_id, b.booking_id FROM watchlist e
-          JOIN contacts k ON k.phone_e164 = e.pattern
-                          OR (e.pattern_kind = 'prefix' AND starts_with(k.phone_e164, e.pattern))
+          JOIN contacts k ON watchlist_pattern_matches(e.pattern_kind, e.pattern, k.phone_e164)
           JOIN bookings b ON b.inmate_id = k.inmate_id AND b.contact_id = k.id
           JOIN facilities f ON f.id = b.facility_id
-         CROSS JOIN LATERAL ({BLOCKING_ENTRY_OF_CONTACT}) blocked
+         CROSS JOIN LATERAL blocking_watchlist_entry(k.phone_e164, f.id, f.region_id) blocked
          WHERE e.id = $1 AND e.mode = 'blocked' AND e.removed_at IS NULL
            AND b.status IN ('booked', 'checked_in') AND upper(b.slot) > $2)
    -- Checked again on the locked row: a booking cancelled or started meanwhile is left alone.
    AND status IN ('booked', 'checked_in')
  ORDER BY inmate_id, booking_id
    FOR UPDATE
-"""  # noqa: S608 - constant column list and fragment, values are $n parameters
+"""  # noqa: S608 - constant column list, values are $n parameters
 
 
-# The cancel note a block leaves on the bookings it cancelled (the security page lists them by it, and
-# sql/0023 indexes them by it: change both together).
+# The cancel note a block leaves on the bookings it cancelled, for people; the pages find these bookings by
+# their cancel_cause 'number_blocked' (sql/0026), never by this text.
 BLOCK_CANCEL_NOTE = "number blocked"
 
 
@@ -524,25 +477,19 @@ def _affected(booking: Any) -> dict[str, Any]:
 
 async def _cancel_outside_hours(conn: asyncpg.Connection, facility_id: int, *, actor: Actor,
                                 now: datetime) -> list[dict[str, Any]]:
-    from schedules.errors import ScheduleError
-
-    facility = await load_facility(conn, facility_id)
+    # A booking survives new hours if its slot is still a slot: facility_slot (sql/0024) is the same rule
+    # a new booking is judged by.
     rows = await conn.fetch(
-        f"""SELECT {BOOKING_COLUMNS} FROM bookings WHERE facility_id = $1 AND status IN ('booked', 'checked_in')
-              AND upper(slot) > $2 ORDER BY inmate_id, booking_id FOR UPDATE""",  # noqa: S608 - constant column list
+        f"""SELECT {BOOKING_COLUMNS} FROM bookings b WHERE facility_id = $1 AND status IN ('booked', 'checked_in')
+              AND upper(slot) > $2
+              AND NOT EXISTS (SELECT 1 FROM facility_slot(b.facility_id, lower(b.slot)) w
+                               WHERE w.aligned AND w.ends_at = upper(b.slot))
+            ORDER BY inmate_id, booking_id FOR UPDATE""",  # noqa: S608 - constant column list
         facility_id, now)
-    affected = []
     for booking in rows:
-        try:
-            slot = await slot_at(conn, facility, booking["starts_at"])
-            if slot[1] == booking["ends_at"]:
-                continue
-        except ScheduleError:
-            pass
         await _cancel(conn, dict(booking), reason="facility", note="opening hours changed", refund=True,
                       user_id=None, actor=actor, extra={"cause": "hours_changed"})
-        affected.append(_affected(booking))
-    return affected
+    return [_affected(r) for r in rows]
 
 
 async def on_facility_change(conn: asyncpg.Connection, change: Any, actor: Actor) -> list[dict[str, Any]]:

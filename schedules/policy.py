@@ -78,15 +78,10 @@ def policy_from_row(row: asyncpg.Record, *, risk_level_column: str = "risk_level
 async def resolve_policy(conn: asyncpg.Connection, facility_id: int, risk_level: str,
                          allowance: Allowance) -> PolicyVersion:
     """The current version of the policy that applies at ``facility_id`` to an inmate of ``risk_level``."""
+    # applicable_policy (sql/0024) is the one home of "most specific wins"; the booking query uses it too.
     row = await conn.fetchrow(
-        _SELECT + """
-         JOIN facilities f ON f.id = $1
-        WHERE v.version = p.current_version AND p.allowance = $3
-          AND (p.risk_level IS NULL OR p.risk_level = $2)
-          AND (p.scope = 'national' OR (p.scope = 'region' AND p.scope_region_id = f.region_id)
-               OR (p.scope = 'facility' AND p.scope_facility_id = f.id))
-        ORDER BY CASE p.scope WHEN 'facility' THEN 0 WHEN 'region' THEN 1 ELSE 2 END, p.risk_level IS NULL
-        LIMIT 1""", facility_id, risk_level, allowance)
+        "SELECT p.* FROM facilities f CROSS JOIN LATERAL applicable_policy(f.id, f.region_id, $2, $3) p"
+        " WHERE f.id = $1", facility_id, risk_level, allowance)
     if row is None:
         raise NotFound(f"no call policy applies at facility {facility_id}", code="policy_not_found")
     return policy_from_row(row)
@@ -123,14 +118,6 @@ async def list_policies(conn: asyncpg.Connection, *, region_ids: list[int] | Non
     return [policy_from_row(r) for r in rows]
 
 
-def _log_for(scope: Scope, region_id: int | None, facility_id: int | None) -> LogRef:
-    if scope == "facility" and facility_id is not None:
-        return LogRef.facility(facility_id)
-    if scope == "region" and region_id is not None:
-        return LogRef.region(region_id)
-    return LogRef.national()
-
-
 async def set_policy(conn: asyncpg.Connection, *, scope: Scope, region_id: int | None, facility_id: int | None,
                      risk_level: str | None, allowance: Allowance, settings: PolicySettings, note: str | None,
                      user_id: int, actor: Actor) -> PolicyVersion:
@@ -147,6 +134,13 @@ async def set_policy(conn: asyncpg.Connection, *, scope: Scope, region_id: int |
     if settings.min_lead_minutes > settings.max_days_ahead * 1440 and settings.max_days_ahead > 0:
         raise Unprocessable("the minimum lead time is longer than the booking window",
                             code="policy_window_empty", field="min_lead_minutes")
+    # A new version serialises with the bookings it would judge (lock order, sql/0025): the facilities it
+    # covers are locked first, so a booking reads either the old version and commits before this one, or
+    # this one. Bookings already made keep their version (docs/booking.md).
+    await conn.execute(
+        """SELECT id FROM facilities
+            WHERE $1 = 'national' OR ($1 = 'region' AND region_id = $2) OR ($1 = 'facility' AND id = $3)
+            ORDER BY id FOR UPDATE""", scope, region_id, facility_id)
     policy_id, version = await conn.fetchrow(
         """INSERT INTO call_policies AS p (scope, scope_region_id, scope_facility_id, risk_level, allowance)
            VALUES ($1, $2, $3, $4, $5)
@@ -161,7 +155,8 @@ async def set_policy(conn: asyncpg.Connection, *, scope: Scope, region_id: int |
         policy_id, version, settings.period, settings.calls_allowed, settings.max_minutes,
         settings.min_lead_minutes, settings.max_days_ahead, settings.cancel_cutoff_minutes,
         settings.no_show_consumes, sorted(set(settings.booth_kinds)), note, user_id)
-    await append(conn, _log_for(scope, region_id, facility_id), action="policy.version_added",
+    await append(conn, LogRef.of_scope(scope, facility_id if scope == "facility" else region_id),
+                 action="policy.version_added",
                  subject_type="call_policy", subject_id=policy_id, actor=actor,
                  payload={"policy_id": policy_id, "version": version, "scope": scope, "region_id": region_id,
                           "facility_id": facility_id, "risk_level": risk_level, "allowance": allowance,

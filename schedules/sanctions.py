@@ -12,6 +12,7 @@ from typing import Any, Literal
 import asyncpg
 
 from audit import Actor, LogRef, append
+from schedules.booking import cancel_bookings_for_sanction
 from schedules.errors import Conflict, NotFound, Unprocessable
 
 
@@ -27,17 +28,10 @@ class Restriction:
 
 async def restriction_at(conn: asyncpg.Connection, inmate_id: int, at: datetime) -> Restriction:
     """Combine every sanction in force at ``at``: the most restrictive wins."""
-    rows = await conn.fetch(
-        "SELECT sanction_id, kind, calls_allowed, max_minutes FROM sanctions "
-        "WHERE inmate_id = $1 AND during @> $2::timestamptz AND lifted_at IS NULL ORDER BY sanction_id",
-        inmate_id, at)
-    if not rows:
-        return Restriction()
-    calls = [r["calls_allowed"] for r in rows if r["calls_allowed"] is not None]
-    minutes = [r["max_minutes"] for r in rows if r["max_minutes"] is not None]
-    return Restriction(suspended=any(r["kind"] == "suspend" for r in rows),
-                       calls_allowed=min(calls) if calls else None, max_minutes=min(minutes) if minutes else None,
-                       sanction_ids=tuple(r["sanction_id"] for r in rows))
+    # sanction_restriction (sql/0024) is the one home of how sanctions combine; the booking query uses it too.
+    row = await conn.fetchrow("SELECT * FROM sanction_restriction($1, $2)", inmate_id, at)
+    return Restriction(suspended=row["suspended"], calls_allowed=row["calls_allowed"],
+                       max_minutes=row["max_minutes"], sanction_ids=tuple(row["sanction_ids"]))
 
 
 _COLUMNS = ("sanction_id, inmate_id, imposed_at_facility_id, kind, lower(during) AS starts_at, "
@@ -53,8 +47,6 @@ async def impose_sanction(conn: asyncpg.Connection, *, inmate_id: int, facility_
 
     Returns the sanction and the ids of the bookings it cancelled, so officers can tell the families.
     """
-    from schedules.booking import cancel_bookings_for_sanction
-
     if ends_at <= starts_at:
         raise Unprocessable("a sanction ends after it starts", code="sanction_window_empty", field="ends_at")
     if not reason.strip():
@@ -65,8 +57,10 @@ async def impose_sanction(conn: asyncpg.Connection, *, inmate_id: int, facility_
     if kind == "suspend" and (calls_allowed is not None or max_minutes is not None):
         raise Unprocessable("a suspension allows no calls; leave the limits out", code="sanction_suspend_limits",
                             field="calls_allowed")
+    # The inmate row is locked before anything is written (lock order, sql/0025): a booking being made for
+    # the inmate commits first and is then cancelled below, or waits and then sees the sanction.
     active = await conn.fetchval(
-        "SELECT current_facility_id FROM inmates WHERE id = $1 AND status = 'active'", inmate_id)
+        "SELECT current_facility_id FROM inmates WHERE id = $1 AND status = 'active' FOR UPDATE", inmate_id)
     if active != facility_id:
         raise NotFound(f"inmate {inmate_id} not found at this facility", code="inmate_not_found",
                        field="inmate_id")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import time
+from datetime import time, timedelta
+from zoneinfo import ZoneInfo
 
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -75,3 +76,33 @@ async def test_two_service_instances_on_one_database_keep_both_rules(factory, ow
         assert double == 0
     finally:
         await second.close()
+
+
+async def test_closures_posted_while_bookings_are_posted_leave_no_booking_inside_them(factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    """The lock order over real HTTP requests: each round, six bookings and one closure of their day, at once."""
+    site = await make_site(factory, booths=6)
+    statuses: list[int] = []
+    for round_no in range(10):
+        days_ahead = 2 + round_no
+        bodies = []
+        for i in range(6):
+            inmate = await factory.inmate(site.facility_id)
+            bodies.append(booking_body(site, slot_start(site.tz, days_ahead, time(9, 15 * (i % 4))), booth=i,
+                                       inmate_id=inmate, contact_id=await factory.contact(inmate)))
+        day = slot_start(site.tz, days_ahead).astimezone(ZoneInfo(site.tz)).date()
+        closure = {"starts": f"{day}T00:00:00", "ends": f"{day + timedelta(days=1)}T00:00:00",
+                   "kind": "closure", "reason": "listrik padam"}
+        requests = [site.officer.post("/api/v1/bookings", json=b) for b in bodies]
+        requests.insert(round_no % 7, site.officer.post(f"/api/v1/facilities/{site.facility_id}/closures",
+                                                        json=closure))
+        answers = await asyncio.gather(*requests)
+        statuses += [a.status for a in answers]
+        assert all(a.status in (201, 422) for a in answers), [(a.status, await a.text()) for a in answers]
+    inside = await owner_conn.fetchval(
+        "SELECT count(*) FROM bookings b JOIN closures c ON c.facility_id = b.facility_id AND c.during && b.slot"
+        " WHERE b.status IN ('booked', 'checked_in')")
+    assert inside == 0
+    # Every booking made was cancelled by its closure; some came after it and were refused.
+    made = statuses.count(201) - 10
+    assert made == await owner_conn.fetchval("SELECT count(*) FROM bookings WHERE cancel_cause = 'closure'")
+    assert 0 < made < 60, statuses

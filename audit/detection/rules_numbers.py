@@ -195,9 +195,8 @@ matched AS (
       FROM ev
       JOIN facilities f ON f.id = ev.facility_id
       JOIN prm ON prm.region_id = f.region_id
-      JOIN entries e ON (e.scope = 'national' OR (e.scope = 'region' AND e.scope_id = f.region_id)
-                         OR (e.scope = 'facility' AND e.scope_id = ev.facility_id))
-                    AND (ev.num = e.pattern OR (e.pattern_kind = 'prefix' AND starts_with(ev.num, e.pattern)))
+      JOIN entries e ON watchlist_scope_covers(e.scope, e.scope_id, ev.facility_id, f.region_id)
+                    AND watchlist_pattern_matches(e.pattern_kind, e.pattern, ev.num)
      CROSS JOIN LATERAL unnest(detection_periods(ev.t, $2::timestamptz, prm.wd)) AS per(period_start)
      WHERE per.period_start >= detection_bucket($1::timestamptz, prm.wd))
 SELECT region_id, 'number', num, period_start, array_agg(DISTINCT facility_id), count(DISTINCT (kind, record_id))::float8,

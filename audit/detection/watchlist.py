@@ -17,12 +17,13 @@ from audit.log import Actor, LogRef, append
 
 Scope = Literal["facility", "region", "national"]
 
+# Matching and scope are the SQL functions watchlist_pattern_matches and watchlist_scope_covers (sql/0024),
+# the one home of both rules: the booking query and the block's cancellations use them too.
 _MATCH = """
 SELECT w.id, w.mode, w.scope FROM watchlist w JOIN facilities f ON f.id = $2
  WHERE w.removed_at IS NULL
-   AND (w.scope = 'national' OR (w.scope = 'region' AND w.scope_id = f.region_id)
-        OR (w.scope = 'facility' AND w.scope_id = f.id))
-   AND (w.pattern = $1 OR (w.pattern_kind = 'prefix' AND starts_with($1, w.pattern)))
+   AND watchlist_scope_covers(w.scope, w.scope_id, f.id, f.region_id)
+   AND watchlist_pattern_matches(w.pattern_kind, w.pattern, $1)
  ORDER BY w.mode = 'blocked' DESC, w.id
 """
 
@@ -51,11 +52,21 @@ def number_ref(e164: str) -> str:
 
 
 def log_for(scope: Scope, scope_id: int) -> LogRef:
-    if scope == "facility":
-        return LogRef.facility(scope_id)
-    if scope == "region":
-        return LogRef.region(scope_id)
-    return LogRef.national()
+    return LogRef.of_scope(scope, scope_id)
+
+
+async def _lock_numbers_for_block(conn: asyncpg.Connection, pattern_kind: str, pattern: str) -> None:
+    """The block's side of the booking lock order (sql/0025), taken before anything is written.
+
+    A booking holds FOR KEY SHARE on its contact row, so locking every contact the pattern matches makes a
+    booking to one of them either commit first (the caller then cancels it) or wait and then see the
+    block. SHARE on the table keeps a matching contact from being added or verified until the block commits
+    (it would not be among the rows locked); blocks are rare and their transactions short.
+    """
+    await conn.execute("LOCK TABLE contacts IN SHARE MODE")
+    await conn.execute(
+        "SELECT id FROM contacts WHERE watchlist_pattern_matches($1, $2, phone_e164) ORDER BY id FOR UPDATE",
+        pattern_kind, pattern)
 
 
 async def add_entry(conn: asyncpg.Connection, *, scope: Scope, scope_id: int, pattern_kind: str, pattern: str,
@@ -65,6 +76,8 @@ async def add_entry(conn: asyncpg.Connection, *, scope: Scope, scope_id: int, pa
         scope_id = 0
     if mode not in ("blocked", "watched") or pattern_kind not in ("number", "prefix"):
         raise InvalidParameter("mode must be blocked or watched, pattern_kind number or prefix", field="mode")
+    if mode == "blocked":
+        await _lock_numbers_for_block(conn, pattern_kind, pattern)
     existing = await conn.fetchrow(
         "SELECT id, mode FROM watchlist WHERE scope = $1 AND scope_id = $2 AND pattern_kind = $3 AND pattern = $4"
         " AND removed_at IS NULL FOR UPDATE", scope, scope_id, pattern_kind, pattern)
@@ -104,15 +117,10 @@ async def remove_entry(conn: asyncpg.Connection, entry_id: int, *, user_id: int,
     return dict(row)
 
 
-# The blocking entry (if any) for contact row ``k`` seen from facility row ``f``. A fragment so the booking
-# query can judge a booking and its number in one round trip (schedules/booking.py joins it LATERAL).
+# The blocking entry (if any) for contact row ``k`` seen from facility row ``f``: the SQL function
+# blocking_watchlist_entry (sql/0024), which the booking query calls as well.
 BLOCKING_ENTRY_OF_CONTACT = """
-SELECT w.id AS blocked_entry_id FROM watchlist w
- WHERE w.removed_at IS NULL AND w.mode = 'blocked'
-   AND (w.scope = 'national' OR (w.scope = 'region' AND w.scope_id = f.region_id)
-        OR (w.scope = 'facility' AND w.scope_id = f.id))
-   AND (w.pattern = k.phone_e164 OR (w.pattern_kind = 'prefix' AND starts_with(k.phone_e164, w.pattern)))
- ORDER BY w.id LIMIT 1
+SELECT entry_id AS blocked_entry_id FROM blocking_watchlist_entry(k.phone_e164, f.id, f.region_id)
 """
 
 _MATCH_CONTACT = f"""

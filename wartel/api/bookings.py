@@ -11,7 +11,7 @@ from pydantic import Field
 
 from schedules import booking as domain
 from schedules.availability import free_slots, load_facility
-from schedules.quota import inmate_rights
+from schedules.rights import inmate_rights
 from wartel.auth.principal import require_facility, visible_facility_ids
 from wartel.errors import NotFound, Unprocessable
 from wartel.http.bounds import BoundedDate, Timestamp

@@ -19,7 +19,7 @@ from schedules import calls
 from schedules import sanctions as sanction_rules
 from schedules.availability import free_slots, load_facility
 from schedules.board import facility_board
-from schedules.quota import inmate_rights
+from schedules.rights import inmate_rights
 from wartel import keys
 from wartel.auth.principal import require_facility, visible_facility_ids
 from wartel.errors import InvalidInput

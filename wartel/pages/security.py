@@ -201,16 +201,15 @@ async def _watchlist_page(pc: PageCtx, *, status: int = 200, error: dict[str, An
                    OR (w.scope = 'facility' AND w.scope_id = ANY($1::bigint[])))
             ORDER BY w.created_at DESC, w.id DESC LIMIT 300""", facility_ids, region_id)
     # Bookings a block cancelled lately (this page's blocks and flags confirmed with a block alike): the
-    # officers who must tell the inmates see them here, not only as cancelled rows on their board. The note
-    # is schedules.booking.BLOCK_CANCEL_NOTE, written as a literal so that the partial index of sql/0023
-    # serves every plan of this statement (a parameter could not prove the index's condition); the page
-    # tests fail if the two part.
+    # officers who must tell the inmates see them here, not only as cancelled rows on their board. The cause
+    # is written as a literal so that the partial index of sql/0026 serves every plan of this statement (a
+    # parameter could not prove the index's condition).
     cancelled = await pc.conn.fetch(
         """SELECT b.booking_id, lower(b.slot) AS starts_at, b.cancelled_at, f.code AS facility_code,
                   f.time_zone, i.registration_no, bo.name AS booth_name
              FROM bookings b JOIN facilities f ON f.id = b.facility_id JOIN inmates i ON i.id = b.inmate_id
              JOIN booths bo ON bo.facility_id = b.facility_id AND bo.booth_id = b.booth_id
-            WHERE b.status = 'cancelled' AND b.cancel_note = 'number blocked'
+            WHERE b.status = 'cancelled' AND b.cancel_cause = 'number_blocked'
               AND b.cancelled_at > now() - interval '7 days'
               AND ($1::bigint[] IS NULL OR b.facility_id = ANY($1::bigint[]))
             ORDER BY b.cancelled_at DESC, b.booking_id DESC LIMIT 200""", facility_ids)

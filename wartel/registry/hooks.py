@@ -16,6 +16,7 @@ from typing import Literal
 import asyncpg
 
 from audit import Actor
+from schedules.booking import on_facility_change
 
 ChangeKind = Literal["booth_out_of_service", "closure_added", "hours_changed", "inmate_left", "contact_withdrawn"]
 
@@ -37,8 +38,6 @@ FacilityChangeHook = Callable[[asyncpg.Connection, FacilityChange, Actor], Await
 
 def facility_change_hooks() -> list[FacilityChangeHook]:
     """The hooks to call; the booking area adds its facility-side cancellation here (one-line edit)."""
-    from schedules.booking import on_facility_change
-
     return [on_facility_change]
 
 

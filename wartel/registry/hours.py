@@ -60,7 +60,8 @@ async def replace_opening_hours(conn: asyncpg.Connection, facility_id: int, wind
     """Replace the whole week's windows at once (what an office does when it publishes new hours)."""
     check_windows(windows)
     async with conn.transaction():
-        # Serialise concurrent replacements of the same facility's week.
+        # Serialise concurrent replacements of the same facility's week, and (lock order, sql/0025) the
+        # bookings being made meanwhile: they commit first and the hook cancels them, or they see the new hours.
         await conn.execute("SELECT 1 FROM facilities WHERE id = $1 FOR UPDATE", facility_id)
         await conn.execute("DELETE FROM opening_hours WHERE facility_id = $1", facility_id)
         await conn.executemany(
@@ -106,6 +107,9 @@ async def add_closure(conn: asyncpg.Connection, facility_id: int, *, starts_loca
     if ends <= starts:
         raise Unprocessable("a closure must end after it starts", code="closure_order", field="ends")
     async with conn.transaction():
+        # Lock order (sql/0025): the facility row first, so a booking being made into the closure either
+        # commits before it (and is cancelled by the hook below) or waits and then sees the closure.
+        await conn.execute("SELECT 1 FROM facilities WHERE id = $1 FOR UPDATE", facility_id)
         row = await conn.fetchrow(
             "INSERT INTO closures (facility_id, during, kind, reason, created_by)"
             " VALUES ($1, tstzrange($2, $3), $4, $5, $6)"
