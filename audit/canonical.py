@@ -29,17 +29,28 @@ Kind = Literal["literal", "string", "json", "time", "integer"]
 # (kind, column or literal text), in the order the text has them: keys sorted, json_build_object's
 # '"key" : value' layout (sql/0010 defined the first entries' bytes, and a leaf hash must never change).
 PIECES: tuple[tuple[Kind, str], ...] = (
-    ("literal", '{"action" : '), ("string", "action"),
-    ("literal", ', "actor" : {"id" : '), ("string", "actor_id"),
-    ("literal", ', "role" : '), ("string", "actor_role"),
-    ("literal", ', "type" : '), ("string", "actor_type"),
-    ("literal", '}, "log" : '), ("string", "log_name"),
-    ("literal", ', "payload" : '), ("json", "payload"),
-    ("literal", ', "recorded_at" : '), ("time", "recorded_at"),
-    ("literal", ', "request_id" : '), ("string", "request_id"),
-    ("literal", ', "seq" : '), ("integer", "seq"),
-    ("literal", ', "subject" : {"id" : '), ("string", "subject_id"),
-    ("literal", ', "type" : '), ("string", "subject_type"),
+    ("literal", '{"action" : '),
+    ("string", "action"),
+    ("literal", ', "actor" : {"id" : '),
+    ("string", "actor_id"),
+    ("literal", ', "role" : '),
+    ("string", "actor_role"),
+    ("literal", ', "type" : '),
+    ("string", "actor_type"),
+    ("literal", '}, "log" : '),
+    ("string", "log_name"),
+    ("literal", ', "payload" : '),
+    ("json", "payload"),
+    ("literal", ', "recorded_at" : '),
+    ("time", "recorded_at"),
+    ("literal", ', "request_id" : '),
+    ("string", "request_id"),
+    ("literal", ', "seq" : '),
+    ("integer", "seq"),
+    ("literal", ', "subject" : {"id" : '),
+    ("string", "subject_id"),
+    ("literal", ', "type" : '),
+    ("string", "subject_type"),
     ("literal", '}, "v" : 1}'),
 )
 STRING_COLUMNS = tuple(name for kind, name in PIECES if kind == "string")
@@ -85,15 +96,19 @@ def _sql_piece(kind: Kind, name: str) -> str:
         return _sql_literal(name)
     if kind == "string":
         # Quoted without escaping: exact only where no escape is needed, which the fast path proves per chunk.
-        return (f"coalesce({_sql_literal(chr(34))} OPERATOR(pg_catalog.||) {name} "
-                f"OPERATOR(pg_catalog.||) {_sql_literal(chr(34))}, 'null')")
+        return (
+            f"coalesce({_sql_literal(chr(34))} OPERATOR(pg_catalog.||) {name} "
+            f"OPERATOR(pg_catalog.||) {_sql_literal(chr(34))}, 'null')"
+        )
     if kind == "json":
         # The type's own output function, not a cast: a cast from jsonb to text can be created by anyone
         # with the rights to, and would change what the verifier reads but not what the API reads.
         return f"coalesce(pg_catalog.textin(pg_catalog.jsonb_out({name})), 'null')"
     if kind == "time":
-        return (f"'\"' OPERATOR(pg_catalog.||) pg_catalog.to_char(pg_catalog.timezone('UTC', {name}), "
-                f"{_sql_literal(_SQL_TIME_FORMAT)}) OPERATOR(pg_catalog.||) '\"'")
+        return (
+            f"'\"' OPERATOR(pg_catalog.||) pg_catalog.to_char(pg_catalog.timezone('UTC', {name}), "
+            f"{_sql_literal(_SQL_TIME_FORMAT)}) OPERATOR(pg_catalog.||) '\"'"
+        )
     return f"pg_catalog.textin(pg_catalog.int8out({name}))"
 
 
@@ -146,8 +161,13 @@ UNION ALL
 SELECT 'cast ' || c.castsource::pg_catalog.regtype::text || ' -> text', c.castfunc::text FROM pg_catalog.pg_cast c
  WHERE c.casttarget = 'pg_catalog.text'::pg_catalog.regtype AND c.oid >= 16384
 """
-_EXPECTED_TYPES = {"text": "textout textsend", "bytea": "byteaout byteasend", "int8": "int8out int8send",
-                   "jsonb": "jsonb_out jsonb_send", "timestamptz": "timestamptz_out timestamptz_send"}
+_EXPECTED_TYPES = {
+    "text": "textout textsend",
+    "bytea": "byteaout byteasend",
+    "int8": "int8out int8send",
+    "jsonb": "jsonb_out jsonb_send",
+    "timestamptz": "timestamptz_out timestamptz_send",
+}
 
 
 async def builtins_problem(conn: asyncpg.Connection) -> str | None:
@@ -156,13 +176,16 @@ async def builtins_problem(conn: asyncpg.Connection) -> str | None:
     found = {r["what"]: r["found"] for r in rows}
     for signature, symbol in _BUILTINS.items():
         shown = signature.removeprefix("pg_catalog.")
-        got = next((v for k, v in found.items() if k.startswith("function ")
-                    and _same_signature(k, signature)), None)
+        got = next(
+            (v for k, v in found.items() if k.startswith("function ") and _same_signature(k, signature)), None
+        )
         if got != f"internal:{symbol}":
             return f"the built-in {shown} was redefined ({got})"
     for signature, (trans, final) in _AGGREGATES.items():
-        got = next((v for k, v in found.items() if k.startswith("aggregate ") and _same_signature(k, signature)),
-                   None)
+        got = next(
+            (v for k, v in found.items() if k.startswith("aggregate ") and _same_signature(k, signature)),
+            None,
+        )
         if got != f"{trans} {final}":
             return f"the built-in aggregate {signature} was redefined ({got})"
     if found.get("operator ||") != "textcat":

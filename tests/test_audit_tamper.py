@@ -252,7 +252,16 @@ async def test_a_forged_row_inserted_in_the_middle_is_named(app_conn, owner_conn
     statements.append("UPDATE audit.logs SET size = 11 WHERE log_id = $1")
     await _tamper(owner_conn, log_id, *statements)
     result = await _verify(app_conn)
+    # The shifted entries carry their new numbers in their columns, so 7 is the first to fail its own check;
+    # the checkpoint narrows it to 6..10, and says so.
+    assert (result.ok, result.first_bad_seq) == (False, 7), result.summary()
+    assert any("entries 6..10 do not match" in note for note in result.notes), result.notes
+    # A forger who also rehashes the shifted entries leaves only the checkpoint: its span's start is named.
+    await _tamper(owner_conn, log_id, "UPDATE audit.entries SET leaf_hash = sha256('\\x00'::bytea || convert_to("
+                                      "canonical, 'UTF8')) WHERE log_id = $1 AND seq > 6")
+    result = await _verify(app_conn)
     assert (result.ok, result.first_bad_seq) == (False, 6), result.summary()
+    assert "checkpoint" in result.problem
 
 
 async def test_a_rewrite_that_recomputes_every_hash_is_caught_by_the_checkpoints(app_conn, owner_conn, key) -> None:
@@ -371,3 +380,17 @@ async def test_a_cached_tree_keeps_the_genuine_history(app_conn, owner_conn, key
     # A fresh process reads the damaged row and refuses.
     with pytest.raises(HistoryRewritten):
         await TreeCache().tree(app_conn, log_id, 11)
+
+
+async def test_a_swapped_pair_under_a_checkpoint_names_the_first_swapped_entry(app_conn, owner_conn, key) -> None:
+    """Issue 14's case: two entries' sequence numbers swapped under a checkpoint of 25. Each fails its own
+    check (its text, derived from its columns, now carries the other number), so the first of them is named,
+    not the start of the checkpoint's span."""
+    log_id = await _seed(app_conn, 25)
+    await make_checkpoint(app_conn, key, log_id)
+    await _tamper(owner_conn, log_id, "UPDATE audit.entries SET seq = 1000000 WHERE log_id = $1 AND seq = 9",
+                  "UPDATE audit.entries SET seq = 9 WHERE log_id = $1 AND seq = 17",
+                  "UPDATE audit.entries SET seq = 17 WHERE log_id = $1 AND seq = 1000000")
+    result = await _verify(app_conn, store=False)
+    assert (result.ok, result.first_bad_seq) == (False, 9), result.summary()
+    assert "columns" in result.problem
