@@ -91,29 +91,60 @@ def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _sql_piece(kind: Kind, name: str) -> str:
-    if kind == "literal":
-        return _sql_literal(name)
-    if kind == "string":
-        # Quoted without escaping: exact only where no escape is needed, which the fast path proves per chunk.
-        return (
-            f"coalesce({_sql_literal(chr(34))} OPERATOR(pg_catalog.||) {name} "
-            f"OPERATOR(pg_catalog.||) {_sql_literal(chr(34))}, 'null')"
-        )
-    if kind == "json":
-        # The type's own output function, not a cast: a cast from jsonb to text can be created by anyone
-        # with the rights to, and would change what the verifier reads but not what the API reads.
-        return f"coalesce(pg_catalog.textin(pg_catalog.jsonb_out({name})), 'null')"
-    if kind == "time":
-        return (
-            f"'\"' OPERATOR(pg_catalog.||) pg_catalog.to_char(pg_catalog.timezone('UTC', {name}), "
-            f"{_sql_literal(_SQL_TIME_FORMAT)}) OPERATOR(pg_catalog.||) '\"'"
-        )
-    return f"pg_catalog.textin(pg_catalog.int8out({name}))"
+# Columns the table declares NOT NULL: their quotes go into the neighbouring literals, one concatenation
+# fewer each (a NULL there, possible only by editing the catalog, makes the whole text NULL, string_agg
+# skips it, and the chunk's count of texts sends it to the exact path).
+_NOT_NULL = frozenset(
+    {"action", "actor_type", "log_name", "subject_id", "subject_type", "seq", "recorded_at"}
+)
+
+
+def _sql_terms() -> list[str]:
+    """The SQL terms of :data:`PIECES`, adjacent literals merged (each ``||`` copies the text so far)."""
+    terms: list[str] = []
+    pending = ""
+
+    def flush() -> None:
+        nonlocal pending
+        if pending:
+            terms.append(_sql_literal(pending))
+            pending = ""
+
+    for kind, name in PIECES:
+        if kind == "literal":
+            pending += name
+        elif kind == "string" and name in _NOT_NULL:
+            # Quoted without escaping: exact only where no escape is needed, proven per chunk.
+            pending += '"'
+            flush()
+            terms.append(name)
+            pending = '"'
+        elif kind == "string":
+            flush()
+            terms.append(
+                f"coalesce('\"' OPERATOR(pg_catalog.||) {name} OPERATOR(pg_catalog.||) '\"', 'null')"
+            )
+        elif kind == "json":
+            # The type's own output function, not a cast: a cast from jsonb to text can be created by the
+            # owner, and would change what the verifier reads but not what the API reads.
+            flush()
+            terms.append(f"coalesce(pg_catalog.textin(pg_catalog.jsonb_out({name})), 'null')")
+        elif kind == "time":
+            pending += '"'
+            flush()
+            terms.append(
+                f"pg_catalog.to_char(pg_catalog.timezone('UTC', {name}), {_sql_literal(_SQL_TIME_FORMAT)})"
+            )
+            pending = '"'
+        else:
+            flush()
+            terms.append(f"pg_catalog.textin(pg_catalog.int8out({name}))")
+    flush()
+    return terms
 
 
 # The canonical text as a SQL expression over the raw columns of audit.entries.
-CANONICAL_SQL = " OPERATOR(pg_catalog.||) ".join(_sql_piece(kind, name) for kind, name in PIECES)
+CANONICAL_SQL = " OPERATOR(pg_catalog.||) ".join(_sql_terms())
 # True for a row one of whose strings holds a double quote (the fast path's quoting would be wrong there).
 NEEDS_ESCAPING_SQL = " OR ".join(f"pg_catalog.strpos({c}, '\"') > 0" for c in STRING_COLUMNS)
 
