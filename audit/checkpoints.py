@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from audit.entries import fetch_chunk
+from audit.entries import verified_leaves
 from audit.errors import (
     CheckpointNotFound,
     EntryNotFound,
@@ -20,7 +20,7 @@ from audit.errors import (
     NoCheckpointYet,
 )
 from audit.log import Actor, LogRef, append
-from audit.merkle import MerkleTree, leaf_hashes
+from audit.merkle import MerkleTree
 from audit.signing import SigningKey, checkpoint_message, format_time, parse_time, verify_signature
 
 FETCH_CHUNK = 8_192
@@ -82,7 +82,7 @@ def _checkpoint(row: asyncpg.Record) -> Checkpoint:
 class TreeCache:
     """Merkle trees of recently used logs, grown as the logs grow, so a proof costs O(log n) after the first.
 
-    Leaves are taken in only after their hash was recomputed from the canonical text, and a cached leaf is
+    Leaves are taken in only after their hash was recomputed from the entry's columns, and a cached leaf is
     never re-read: a row changed in the database after it was cached does not change the cached tree.
     """
 
@@ -100,10 +100,8 @@ class TreeCache:
             while tree.size < size:
                 lo = tree.size + 1
                 hi = min(size, tree.size + FETCH_CHUNK)
-                chunk = await fetch_chunk(conn, log_id, lo, hi, name or "")
-                canon = chunk.canonical.split(b"\n") if chunk.count else []
-                leaves = leaf_hashes(canon)
-                if not chunk.complete or len(canon) != chunk.count or b"".join(leaves) != chunk.leaves:
+                leaves = await verified_leaves(conn, log_id, lo, hi, name or "")
+                if leaves is None:
                     raise HistoryRewritten(
                         f"log {log_id}: entries {lo}..{hi} do not hold; run `wartel audit verify`",
                         code="audit_log_damaged", log_id=log_id)

@@ -1,4 +1,4 @@
-"""Reading a log's entries in bulk, and checking one entry's row against its canonical text."""
+"""Reading a log's entries in bulk, and checking one entry's row: its canonical text recomputed from its columns."""
 
 from __future__ import annotations
 
@@ -8,47 +8,41 @@ from typing import Any
 
 import asyncpg
 
+from audit.canonical import CANONICAL_SQL, NEEDS_ESCAPING_SQL, builtins_problem, canonical_text
 from audit.log import leaf_hash
-from audit.signing import format_time
+from audit.merkle import leaf_hashes
 
-# One round trip per chunk: the canonical texts joined by newlines (JSON escapes every newline inside a
-# string, so a newline can only be the separator, unless the schema was tampered with) and the stored leaf
+# One round trip per chunk: the canonical texts, derived from the raw columns by the verifier's own
+# expression (audit/canonical.py; only built-in functions, never the canonical column or anything in the
+# audit schema), joined by newlines (a newline can only be the separator: JSON escapes it, and a raw one in a
+# column makes the count of texts wrong, which sends the chunk to the exact path), and the stored leaf
 # hashes end to end, both aggregated in sequence order (the primary key gives the rows in that order, so
-# PostgreSQL 16 and newer sort nothing: the plan is a bare index scan under the aggregate; 15, or a plan
-# without that scan, sorts, and never reorders). The count tells whether every sequence number lo..hi is
-# there, because the primary key makes them unique: the verifier checks once per run that it still does
-# (:func:`derivation_problem`).
-# The canonical text is generated from the row's columns by PostgreSQL (sql/0013), so the columns need no
-# per-row check here; the server only names the first row filed under another log's name.
-CHUNK_SQL = r"""
-SELECT count(*) AS n,
-       convert_to(string_agg(canonical, E'\n' ORDER BY seq), 'UTF8') AS canonical,
-       string_agg(leaf_hash, ''::bytea ORDER BY seq) AS leaves,
-       min(seq) FILTER (WHERE log_name IS DISTINCT FROM $4) AS column_mismatch
+# PostgreSQL 16 and newer sort nothing; 15 sorts each chunk, and never reorders). The count tells whether
+# every sequence number lo..hi is there, because the primary key makes them unique: the verifier checks once
+# per run that it still does (:func:`derivation_problem`). ``needs_row_check`` names the first row filed under
+# another log's name or with a double quote in one of its strings (the expression does not escape them).
+CHUNK_SQL = f"""
+SELECT pg_catalog.count(*) AS n,
+       pg_catalog.convert_to(pg_catalog.string_agg({CANONICAL_SQL}, E'\\n' ORDER BY seq), 'UTF8') AS canonical,
+       pg_catalog.string_agg(leaf_hash, ''::bytea ORDER BY seq) AS leaves,
+       pg_catalog.min(seq) FILTER (WHERE log_name IS DISTINCT FROM $4 OR {NEEDS_ESCAPING_SQL}) AS needs_row_check
 FROM audit.entries
 WHERE log_id = $1 AND seq BETWEEN $2 AND $3
-"""
+"""  # noqa: S608 (constants only: the expression of audit/canonical.py, no value)
 
 # The same for a connection that reads text as raw UTF-8 bytes (the verifier's reading processes): the
 # server then sends the joined texts as they are instead of copying them into a bytea first.
-CHUNK_TEXT_SQL = CHUNK_SQL.replace("convert_to(string_agg(canonical, E'\\n' ORDER BY seq), 'UTF8')",
-                                   "string_agg(canonical, E'\\n' ORDER BY seq)")
+CHUNK_TEXT_SQL = CHUNK_SQL.replace("pg_catalog.convert_to(pg_catalog.string_agg(", "(pg_catalog.string_agg(") \
+    .replace("ORDER BY seq), 'UTF8') AS canonical", "ORDER BY seq)) AS canonical")
 
+# The exact path: every raw column, the payload as jsonb's own output text whatever codec the connection
+# has, and the stored canonical text, which is compared but never trusted.
 ROWS_SQL = """
-SELECT * FROM audit.entries WHERE log_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq
+SELECT log_id, seq, log_name, leaf_hash, canonical, recorded_at, actor_type, actor_id, actor_role, action,
+       subject_type, subject_id, pg_catalog.textin(pg_catalog.jsonb_out(payload)) AS payload, request_id
+FROM audit.entries WHERE log_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq
 """
 
-# How the canonical column must be defined for the fast path to hold (sql/0013).
-_GENERATION = """
-SELECT a.attgenerated::text AS attgenerated, pg_get_expr(d.adbin, d.adrelid) AS expression
-FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-WHERE a.attrelid = 'audit.entries'::regclass AND a.attname = 'canonical' AND NOT a.attisdropped
-"""
-_FUNCTIONS = r"""
-SELECT p.proname, l.lanname, regexp_replace(p.prosrc, '\s+', ' ', 'g') AS body
-FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
-WHERE p.pronamespace = 'audit'::regnamespace AND p.proname IN ('canonical_text', 'canonical_entry')
-"""
 # The primary key that makes (log, sequence number) unique: without it a chunk's count would not prove the
 # chunk whole (a duplicate could stand in for a missing entry).
 _PRIMARY_KEY = """
@@ -58,28 +52,23 @@ SELECT i.indisunique AND i.indisvalid AND i.indimmediate AND i.indpred IS NULL A
 FROM pg_index i JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.contype = 'p'
 WHERE i.indrelid = 'audit.entries'::regclass
 """
-_EXPECTED_EXPRESSION = ("canonical_text(log_name, seq, recorded_at, actor_type, actor_id, actor_role, action, "
-                        "subject_type, subject_id, payload, request_id)")
-# SHA-256 of "language:body" (body whitespace-normalised) as sql/0012 and sql/0014 define them. A migration
-# that redefines either function must update these (tests/test_audit_tamper.py fails otherwise).
-EXPECTED_BODIES = {
-    "canonical_entry": "da0bcdf0e36b87c14623210455b687cbc2dff356663547dc309eff851f4fbd32",
-    "canonical_text": "06f1029afeb65321cfc1ad39bf7c546e79aa75d8cc7857d337aa6eecb9c961ef",
-}
 
 
 async def derivation_problem(conn: asyncpg.Connection) -> str | None:
-    """Why the canonical column can no longer be trusted to follow the row's columns (``None``: it can)."""
-    import hashlib
+    """Why the fast path's reading can no longer be trusted (``None``: it can): a built-in it uses was
+    redefined, or (log, seq) is no longer unique. Then every row is checked one by one in Python.
 
-    row = await conn.fetchrow(_GENERATION)
-    if row is None or row["attgenerated"] != "s" or _EXPECTED_EXPRESSION not in (row["expression"] or ""):
-        return "the canonical column is no longer generated from the row's columns"
-    bodies = {r["proname"]: r for r in await conn.fetch(_FUNCTIONS)}
-    for name, expected in EXPECTED_BODIES.items():
-        fn = bodies.get(name)
-        if fn is None or hashlib.sha256(f"{fn['lanname']}:{fn['body'].strip()}".encode()).hexdigest() != expected:
-            return f"audit.{name} was redefined"
+    Nothing in the audit schema matters here: the canonical column and the functions behind it are not read.
+    """
+    problem = await builtins_problem(conn)
+    if problem is not None:
+        return problem
+    # A view, a rule or row-level security in place of the table could show the verifier other rows than
+    # the API sees; the rows everyone reads must be the table's own.
+    kind = await conn.fetchrow("SELECT relkind::text AS relkind, relrowsecurity FROM pg_catalog.pg_class "
+                               "WHERE oid = 'audit.entries'::pg_catalog.regclass")
+    if kind is None or kind["relkind"] != "r" or kind["relrowsecurity"]:
+        return "audit.entries is no longer a plain table (view, rule or row security)"
     if not await conn.fetchval(_PRIMARY_KEY):
         return "the primary key on (log_id, seq) is missing or changed"
     return None
@@ -95,13 +84,15 @@ class Chunk:
     count: int
     canonical: bytes
     leaves: bytes
-    column_mismatch: int | None
+    needs_row_check: int | None
 
     @property
     def complete(self) -> bool:
-        """Every sequence number lo..hi present (unique by the primary key, so the count tells) and the
-        server saw no column disagreement."""
-        return self.count == self.hi - self.lo + 1 and self.column_mismatch is None
+        """Every sequence number lo..hi present (unique by the primary key, so the count tells), no row
+        filed under another log, no string the expression could not quote, and no backslash in the texts
+        (a string that needed escaping would have put one in the genuine text)."""
+        return (self.count == self.hi - self.lo + 1 and self.needs_row_check is None
+                and b"\\" not in self.canonical)
 
 
 async def fetch_chunk(conn: asyncpg.Connection, log_id: int, lo: int, hi: int, log_name: str, *,
@@ -109,41 +100,40 @@ async def fetch_chunk(conn: asyncpg.Connection, log_id: int, lo: int, hi: int, l
     """Entries lo..hi of a log in one round trip; ``raw_text``: ``conn`` decodes text as UTF-8 bytes."""
     row = await conn.fetchrow(CHUNK_TEXT_SQL if raw_text else CHUNK_SQL, log_id, lo, hi, log_name)
     return Chunk(log_id=log_id, lo=lo, hi=hi, count=row["n"], canonical=row["canonical"] or b"",
-                 leaves=row["leaves"] or b"", column_mismatch=row["column_mismatch"])
+                 leaves=row["leaves"] or b"", needs_row_check=row["needs_row_check"])
+
+
+async def verified_leaves(conn: asyncpg.Connection, log_id: int, lo: int, hi: int,
+                          log_name: str) -> list[bytes] | None:
+    """The stored leaf hashes of entries lo..hi once each was recomputed from its row's columns (fast path,
+    else row by row); ``None`` when any entry is missing or does not hold."""
+    chunk = await fetch_chunk(conn, log_id, lo, hi, log_name)
+    if chunk.complete:
+        texts = chunk.canonical.split(b"\n") if chunk.count else []
+        leaves = leaf_hashes(texts)
+        if len(texts) == chunk.count and b"".join(leaves) == chunk.leaves:
+            return leaves
+    rows = await conn.fetch(ROWS_SQL, log_id, lo, hi)
+    if len(rows) != hi - lo + 1:
+        return None
+    if any(row_problem(row, lo + i, log_name) is not None for i, row in enumerate(rows)):
+        return None
+    return [bytes(r["leaf_hash"]) for r in rows]
 
 
 def row_problem(row: dict[str, Any] | asyncpg.Record, expected_seq: int, log_name: str) -> str | None:
-    """Why this row does not hold (``None`` when it does): its canonical text, leaf hash and columns must
-    agree. Python's own check, used where the fast path saw something wrong and for offline exports."""
-    canonical = row["canonical"]
+    """Why this row does not hold (``None`` when it does), from its raw columns (:data:`ROWS_SQL`): it is
+    filed under its log, and the canonical text recomputed from its columns hashes to the stored leaf hash
+    and equals the stored canonical text."""
     if row["seq"] != expected_seq:
         return f"sequence number {expected_seq} is missing"
     if row["log_name"] != log_name:
         return f"the row is filed under log {row['log_name']!r}"
-    if leaf_hash(canonical) != bytes(row["leaf_hash"]):
-        return "leaf hash does not match the canonical text"
-    try:
-        body = json.loads(canonical)
-    except ValueError:
-        return "canonical text is not JSON"
-    if not isinstance(body, dict):
-        return "canonical text is not a JSON object"
-    expected = {
-        "v": 1,
-        "log": row["log_name"],
-        "seq": row["seq"],
-        "recorded_at": format_time(row["recorded_at"]),
-        "actor": {"id": row["actor_id"], "role": row["actor_role"], "type": row["actor_type"]},
-        "action": row["action"],
-        "subject": {"id": row["subject_id"], "type": row["subject_type"]},
-        "request_id": row["request_id"],
-        "payload": row["payload"] if not isinstance(row["payload"], str) else json.loads(row["payload"]),
-    }
-    for key, value in expected.items():
-        if body.get(key) != value:
-            return f"column {key!r} disagrees with the canonical text"
-    if set(body) != set(expected):
-        return "canonical text has unexpected fields"
+    text = canonical_text(row)
+    if leaf_hash(text) != bytes(row["leaf_hash"]):
+        return "leaf hash does not match the entry's columns"
+    if row["canonical"] != text:
+        return "the stored canonical text differs from the entry's columns"
     return None
 
 

@@ -1,22 +1,23 @@
-"""Verification: recompute every log's tree from its entries and hold it against the signed checkpoints.
+"""Verification: recompute every log's tree from its entries' columns and hold it against the signed checkpoints.
 
 A log holds when its sequence numbers run 1..n without a gap, every entry's stored leaf hash is the hash of
-its canonical text (which PostgreSQL generates from the row's columns, so an edited column shows here), and
-the root over the stored leaf hashes of the first s entries equals the root of every checkpoint of size s
+the canonical text the verifier itself derives from the entry's raw columns (audit/canonical.py: nothing the
+database defines, neither the generated canonical column nor any function in the audit schema, takes part),
+and the root over the stored leaf hashes of the first s entries equals the root of every checkpoint of size s
 (stored in the database, or exported to the regional office). The first sequence number that does not hold
 is named: the first row that fails its own checks, or — when rows pass but a checkpoint's root does not
-(a rewrite that recomputed the hashes, or a forged row slipped in) — the first entry after the last
-checkpoint that still holds, whichever comes first. The finer the checkpoints, the closer that is.
+(a forged row slipped in with a correct hash) — the first entry after the last checkpoint that still holds,
+whichever comes first. The finer the checkpoints, the closer that is. A log that should exist (every
+facility, every region, the nation, every log a checkpoint names) and is missing or empty fails too.
 
 The database is read in chunks of 2**12 entries, one round trip each, and the chunks are combined through
 their subtree roots, which are complete subtrees of the RFC 6962 tree. Given a DSN, worker processes (one
 per core) each read their chunks on a connection of their own and hash them, so the texts go from the
 database straight to the process that hashes them and only roots come back; the database's and the
 hashing's work then overlap across processes on every core. Without one (inside the service, in tests),
-the caller's connections read and the hashing runs in the same process or on a thread. Should the
-canonical column no longer be generated from the columns (a superuser changed the table), every row is
-checked in Python against its canonical text instead. Offline, the same checks run on an export
-(:func:`verify_export`).
+the caller's connections read and the hashing runs in the same process or on a thread. Should a built-in the
+fast path's query uses have been redefined (or the table's primary key dropped), every row is checked in
+Python from its columns instead. Offline, the same checks run on an export (:func:`verify_export`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import IO, Any
 
 import asyncpg
 
+from audit.canonical import canonical_text
 from audit.checkpoints import (
     Checkpoint,
     checkpoint_from_json,
@@ -108,7 +110,7 @@ def hash_chunk(lo: int, canonical: bytes, leaves: bytes, count: int, cuts: tuple
         return _roots(lo, computed, cuts, full, None, None, None)
     stored = _split_leaves(leaves)
     first = next(i for i in range(count) if computed[i] != stored[i])
-    return _roots(lo, stored, cuts, full, lo + first, "leaf hash does not match the canonical text", None)
+    return _roots(lo, stored, cuts, full, lo + first, "leaf hash does not match the entry's columns", None)
 
 
 def _roots(lo: int, stored: list[bytes], cuts: Iterable[int], full: bool, bad_seq: int | None,
@@ -121,7 +123,7 @@ def _roots(lo: int, stored: list[bytes], cuts: Iterable[int], full: bool, bad_se
 
 def check_rows(lo: int, hi: int, rows: list[Any], cuts: Iterable[int], full: bool, log_name: str) -> ChunkResult:
     """The slow, exact path, row by row in Python: for chunks the fast path found wanting, and for every
-    chunk when the canonical column can no longer be trusted to follow the columns."""
+    chunk when a built-in the fast path's query relies on was redefined."""
     stored: list[bytes] = []
     by_seq = {r["seq"]: r for r in rows}
     bad_seq = problem = None
@@ -289,8 +291,14 @@ def check_checkpoints(result: LogResult, checkpoints: list[tuple[Checkpoint, dic
         if root is None:
             continue
         if root != cp.root_hash:
-            result.fail(last_good + 1, f"entries {last_good + 1}..{cp.size} do not match the {origin} "
-                                       f"checkpoint signed at {cp.signed_at.isoformat()}")
+            problem = (f"entries {last_good + 1}..{cp.size} do not match the {origin} checkpoint signed at "
+                       f"{cp.signed_at.isoformat()}")
+            if result.first_bad_seq is not None and last_good < result.first_bad_seq <= cp.size:
+                # A row in the span already fails its own check: it explains the mismatch and is the more
+                # exact pointer (a swapped pair names its first entry, not the span's start).
+                result.notes.append(problem)
+            else:
+                result.fail(last_good + 1, problem)
             return
         last_good = max(last_good, cp.size)
         result.checkpoints_checked += 1
@@ -325,32 +333,66 @@ def _executor(total: int, workers: int | None, chunk: int) -> Executor | None:
                                mp_context=get_context("fork" if "fork" in methods else methods[0]))
 
 
+def _name(row: Any) -> str:
+    """A log's name from its scope, as the canonical text and the checkpoints carry it."""
+    return f"{row['scope']}:{row['scope_id']}"
+
+
+async def expected_logs(conn: asyncpg.Connection) -> dict[str, str]:
+    """Every log that must exist, and why: the nation, every region and every facility in the registry."""
+    expected = {"national:0": "the national log always exists"}
+    for r in await conn.fetch("SELECT id FROM public.regions"):
+        expected[f"region:{r['id']}"] = f"region {r['id']} is in the registry"
+    for r in await conn.fetch("SELECT id, code FROM public.facilities"):
+        expected[f"facility:{r['id']}"] = f"facility {r['code']} is in the registry"
+    return expected
+
+
+def _missing(name: str, why: str, checkpoints: list[tuple[Checkpoint, dict[str, bytes], str]]) -> LogResult:
+    """The result for a log that must exist and does not; what its checkpoints covered is gone with it."""
+    size = max((c[0].size for c in checkpoints), default=0)
+    result = LogResult(name, None, size, present=0)
+    result.fail(1 if size else None, f"the log is missing from the database, but {why}"
+                + (f"; its checkpoints cover {size} entries" if size else ""))
+    return result
+
+
 async def verify_database(conn: asyncpg.Connection, *, log_ids: list[int] | None = None,
+                          names: list[str] | None = None,
                           external: list[Checkpoint] | None = None,
                           external_keys: dict[str, bytes] | None = None,
                           progress: Progress | None = None, workers: int | None = None,
                           chunk: int = CHUNK, store: bool = True,
                           more_conns: Iterable[asyncpg.Connection] = (),
                           dsn: str | None = None) -> list[LogResult]:
-    """Verify every log (or ``log_ids``) in the database; store each log's outcome unless ``store`` is off.
+    """Verify every log (or ``log_ids``, or the logs ``names``) in the database; store each log's outcome
+    unless ``store`` is off. Every log that must exist (:func:`expected_logs`, and any a checkpoint names) and
+    is missing fails, naming the log.
 
     ``dsn``: where worker processes connect to read and hash chunks themselves (``workers`` of them, default
     one per core, at least two); they see what is committed. Without it, ``conn`` and ``more_conns`` read
     the chunks (the server's share of the work then runs on more than one core) and ``workers`` processes
     hash them (default one per core); 0 hashes on a thread, for use inside the service.
     """
-    logs = await conn.fetch(
-        "SELECT log_id, audit.log_name(scope, scope_id) AS name, size, "
+    if names is not None:
+        # Scoped by name (``wartel audit verify --facility``): the log is expected whether or not its row is
+        # still there, so a wiped log fails instead of leaving nothing to verify.
+        log_ids = [r["log_id"] for r in await conn.fetch(
+            "SELECT log_id, scope, scope_id FROM audit.logs") if _name(r) in names]
+    rows = await conn.fetch(
+        "SELECT log_id, scope, scope_id, size, "
         "(SELECT max(seq) FROM audit.entries e WHERE e.log_id = l.log_id) AS last_seq "
         "FROM audit.logs l WHERE $1::bigint[] IS NULL OR log_id = ANY($1) ORDER BY log_id", log_ids)
+    # Names are made here, not by audit.log_name: nothing the audit schema defines takes part.
+    logs = [{**dict(r), "name": _name(r)} for r in rows]
     db_keys = await public_keys(conn)
     retired = await key_retirements(conn)
     stored = await conn.fetch(
-        "SELECT c.*, audit.log_name(l.scope, l.scope_id) AS log_name FROM audit.checkpoints c "
+        "SELECT c.*, l.scope, l.scope_id FROM audit.checkpoints c "
         "JOIN audit.logs l USING (log_id) WHERE $1::bigint[] IS NULL OR c.log_id = ANY($1)", log_ids)
     by_log: dict[str, list[tuple[Checkpoint, dict[str, bytes], str]]] = {}
     for r in stored:
-        cp = Checkpoint(r["log_id"], r["log_name"], r["size"], bytes(r["root_hash"]), r["signed_at"],
+        cp = Checkpoint(r["log_id"], _name(r), r["size"], bytes(r["root_hash"]), r["signed_at"],
                         r["key_id"], bytes(r["signature"]))
         by_log.setdefault(cp.log_name, []).append((cp, db_keys, "stored"))
     for cp in external or []:
@@ -358,12 +400,16 @@ async def verify_database(conn: asyncpg.Connection, *, log_ids: list[int] | None
     schema_problem = await derivation_problem(conn)
 
     results: list[LogResult] = []
-    names = {r["name"] for r in logs}
-    if log_ids is None:
-        for name in sorted(set(by_log) - names):
-            missing = LogResult(name, None, 0)
-            missing.fail(1, "the log is missing from the database but has exported checkpoints")
-            results.append(missing)
+    present = {r["name"] for r in logs}
+    expected = await expected_logs(conn)
+    for name, why in sorted(expected.items()):
+        if name not in present and (names is None or name in names) and (log_ids is None or names is not None):
+            results.append(_missing(name, why, by_log.get(name, [])))
+    for name in sorted(set(by_log) - present - set(expected)):
+        if (names is None and log_ids is None) or (names is not None and name in names):
+            results.append(_missing(name, "it has exported checkpoints", by_log[name]))
+    for name in sorted(set(names or ()) - present - set(expected) - set(by_log)):
+        results.append(_missing(name, "it was asked for", []))
 
     plan = []
     for r in logs:
@@ -521,15 +567,17 @@ async def export_log_lines(conn: asyncpg.Connection, log_ids: list[int] | None =
                                           **({"retired_at": format_time(retired[k])} if k in retired else {})}
                                          for k, v in sorted(keys.items())]})]
     logs = await conn.fetch(
-        "SELECT log_id, audit.log_name(scope, scope_id) AS name, size FROM audit.logs "
+        "SELECT log_id, scope, scope_id, size FROM audit.logs "
         "WHERE $1::bigint[] IS NULL OR log_id = ANY($1) ORDER BY log_id", log_ids)
-    for log in logs:
+    for row in logs:
+        log = {**dict(row), "name": _name(row)}
         lines.append(json.dumps({"type": "log", "log": log["name"], "size": log["size"]}))
         async with conn.transaction(readonly=True):
-            async for row in conn.cursor("SELECT seq, canonical, leaf_hash FROM audit.entries WHERE log_id = $1 "
-                                         "ORDER BY seq", log["log_id"], prefetch=5000):
+            # The text derived from the columns (never the stored canonical column), beside the stored leaf:
+            # a row that no longer matches its leaf is caught offline too.
+            async for row in conn.cursor(ROWS_SQL, log["log_id"], 1, 1 << 62, prefetch=5000):
                 lines.append(json.dumps({"type": "entry", "log": log["name"], "seq": row["seq"],
-                                         "canonical": row["canonical"], "leaf_hash": row["leaf_hash"].hex()},
+                                         "canonical": canonical_text(row), "leaf_hash": row["leaf_hash"].hex()},
                                         ensure_ascii=False))
                 if len(lines) >= 5000:
                     yield "\n".join(lines) + "\n"

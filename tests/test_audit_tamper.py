@@ -62,10 +62,11 @@ async def _tamper(owner: asyncpg.Connection, log_id: int, *statements: str) -> N
                 await owner.execute(statement)
 
 
-async def _verify(conn: asyncpg.Connection, **kw) -> LogResult:  # type: ignore[no-untyped-def]
-    results = await verify_database(conn, **kw)
-    assert len(results) == 1, results
-    return results[0]
+async def _verify(conn: asyncpg.Connection, log: str = "facility:1", **kw) -> LogResult:  # type: ignore[no-untyped-def]
+    """The result of ``log``; every other log (the national one, empty, exists from the start) must hold."""
+    results = {r.log_name: r for r in await verify_database(conn, **kw)}
+    assert all(r.ok for name, r in results.items() if name != log), [r.summary() for r in results.values()]
+    return results[log]
 
 
 async def test_an_untouched_log_verifies_and_the_result_is_kept(app_conn, key) -> None:
@@ -100,26 +101,81 @@ async def test_a_canonical_column_cut_loose_from_its_columns_is_detected(app_con
     await _tamper(owner_conn, log_id, "ALTER TABLE audit.entries ALTER COLUMN canonical DROP EXPRESSION",
                   "UPDATE audit.entries SET action = 'booking.cancelled' WHERE log_id = $1 AND seq = 3")
     result = await _verify(app_conn)
+    # The verifier derives the text from the columns itself: the stored text kept the old action, the
+    # columns say another, and the row is named.
     assert (result.ok, result.first_bad_seq) == (False, 3), result.summary()
-    assert "action" in result.problem and any("no longer generated" in n for n in result.notes), result.notes
+    assert "leaf hash does not match the entry's columns" in result.problem
 
 
-async def test_a_redefined_generation_function_is_detected(app_conn, owner_conn) -> None:
-    """Whoever redefines the function behind the canonical column could make it write anything; even a body
-    that looks the same in another language is reported, and the rows are then checked one by one."""
-    await _seed(app_conn)
-    async with owner_conn.transaction():
-        await owner_conn.execute("""
-            CREATE OR REPLACE FUNCTION audit.canonical_text(
-                log_name text, seq bigint, recorded_at timestamptz, actor_type text, actor_id text,
-                actor_role text, action text, subject_type text, subject_id text, payload jsonb, request_id text
-            ) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-                SELECT audit.canonical_entry(log_name, seq, recorded_at, actor_type, actor_id, actor_role, action,
-                                             subject_type, subject_id, payload, request_id)
-            $$""")
+_LYING_TEXT = """
+    CREATE OR REPLACE FUNCTION audit.canonical_text(
+        log_name text, seq bigint, recorded_at timestamptz, actor_type text, actor_id text,
+        actor_role text, action text, subject_type text, subject_id text, payload jsonb, request_id text
+    ) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+    BEGIN
+        -- The attack of issue 14: the original text for one entry, the real text for every other.
+        IF seq = {seq} THEN RETURN {original}; END IF;
+        RETURN audit.canonical_entry(log_name, seq, recorded_at, actor_type, actor_id, actor_role, action,
+                                     subject_type, subject_id, payload, request_id);
+    END $$"""
+
+
+async def test_a_redefined_generation_function_cannot_hide_an_edit(app_conn, owner_conn, key, database) -> None:
+    """The owner points the canonical column's function at one that returns the original text for entry 6,
+    then edits that entry's payload and actor with triggers off: the stored text and leaf hash still agree,
+    and the checkpoints too, but the verifier derives the text from the columns and names the row."""
+    log_id = await _seed(app_conn)
+    await make_checkpoint(app_conn, key, log_id)
+    original = await owner_conn.fetchval("SELECT canonical FROM audit.entries WHERE log_id = $1 AND seq = 6",
+                                         log_id)
+    quoted = await owner_conn.fetchval("SELECT quote_literal($1::text)", original)
+    await owner_conn.execute(_LYING_TEXT.format(seq=6, original=quoted))
+    await _tamper(owner_conn, log_id, "UPDATE audit.entries SET payload = '{\"booth_id\": 9}', actor_id = '99' "
+                                      "WHERE log_id = $1 AND seq = 6")
+    row = await owner_conn.fetchrow("SELECT canonical, actor_id FROM audit.entries WHERE log_id = $1 AND seq = 6",
+                                    log_id)
+    assert row["canonical"] == original and row["actor_id"] == "99"  # the attack worked on the column
+    for way in ({}, {"workers": 2, "dsn": database.app_dsn, "chunk": 4}):
+        result = await _verify(app_conn, store=False, **way)
+        assert (result.ok, result.first_bad_seq) == (False, 6), (way, result.summary())
+        assert "columns" in result.problem
+
+
+async def test_a_re_added_canonical_column_cannot_hide_an_edit(app_conn, owner_conn, key) -> None:
+    """Dropping the generated column and adding it back with a lying expression changes nothing either."""
+    log_id = await _seed(app_conn)
+    await make_checkpoint(app_conn, key, log_id)
+    original = await owner_conn.fetchval("SELECT canonical FROM audit.entries WHERE log_id = $1 AND seq = 2",
+                                         log_id)
+    quoted = await owner_conn.fetchval("SELECT quote_literal($1::text)", original)
+    await owner_conn.execute(_LYING_TEXT.format(seq=2, original=quoted).replace("audit.canonical_text(",
+                                                                                "audit.lying_text("))
+    await _tamper(owner_conn, log_id,
+                  "UPDATE audit.entries SET action = 'booking.cancelled', actor_id = '1' WHERE log_id = $1 AND seq = 2",
+                  "ALTER TABLE audit.entries DROP COLUMN canonical",
+                  "ALTER TABLE audit.entries ADD COLUMN canonical text GENERATED ALWAYS AS (audit.lying_text("
+                  "log_name, seq, recorded_at, actor_type, actor_id, actor_role, action, subject_type, subject_id, "
+                  "payload, request_id)) STORED")
     result = await _verify(app_conn, store=False)
-    assert not result.ok and result.first_bad_seq is None, result.summary()
-    assert "canonical_text was redefined" in result.problem
+    assert (result.ok, result.first_bad_seq) == (False, 2), result.summary()
+
+
+async def test_a_redefined_builtin_is_reported_and_rows_are_checked_one_by_one(app_conn, owner_conn) -> None:
+    """A superuser can repoint a built-in the verifier's query uses (here jsonb's text output, through the
+    catalog); that is reported for every log, and the rows are then checked in Python, which still names
+    an edited one."""
+    log_id = await _seed(app_conn)
+    await _tamper(owner_conn, log_id, "UPDATE audit.entries SET action = 'other' WHERE log_id = $1 AND seq = 4")
+    await owner_conn.execute("UPDATE pg_catalog.pg_proc SET prosrc = 'textcat' "
+                             "WHERE oid = 'pg_catalog.strpos(text,text)'::regprocedure")
+    try:
+        results = {r.log_name: r for r in await verify_database(app_conn, store=False)}
+    finally:
+        await owner_conn.execute("UPDATE pg_catalog.pg_proc SET prosrc = 'textpos' "
+                                 "WHERE oid = 'pg_catalog.strpos(text,text)'::regprocedure")
+    assert all(not r.ok and ("strpos" in (r.problem or "") or any("strpos" in n for n in r.notes))
+               for r in results.values()), [r.summary() for r in results.values()]
+    assert results["facility:1"].first_bad_seq == 4, results["facility:1"].summary()
 
 
 async def test_a_dropped_primary_key_is_detected(app_conn, owner_conn) -> None:
@@ -133,7 +189,7 @@ async def test_a_dropped_primary_key_is_detected(app_conn, owner_conn) -> None:
                   "actor_role, action, subject_type, subject_id, payload, request_id) "
                   "SELECT log_id, seq, log_name, leaf_hash, recorded_at, actor_type, actor_id, actor_role, action, "
                   "subject_type, subject_id, payload, request_id FROM audit.entries WHERE log_id = $1 AND seq = 4")
-    result = await _verify(app_conn, store=False)
+    result = {r.log_name: r for r in await verify_database(app_conn, store=False)}["facility:1"]
     assert (result.ok, result.first_bad_seq) == (False, 5), result.summary()
     assert "missing" in result.problem
     assert any("primary key" in note for note in result.notes), result.notes
@@ -196,7 +252,16 @@ async def test_a_forged_row_inserted_in_the_middle_is_named(app_conn, owner_conn
     statements.append("UPDATE audit.logs SET size = 11 WHERE log_id = $1")
     await _tamper(owner_conn, log_id, *statements)
     result = await _verify(app_conn)
+    # The shifted entries carry their new numbers in their columns, so 7 is the first to fail its own check;
+    # the checkpoint narrows it to 6..10, and says so.
+    assert (result.ok, result.first_bad_seq) == (False, 7), result.summary()
+    assert any("entries 6..10 do not match" in note for note in result.notes), result.notes
+    # A forger who also rehashes the shifted entries leaves only the checkpoint: its span's start is named.
+    await _tamper(owner_conn, log_id, "UPDATE audit.entries SET leaf_hash = sha256('\\x00'::bytea || convert_to("
+                                      "canonical, 'UTF8')) WHERE log_id = $1 AND seq > 6")
+    result = await _verify(app_conn)
     assert (result.ok, result.first_bad_seq) == (False, 6), result.summary()
+    assert "checkpoint" in result.problem
 
 
 async def test_a_rewrite_that_recomputes_every_hash_is_caught_by_the_checkpoints(app_conn, owner_conn, key) -> None:
@@ -287,8 +352,9 @@ async def test_offline_export_verifies_without_the_database_and_names_tampering(
     await make_checkpoint(app_conn, key, log_id)
     text = "".join([block async for block in export_log_lines(app_conn)])
     results = verify_export(io.StringIO(text))
-    assert all(r.ok for r in results) and len(results) == 2, [r.summary() for r in results]
-    assert {r.log_name: r.checkpoints_checked for r in results} == {"facility:1": 1, "region:1": 0}
+    assert all(r.ok for r in results) and len(results) == 3, [r.summary() for r in results]
+    assert {r.log_name: r.checkpoints_checked for r in results} == {"facility:1": 1, "region:1": 0,
+                                                                    "national:0": 0}
 
     lines = text.splitlines()
     index = next(i for i, line in enumerate(lines) if '"seq": 4' in line and "facility:1" in line)
@@ -314,3 +380,17 @@ async def test_a_cached_tree_keeps_the_genuine_history(app_conn, owner_conn, key
     # A fresh process reads the damaged row and refuses.
     with pytest.raises(HistoryRewritten):
         await TreeCache().tree(app_conn, log_id, 11)
+
+
+async def test_a_swapped_pair_under_a_checkpoint_names_the_first_swapped_entry(app_conn, owner_conn, key) -> None:
+    """Issue 14's case: two entries' sequence numbers swapped under a checkpoint of 25. Each fails its own
+    check (its text, derived from its columns, now carries the other number), so the first of them is named,
+    not the start of the checkpoint's span."""
+    log_id = await _seed(app_conn, 25)
+    await make_checkpoint(app_conn, key, log_id)
+    await _tamper(owner_conn, log_id, "UPDATE audit.entries SET seq = 1000000 WHERE log_id = $1 AND seq = 9",
+                  "UPDATE audit.entries SET seq = 9 WHERE log_id = $1 AND seq = 17",
+                  "UPDATE audit.entries SET seq = 17 WHERE log_id = $1 AND seq = 1000000")
+    result = await _verify(app_conn, store=False)
+    assert (result.ok, result.first_bad_seq) == (False, 9), result.summary()
+    assert "columns" in result.problem

@@ -51,13 +51,20 @@ class _Progress:
             print(file=sys.stderr)
 
 
+_EXPORT_LABELS: dict[str, str] = {}  # facility code -> log name, as the exported documents label them
+
+
 def _read_checkpoint_files(paths: list[str]) -> tuple[list[Checkpoint], dict[str, bytes]]:
     checkpoints: list[Checkpoint] = []
     keys: dict[str, bytes] = {}
     for path in paths:
-        cps, file_keys = read_export_document(json.loads(Path(path).read_text()))
+        doc = json.loads(Path(path).read_text())
+        cps, file_keys = read_export_document(doc)
         checkpoints.extend(cps)
         keys.update(file_keys)
+        for item in doc.get("checkpoints", []):
+            if isinstance(item, dict) and isinstance(item.get("label"), str):
+                _EXPORT_LABELS[item["label"]] = str(item.get("log"))
     return checkpoints, keys
 
 
@@ -92,6 +99,19 @@ async def _log_ids_for(conn: Any, facility: str | None) -> list[int] | None:
     return [r["log_id"] for r in rows]
 
 
+async def _log_names_for(conn: Any, facility: str | None) -> list[str] | None:
+    """The facility's log name: from the registry, else from the exported checkpoints' labels (a facility
+    deleted from the registry with its log is still named by what the regional office kept)."""
+    if facility is None:
+        return None
+    fid = await conn.fetchval("SELECT id FROM facilities WHERE code = $1", facility)
+    if fid is not None:
+        return [f"facility:{fid}"]
+    if facility in _EXPORT_LABELS:
+        return [_EXPORT_LABELS[facility]]
+    raise AuditError(f"no facility with code {facility}", code="facility_not_found", field="facility")
+
+
 @command("audit verify")
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from wartel.audit_service import log_labels
@@ -121,14 +141,14 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
         target, conn = await _owner_conn(settings)
         try:
             try:
-                log_ids = await _log_ids_for(conn, args.facility)
+                names = await _log_names_for(conn, args.facility)
             except AuditError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return EXIT_USAGE
             # A second reader lets the database's share of the work use a second core.
             extra = [await connect(target.owner_dsn)] if (os.cpu_count() or 1) > 1 else []
             try:
-                results = await verify_database(conn, log_ids=log_ids, external=external,
+                results = await verify_database(conn, names=names, external=external,
                                                 external_keys=external_keys, progress=progress,
                                                 workers=args.workers, store=not args.no_store, more_conns=extra,
                                                 dsn=target.owner_dsn)
@@ -137,10 +157,8 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
                     await c.close()
             if progress:
                 progress.finish()
-            if args.facility and external:  # exported checkpoints of other logs are not this run's business
-                names = {r.log_name for r in results if r.log_id is not None}
-                results = [r for r in results if r.log_name in names]
-            return _report(results, await log_labels(conn))
+            labels = {**{name: code for code, name in _EXPORT_LABELS.items()}, **await log_labels(conn)}
+            return _report(results, labels)
         finally:
             await conn.close()
 
