@@ -35,6 +35,10 @@ class Rule:
     sweep_s: int | None = None
     # Rules counting towards a fraud pattern: confirming their flag may put the number on the watchlist.
     fraud: bool = False
+    # Rules judging complete periods only (a week against its peers or its history): changes within the
+    # running period cannot raise their flags, so the incremental job runs them as sweeps, from the last
+    # sweep's instant, which evaluates a period once it has ended.
+    complete_periods: bool = False
 
     def describe(self, lang: str) -> dict[str, Any]:
         return {"id": self.id, "version": self.version, "severity": self.severity, "weight": self.weight,
@@ -58,7 +62,7 @@ RULES: tuple[Rule, ...] = (
          {"id": "Satu nomor aktif di daftar kontak sedikitnya min_inmates WBP; diperiksa saat pendaftaran.",
           "en": "One number on the active contact lists of at least min_inmates inmates; checked at registration."},
          {"min_inmates": 3, "household_max": 4, "period_days": 30}, rn.SHARED_REGISTRATION, fraud=True),
-    Rule("volume_change", 2, "medium", 2, "inmate", "inmate",
+    Rule("volume_change", 3, "medium", 2, "inmate", "inmate",
          {"id": "Perubahan volume panggilan", "en": "Call volume change"},
          {"id": "Jumlah panggilan mingguan dibanding empat minggu sebelumnya milik WBP sendiri (z termodifikasi "
                 "median/MAD, |z| > z_threshold, dan sedikitnya min_excess_sd simpangan baku Poisson dari median), "
@@ -68,7 +72,7 @@ RULES: tuple[Rule, ...] = (
                 "rises and drops; short histories compare with the facility block."},
          {"z_threshold": 3.5, "min_delta": 3, "mad_floor": 0.5, "min_block_peers": 5, "min_excess_sd": 1.7},
          ri.VOLUME_CHANGE,
-         sweep_s=900),
+         sweep_s=900, complete_periods=True),
     Rule("released_link", 1, "medium", 3, "number", "number",
          {"id": "Terkait WBP yang baru bebas", "en": "Link to a released inmate"},
          {"id": "Nomor yang dihubungi atau didaftarkan WBP, yang juga dihubungi atau didaftarkan WBP yang bebas "
@@ -101,11 +105,12 @@ RULES: tuple[Rule, ...] = (
           "en": "At least min_inmates inmates calling at least min_numbers numbers of one range (the number "
                 "without its last drop_digits digits) within window_days days."},
          {"min_inmates": 4, "min_numbers": 3, "drop_digits": 2, "window_days": 30}, rn.PREFIX_HOPPING, fraud=True),
-    Rule("contact_churn", 1, "low", 2, "inmate", "inmate",
+    Rule("contact_churn", 2, "low", 2, "inmate", "inmate",
          {"id": "Pergantian kontak", "en": "Contact churn"},
          {"id": "1 - Dice(nomor minggu ini, nomor empat minggu sebelumnya) di atas max_churn.",
           "en": "1 - Dice(this week's numbers, the previous four weeks' numbers) above max_churn."},
-         {"max_churn": 0.7, "min_current": 3, "min_previous": 2}, ri.CONTACT_CHURN),
+         {"max_churn": 0.7, "min_current": 3, "min_previous": 2}, ri.CONTACT_CHURN, sweep_s=900,
+         complete_periods=True),
     Rule("fraud_set_overlap", 1, "high", 4, "inmate", "inmate",
          {"id": "Kemiripan dengan jaringan penipuan", "en": "Overlap with a known fraud contact set"},
          {"id": "Dice antara nomor yang dihubungi WBP dalam window_days hari dan nomor pelaku penipuan yang "
@@ -122,7 +127,7 @@ RULES: tuple[Rule, ...] = (
                 "allowed list."},
          {"domestic_prefixes": ["+62"], "premium_prefixes": ["+62800", "+62809"], "allowed_prefixes": [],
           "window_days": 30}, rn.PREMIUM_INTERNATIONAL),
-    Rule("repeated_cutoffs", 1, "medium", 2, "inmate", "inmate",
+    Rule("repeated_cutoffs", 2, "medium", 2, "inmate", "inmate",
          {"id": "Panggilan berulang kali diputus", "en": "Repeated officer cut-offs"},
          {"id": "Sedikitnya min_cut_offs panggilan WBP diputus petugas karena pelanggaran dalam window_days hari.",
           "en": "At least min_cut_offs of an inmate's calls cut off by officers within window_days days."},
@@ -134,7 +139,7 @@ RULES: tuple[Rule, ...] = (
           "en": "Two inmates' calls to one number overlapping by at least min_overlap_s seconds (a possible "
                 "bridged call)."},
          {"min_overlap_s": 60, "window_days": 1}, rn.OVERLAPPING_CALLS, fraud=True),
-    Rule("override_rate", 2, "medium", 3, "officer", "officer",
+    Rule("override_rate", 3, "medium", 3, "officer", "officer",
          {"id": "Tingkat pengecualian petugas", "en": "Officer override rate"},
          {"id": "Pengecualian kuota, pembatalan atas nama UPT dan tindakan audit tertentu per petugas per "
                 "minggu dibanding rekan di UPT yang sama (z termodifikasi > z_threshold, dan sedikitnya "
@@ -143,23 +148,23 @@ RULES: tuple[Rule, ...] = (
                 "against the facility's officers (modified z > z_threshold, and at least min_excess_sd Poisson "
                 "standard deviations above the peers' median)."},
          {"z_threshold": 3.5, "min_actions": 5, "min_peers": 4, "mad_floor": 0.5, "min_excess_sd": 4.5,
-          "audit_actions": ["booking.override", "quota.override", "call.manual_approval"]},
-         ro.OVERRIDE_RATE, content=False),
-    Rule("favouritism", 1, "high", 4, "officer", "officer",
+          "max_p": 0.0001, "audit_actions": ["quota.override", "call.manual_approval"]},
+         ro.OVERRIDE_RATE, content=False, sweep_s=900, complete_periods=True),
+    Rule("favouritism", 2, "high", 4, "officer", "officer",
          {"id": "Pilih kasih", "en": "Favouritism"},
          {"id": "Lebih dari max_share (dan sedikitnya min_overrides) pengecualian seorang petugas untuk satu WBP "
                 "dalam window_days hari.",
           "en": "More than max_share (and at least min_overrides) of an officer's overrides to one inmate "
                 "within window_days days."},
          {"max_share": 0.3, "min_overrides": 5, "window_days": 30}, ro.FAVOURITISM, content=False),
-    Rule("out_of_hours", 1, "medium", 2, "officer", "officer",
+    Rule("out_of_hours", 2, "medium", 2, "officer", "officer",
          {"id": "Tindakan di luar jam", "en": "Out-of-hours actions"},
          {"id": "Sedikitnya min_actions tindakan petugas dalam sehari di luar jam dinasnya, atau check-in dan "
                 "pengakhiran panggilan di luar jam layanan wartel.",
           "en": "At least min_actions actions of an officer in a day outside their shift, or check-ins and "
                 "call endings outside kiosk hours."},
          {"min_actions": 3}, ro.OUT_OF_HOURS, content=False),
-    Rule("self_correction", 1, "medium", 3, "officer", "officer",
+    Rule("self_correction", 2, "medium", 3, "officer", "officer",
          {"id": "Koreksi atas entri sendiri", "en": "Self-correction"},
          {"id": "Petugas membatalkan pemesanan yang dibuatnya sendiri atas nama UPT, memverifikasi kontak yang "
                 "didaftarkannya sendiri, atau mengoreksi entri yang dibuatnya sendiri.",
@@ -168,6 +173,19 @@ RULES: tuple[Rule, ...] = (
          {"min_self_cancellations": 3, "min_self_verifications": 1, "min_self_corrections": 1, "window_days": 30,
           "correction_actions": ["booking.corrected", "call.corrected", "contact.corrected"]},
          ro.SELF_CORRECTION, content=False),
+    Rule("officer_cutoff_rate", 1, "medium", 3, "officer", "officer",
+         {"id": "Tingkat pemutusan panggilan oleh petugas", "en": "Officer cut-off rate"},
+         {"id": "Bagian panggilan yang diputus seorang petugas dalam history_weeks minggu dibanding petugas lain "
+                "di UPT yang sama; tingkatnya ditarik ke tingkat rekan (prior senilai prior_calls panggilan) dan "
+                "ditandai bila sedikitnya min_ratio kali dan min_excess di atas tingkat rekan, dengan sedikitnya "
+                "min_cut_offs pemutusan.",
+          "en": "The share of calls an officer cut off over history_weeks weeks against the facility's other "
+                "officers; the rate is shrunk towards the peers' (a prior worth prior_calls calls) and flagged "
+                "when at least min_ratio times and min_excess above the peers' rate, with at least min_cut_offs "
+                "cut-offs."},
+         {"history_weeks": 4, "min_cut_offs": 5, "prior_calls": 50, "min_ratio": 4, "min_excess": 0.05,
+          "min_peer_calls": 100},
+         ro.OFFICER_CUTOFF_RATE, content=False, sweep_s=900, complete_periods=True),
     Rule("audit_tamper", 1, "high", 10, "officer", "any",
          {"id": "Percobaan mengubah data audit", "en": "Attempt to change audit data"},
          {"id": "Setiap percobaan yang diblokir untuk mengubah atau menghapus data audit.",

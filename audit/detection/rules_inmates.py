@@ -6,6 +6,8 @@ from audit.detection.fragments import expand
 
 # 3. Weekly call count against the inmate's own previous four weeks, both directions (modified z with
 # median and MAD). Inmates with under four weeks of history are compared with their facility block.
+# Complete weeks only: a week is a drop only once it is over, and judged mid-week it would differ from
+# the rescan's verdict on the same week.
 VOLUME_CHANGE = expand("""
 WITH /*prm*/, /*counsel*/,
 bounds AS (SELECT least(detection_bucket($1::timestamptz, 7), detection_bucket($2::timestamptz, 7)) - interval '35 days' AS lo),
@@ -70,7 +72,7 @@ scored AS (
     SELECT c.*, detection_median(c.baseline) AS med,
            detection_modified_z(c.n, c.baseline, (c.p->>'mad_floor')::float8) AS z
       FROM cand c
-     WHERE c.wk >= detection_bucket($1::timestamptz, 7)
+     WHERE c.wk >= detection_bucket($1::timestamptz, 7) AND c.wk + interval '7 days' <= $2::timestamptz
        AND ($5::bigint[] IS NULL OR c.inmate_id = ANY($5::bigint[])))
 SELECT region_id, 'inmate', inmate_id::text, wk, ARRAY[facility_id], z, coalesce(last_at, wk),
        jsonb_build_object('week_start', wk, 'calls', n, 'baseline', baseline, 'baseline_kind', baseline_kind,
@@ -78,9 +80,8 @@ SELECT region_id, 'inmate', inmate_id::text, wk, ARRAY[facility_id], z, coalesce
                           'direction', CASE WHEN n > med THEN 'rise' ELSE 'drop' END,
                           'call_ids', (SELECT array_agg(x.call_id ORDER BY x.started_at DESC) FROM (
                                 SELECT c.call_id, c.started_at FROM calls c
-                                 WHERE c.inmate_id = scored.inmate_id AND c.started_at < least(wk + interval '7 days', $2::timestamptz)
-                                   AND c.started_at >= CASE WHEN wk = detection_bucket($2::timestamptz, 7)
-                                                            THEN least(wk, $2::timestamptz - interval '7 days') ELSE wk END
+                                 WHERE c.inmate_id = scored.inmate_id AND c.started_at < wk + interval '7 days'
+                                   AND c.started_at >= wk
                                  ORDER BY c.started_at DESC LIMIT 20) x),
                           'thresholds', jsonb_build_object('z', (p->>'z_threshold')::float8,
                                                            'min_delta', (p->>'min_delta')::int,
@@ -157,7 +158,8 @@ SELECT region_id, 'inmate', inmate_id::text, period_start, ARRAY[facility_id], n
  WHERE median_s < (p->>'max_median_duration_s')::int OR answer_rate < (p->>'min_answer_rate')::float8
 """)
 
-# 9. Contact churn: 1 - Dice(this week's numbers, the previous four weeks') above max_churn.
+# 9. Contact churn: 1 - Dice(this week's numbers, the previous four weeks') above max_churn. Complete
+# weeks only: churn is not monotone in the week's calls (a later call to a known number lowers it).
 CONTACT_CHURN = expand("""
 WITH /*prm*/, /*counsel*/,
 bounds AS (SELECT least(detection_bucket($1::timestamptz, 7), detection_bucket($2::timestamptz, 7)) - interval '35 days' AS lo),
@@ -185,7 +187,7 @@ a AS (
         SELECT a_all.*, sum(a_size) OVER (PARTITION BY inmate_id ORDER BY wk RANGE BETWEEN interval '28 days' PRECEDING
                                                                               AND interval '7 days' PRECEDING) AS b_max
           FROM a_all) x
-     WHERE x.wk >= detection_bucket($1::timestamptz, 7)
+     WHERE x.wk >= detection_bucket($1::timestamptz, 7) AND x.wk + interval '7 days' <= $2::timestamptz
        AND 2.0 * x.common < (1 - (SELECT min((p->>'max_churn')::float8) FROM prm)) * (x.a_size + coalesce(x.b_max, 0))),
 -- Each appearance puts its number into the "previous four weeks" of the following weeks up to its next
 -- appearance, so counting rows gives |B| without a distinct.
@@ -276,27 +278,40 @@ SELECT region_id, 'inmate', inmate_id::text, period_start, ARRAY[min(facility_id
  GROUP BY region_id, inmate_id, period_start
 """)
 
-# 12. Repeated officer cut-offs of one inmate's calls.
+# 12. Repeated officer cut-offs of one inmate's calls: at least min_cut_offs in a window of window_days
+# ending at one of them. The window slides over the cut-offs, so a pattern straddling two periods is found
+# by the rescan exactly as by the live path.
 REPEATED_CUTOFFS = expand("""
-WITH /*prm*/, /*bounds*/,
+WITH /*prm*/, /*slide_bounds*/,
 ev AS (
-    SELECT prm.region_id, prm.p, c.facility_id, c.inmate_id, c.call_id, c.ended_at, c.ended_by, per.period_start
+    SELECT prm.region_id, prm.p, prm.wd, c.facility_id, c.inmate_id, c.call_id, c.ended_at AS t, c.ended_by
       FROM calls c
       JOIN facilities f ON f.id = c.facility_id
       JOIN prm ON prm.region_id = f.region_id
-     CROSS JOIN LATERAL unnest(detection_periods(c.ended_at, $2::timestamptz, prm.wd)) AS per(period_start)
      WHERE c.outcome = 'cut_off' AND c.ended_by IS NOT NULL AND c.inmate_id IS NOT NULL
        AND c.ended_at >= (SELECT lo FROM bounds) AND c.ended_at < $2::timestamptz
-       AND ($5::bigint[] IS NULL OR c.inmate_id = ANY($5::bigint[]))
-       AND per.period_start >= detection_bucket($1::timestamptz, prm.wd))
-SELECT region_id, 'inmate', inmate_id::text, period_start, array_agg(DISTINCT facility_id), count(*)::float8, max(ended_at),
-       jsonb_build_object('cut_offs', count(*), 'call_ids', array_agg(call_id ORDER BY ended_at),
-                          'officers', array_agg(DISTINCT ended_by),
-                          'thresholds', jsonb_build_object('min_cut_offs', min((p->>'min_cut_offs')::int),
-                                                           'window_days', min((p->>'window_days')::int)))
-  FROM ev
- GROUP BY region_id, inmate_id, period_start
-HAVING count(*) >= min((p->>'min_cut_offs')::int)
+       AND ($5::bigint[] IS NULL OR c.inmate_id = ANY($5::bigint[]))),
+win AS (
+    SELECT a.region_id, a.p, a.wd, a.inmate_id, a.call_id AS end_id, a.t AS end_t,
+           detection_bucket(a.t, a.wd) AS period_start, count(*) AS n
+      FROM ev a
+      JOIN ev b ON b.inmate_id = a.inmate_id AND (b.t, b.call_id) <= (a.t, a.call_id)
+               AND b.t > a.t - make_interval(days => a.wd)
+     WHERE a.t >= detection_bucket($1::timestamptz, a.wd)
+     GROUP BY a.region_id, a.p, a.wd, a.inmate_id, a.call_id, a.t
+    HAVING count(*) >= min((a.p->>'min_cut_offs')::int)),
+fired AS (
+    SELECT DISTINCT ON (region_id, inmate_id, period_start) *
+      FROM win ORDER BY region_id, inmate_id, period_start, end_t DESC, end_id DESC)
+SELECT fi.region_id, 'inmate', fi.inmate_id::text, fi.period_start, array_agg(DISTINCT e.facility_id), fi.n::float8, fi.end_t,
+       jsonb_build_object('cut_offs', fi.n, 'call_ids', array_agg(e.call_id ORDER BY e.t), 'window_end', fi.end_t,
+                          'officers', array_agg(DISTINCT e.ended_by),
+                          'thresholds', jsonb_build_object('min_cut_offs', (fi.p->>'min_cut_offs')::int,
+                                                           'window_days', (fi.p->>'window_days')::int))
+  FROM fired fi
+  JOIN ev e ON e.inmate_id = fi.inmate_id AND (e.t, e.call_id) <= (fi.end_t, fi.end_id)
+           AND e.t > fi.end_t - make_interval(days => fi.wd)
+ GROUP BY fi.region_id, fi.inmate_id, fi.period_start, fi.n, fi.end_t, fi.p
 """)
 
 # 19. Rights starvation: an active inmate with no completed call for more than max_days. The flag is keyed

@@ -279,6 +279,8 @@ async def inject_patterns(conn: asyncpg.Connection, region: Region) -> Truth:
         await j.contact(follower, num, at=j.at(follower.time_zone, 9, 10))
         await j.call(follower, num, j.at(follower.time_zone, 8 - 2 * k, 14, 30))
     truth.expect("fraud_set_overlap", "inmate", follower.inmate_id, "calls 3 of a confirmed fraudster's 4 numbers")
+    # The fraudster's own switch to four new numbers is a genuine change of contacts.
+    truth.tolerate("contact_churn", "inmate", fraudster.inmate_id)
     truth.tolerate("contact_churn", "inmate", follower.inmate_id)
 
     # 11. International and premium-rate numbers.
@@ -390,6 +392,28 @@ async def inject_patterns(conn: asyncpg.Connection, region: Region) -> Truth:
                      subject_id="entries", payload={"severity": "high", "simulated": True}, actor=actor)
     truth.expect("audit_tamper", "officer", tamperer, "blocked UPDATE of audit entries")
     truth.tolerate("out_of_hours", "officer", tamperer)
+
+    # An officer cutting off two in five of the calls they supervise for two weeks (peers: about 0.2 %).
+    o21 = j.inmate()
+    cutter = o21.officers[5]
+    lo, _ = j.week_bounds(27)
+    _, hi = j.week_bounds(20)
+    affected = await conn.fetch(
+        """WITH cut AS (
+               UPDATE calls SET outcome = 'cut_off', ended_by = supervised_by, answered = true,
+                                cut_off_reason = 'pelanggaran tata tertib', ended_at = started_at + interval '2 minutes'
+                WHERE supervised_by = $1 AND started_at >= $2 AND started_at < $3 AND call_id % 5 < 2
+                  AND outcome IN ('completed', 'time_limited')
+                RETURNING facility_id, booking_id, inmate_id),
+           booked AS (
+               UPDATE bookings b SET status = 'cut_off' FROM cut
+                WHERE b.facility_id = cut.facility_id AND b.booking_id = cut.booking_id)
+           SELECT DISTINCT inmate_id FROM cut""", cutter, lo, hi)
+    truth.expect("officer_cutoff_rate", "officer", cutter, "cuts off 40 % of the calls they supervise")
+    for r in affected:
+        # The inmates cut off by that officer are cut off repeatedly (and may go two weeks without a call).
+        truth.tolerate("repeated_cutoffs", "inmate", r["inmate_id"])
+        truth.tolerate("rights_starvation", "inmate", r["inmate_id"])
 
     # 19. Rights starvation: no call at all for the last twenty days.
     starved = j.inmate()
