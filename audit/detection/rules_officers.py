@@ -117,7 +117,7 @@ SELECT fi.region_id, 'officer', fi.officer_id::text, fi.period_start, array_agg(
        (fi.n::float8 / fi.total), fi.end_t,
        jsonb_build_object('inmate_id', fi.inmate_id, 'overrides_to_inmate', fi.n, 'overrides_total', fi.total,
                           'share', round(fi.n::numeric / fi.total, 3),
-                          'booking_ids', array_agg(o.booking_id ORDER BY o.t) FILTER (WHERE o.inmate_id = fi.inmate_id),
+                          'booking_ids', array_agg(o.booking_id ORDER BY o.t, o.booking_id) FILTER (WHERE o.inmate_id = fi.inmate_id),
                           'window_end', fi.end_t,
                           'thresholds', jsonb_build_object('max_share', (fi.p->>'max_share')::float8,
                                                            'min_overrides', (fi.p->>'min_overrides')::int,
@@ -251,9 +251,9 @@ fired AS (
 grp AS (
     SELECT fi.region_id, fi.officer_id, fi.period_start, fi.p, fi.end_t, fi.cancellations, fi.verifications,
            fi.corrections, array_agg(DISTINCT e.facility_id) AS facs,
-           array_agg(e.record_id ORDER BY e.t) FILTER (WHERE e.kind = 'self_cancellation') AS booking_ids,
-           array_agg(e.record_id ORDER BY e.t) FILTER (WHERE e.kind = 'self_verification') AS contact_ids,
-           array_agg(e.record_id ORDER BY e.t) FILTER (WHERE e.kind = 'self_audit_correction') AS audit_seqs
+           array_agg(e.record_id ORDER BY e.t, e.record_id) FILTER (WHERE e.kind = 'self_cancellation') AS booking_ids,
+           array_agg(e.record_id ORDER BY e.t, e.record_id) FILTER (WHERE e.kind = 'self_verification') AS contact_ids,
+           array_agg(e.record_id ORDER BY e.t, e.record_id) FILTER (WHERE e.kind = 'self_audit_correction') AS audit_seqs
       FROM fired fi
       JOIN ev e ON e.officer_id = fi.officer_id AND (e.t, e.kind, e.record_id) <= (fi.end_t, fi.end_kind, fi.end_id)
                AND e.t > fi.end_t - make_interval(days => fi.wd)
