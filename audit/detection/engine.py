@@ -86,14 +86,32 @@ class Focus:
         return self.anything, None, None
 
 
-async def run_rule(conn: asyncpg.Connection, rule: Rule, *, since: datetime, until: datetime,
-                   ids: list[int] | None = None, numbers: list[str] | None = None,
-                   command_timeout_s: float | None = None) -> RuleResult:
+async def run_rule(
+    conn: asyncpg.Connection,
+    rule: Rule,
+    *,
+    since: datetime,
+    until: datetime,
+    ids: list[int] | None = None,
+    numbers: list[str] | None = None,
+    command_timeout_s: float | None = None,
+) -> RuleResult:
     """Evaluate one rule for every period from ``since``'s to ``until``'s and upsert its flags."""
     started = time.perf_counter()
     sql = _UPSERT.replace("/*rule*/", rule.sql)
-    row = await conn.fetchrow(sql, since, until, json.dumps(rule.defaults), rule.id, ids, numbers, rule.version,
-                              rule.severity, rule.weight, timeout=command_timeout_s)
+    row = await conn.fetchrow(
+        sql,
+        since,
+        until,
+        json.dumps(rule.defaults),
+        rule.id,
+        ids,
+        numbers,
+        rule.version,
+        rule.severity,
+        rule.weight,
+        timeout=command_timeout_s,
+    )
     return RuleResult(rule.id, row["inserted"], row["touched"], time.perf_counter() - started)
 
 
@@ -113,8 +131,14 @@ async def _run_in_tx(conn: asyncpg.Connection, rule: Rule, **kw: Any) -> RuleRes
         return await run_rule(conn, rule, command_timeout_s=15 * 60, **kw)
 
 
-async def run_full(pool: asyncpg.Pool, *, since: datetime, until: datetime | None = None,
-                   rules: tuple[Rule, ...] = RULES, parallel: int = 2) -> list[RuleResult]:
+async def run_full(
+    pool: asyncpg.Pool,
+    *,
+    since: datetime,
+    until: datetime | None = None,
+    rules: tuple[Rule, ...] = RULES,
+    parallel: int = 2,
+) -> list[RuleResult]:
     """Rescan every rule from ``since``; ``parallel`` rules at a time, each in its own transaction."""
     until = until or datetime.now(UTC)
     gate = asyncio.Semaphore(parallel)
@@ -131,14 +155,29 @@ async def run_full(pool: asyncpg.Pool, *, since: datetime, until: datetime | Non
         await conn.execute(
             "INSERT INTO detection_runs (kind, started_at, finished_at, since, flags_upserted, per_rule)"
             " VALUES ('full', $1, now(), $2, $3, $4::text::jsonb)",
-            started_at, since, sum(r.touched for r in results),
-            json.dumps({r.rule_id: {"inserted": r.inserted, "touched": r.touched, "s": round(r.seconds, 3)}
-                        for r in results}))
+            started_at,
+            since,
+            sum(r.touched for r in results),
+            json.dumps(
+                {
+                    r.rule_id: {"inserted": r.inserted, "touched": r.touched, "s": round(r.seconds, 3)}
+                    for r in results
+                }
+            ),
+        )
     return results
 
 
-_HEAVY = {"volume_change", "new_number_burst", "contact_churn", "overlapping_calls", "rights_starvation",
-          "shared_number", "prefix_hopping"}
+_HEAVY = {
+    "volume_change",
+    "new_number_burst",
+    "contact_churn",
+    "overlapping_calls",
+    "rights_starvation",
+    "officer_cutoff_rate",
+    "shared_number",
+    "prefix_hopping",
+}
 
 _CHANGES = """
 SELECT 'call' AS kind, c.inmate_id, c.dialled_e164 AS num, c.ended_by AS officer_id, c.facility_id
@@ -182,30 +221,70 @@ async def collect_changes(conn: asyncpg.Connection, since: datetime) -> Focus:
     return focus
 
 
+# How far back the first pass after install (or a rule new since the last pass) rescans history.
+HISTORY = timedelta(days=365)
+
+
 async def run_incremental(pool: asyncpg.Pool, *, now: datetime | None = None) -> list[RuleResult]:
-    """One pass of the incremental detector: re-evaluate the live period of what changed since the watermark."""
+    """One pass of the incremental detector: re-evaluate what changed since the watermark.
+
+    The first pass after install rescans the last year of history (and a rule added since the last pass
+    rescans its own), so nothing that happened before detection started is silently left unflagged.
+    """
     async with pool.acquire() as conn:
         until = now or await conn.fetchval("SELECT clock_timestamp()")
-        marks = {r["source"]: r["watermark"] for r in await conn.fetch(
-            "SELECT source, watermark FROM detection_watermarks")}
+        marks = {
+            r["source"]: r["watermark"]
+            for r in await conn.fetch("SELECT source, watermark FROM detection_watermarks")
+        }
+    results: list[RuleResult] = []
+    unseen = tuple(r for r in RULES if f"rule:{r.id}" not in marks)
+    if unseen:
+        # History the live path never saw: rescanned here, once, as `wartel detect run --full` would.
+        results += await run_full(pool, since=until - HISTORY, until=until, rules=unseen)
+        async with pool.acquire() as conn:
+            for rule in unseen:
+                await _set_mark(conn, f"rule:{rule.id}", until)
+        log.warning(
+            "detection history rescanned",
+            rules=[r.id for r in unseen],
+            since=(until - HISTORY).isoformat(),
+            flags_touched=sum(r.touched for r in results),
+            first_pass="changes" not in marks,
+        )
+    async with pool.acquire() as conn:
         watermark = marks.get("changes")
-        results: list[RuleResult] = []
-        if watermark is None:
-            # First run: start following changes from now; history is the full rescan's job.
-            focus = Focus()
-        else:
-            focus = await collect_changes(conn, watermark - OVERLAP)
+        since = (watermark - OVERLAP) if watermark is not None else until
+        focus = await collect_changes(conn, since) if watermark is not None else Focus()
         for rule in RULES:
+            if rule in unseen:
+                continue
             run, ids, numbers = focus.for_rule(rule)
-            if run:
+            # Rules over complete periods gain nothing from a change inside the running period: their sweep
+            # evaluates each period once it has ended.
+            if run and not rule.complete_periods:
+                # From the watermark's period, not the current one: a period that ended since the last pass
+                # is evaluated with every record before its end, as a rescan evaluates it.
                 async with conn.transaction():
-                    results.append(await run_rule(conn, rule, since=until, until=until, ids=ids, numbers=numbers))
+                    results.append(
+                        await run_rule(
+                            conn, rule, since=min(since, until), until=until, ids=ids, numbers=numbers
+                        )
+                    )
             if rule.sweep_s is not None:
                 last = marks.get(f"rule:{rule.id}")
                 if last is None or (until - last).total_seconds() >= rule.sweep_s:
                     async with conn.transaction():
                         await conn.execute("SET LOCAL statement_timeout = '5min'")
-                        results.append(await run_rule(conn, rule, since=until, until=until, command_timeout_s=5 * 60))
+                        results.append(
+                            await run_rule(
+                                conn,
+                                rule,
+                                since=min(last or until, until),
+                                until=until,
+                                command_timeout_s=5 * 60,
+                            )
+                        )
                         await _set_mark(conn, f"rule:{rule.id}", until)
         await _set_mark(conn, "changes", until)
     touched = sum(r.touched for r in results)
@@ -218,7 +297,10 @@ async def _set_mark(conn: asyncpg.Connection, source: str, at: datetime) -> None
     await conn.execute(
         "INSERT INTO detection_watermarks (source, watermark) VALUES ($1, $2)"
         " ON CONFLICT (source) DO UPDATE SET watermark = greatest(detection_watermarks.watermark, EXCLUDED.watermark),"
-        " updated_at = now()", source, at)
+        " updated_at = now()",
+        source,
+        at,
+    )
 
 
 async def incremental_job(pool: asyncpg.Pool, settings: Any) -> None:

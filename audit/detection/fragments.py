@@ -32,17 +32,28 @@ FRAGMENTS = {
     # Audit entries written by a user, with the facility of the log they went to (or the user's own).
     "/*user_audit*/": """user_audit AS (
     SELECT coalesce(CASE WHEN l.scope = 'facility' THEN l.scope_id END, u.scope_facility_id) AS facility_id,
-           u.id AS officer_id, e.action, e.log_id, e.seq, e.recorded_at AS t
+           u.id AS officer_id, e.action, e.subject_type, e.log_id, e.seq, e.recorded_at AS t
       FROM audit.entries e
       JOIN audit.logs l ON l.log_id = e.log_id
       JOIN users u ON e.actor_type = 'user' AND e.actor_id ~ '^[0-9]{1,18}$' AND u.id = e.actor_id::bigint
      WHERE e.recorded_at >= (SELECT lo FROM bounds) AND e.recorded_at < $2::timestamptz)""",
-    # Earliest record any region's window needs, as one constant so indexes on time can be used.
+    # Earliest record any region's window needs, as one constant so indexes on time can be used. A record
+    # belongs to its own period only (0032), so the first period evaluated starts the read.
     "/*bounds*/": """bounds AS (
-    SELECT coalesce(min(least(detection_bucket($1::timestamptz, (p->>'window_days')::int),
-                              $2::timestamptz - make_interval(days => (p->>'window_days')::int))),
+    SELECT coalesce(min(detection_bucket(least($1::timestamptz, $2::timestamptz), (p->>'window_days')::int)),
                     $2::timestamptz) AS lo
       FROM prm)""",
+    # Rules with a sliding window ("N events in W days", a window ending at each event) also read the W
+    # days before the first period evaluated: a window ending early in that period reaches back into them.
+    "/*slide_bounds*/": """bounds AS (
+    SELECT coalesce(min(detection_bucket(least($1::timestamptz, $2::timestamptz), (p->>'window_days')::int)
+                        - make_interval(days => (p->>'window_days')::int)),
+                    $2::timestamptz) AS lo
+      FROM prm)""",
+    # Audit entries about a booking, a call or a contact mirror a row those rules already count from its own
+    # table (booked_by, cancelled_by, checked_in_by, ended_by, verified_by): counted again from the audit
+    # log, every officer action would count twice.
+    "/*not_mirrored*/": "coalesce(a.subject_type, '') NOT IN ('booking', 'call', 'contact')",
 }
 
 

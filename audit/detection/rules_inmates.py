@@ -6,6 +6,8 @@ from audit.detection.fragments import expand
 
 # 3. Weekly call count against the inmate's own previous four weeks, both directions (modified z with
 # median and MAD). Inmates with under four weeks of history are compared with their facility block.
+# Complete weeks only: a week is a drop only once it is over, and judged mid-week it would differ from
+# the rescan's verdict on the same week.
 VOLUME_CHANGE = expand("""
 WITH /*prm*/, /*counsel*/,
 bounds AS (SELECT least(detection_bucket($1::timestamptz, 7), detection_bucket($2::timestamptz, 7)) - interval '35 days' AS lo),
@@ -70,7 +72,7 @@ scored AS (
     SELECT c.*, detection_median(c.baseline) AS med,
            detection_modified_z(c.n, c.baseline, (c.p->>'mad_floor')::float8) AS z
       FROM cand c
-     WHERE c.wk >= detection_bucket($1::timestamptz, 7)
+     WHERE c.wk >= detection_bucket($1::timestamptz, 7) AND c.wk + interval '7 days' <= $2::timestamptz
        AND ($5::bigint[] IS NULL OR c.inmate_id = ANY($5::bigint[])))
 SELECT region_id, 'inmate', inmate_id::text, wk, ARRAY[facility_id], z, coalesce(last_at, wk),
        jsonb_build_object('week_start', wk, 'calls', n, 'baseline', baseline, 'baseline_kind', baseline_kind,
@@ -78,9 +80,8 @@ SELECT region_id, 'inmate', inmate_id::text, wk, ARRAY[facility_id], z, coalesce
                           'direction', CASE WHEN n > med THEN 'rise' ELSE 'drop' END,
                           'call_ids', (SELECT array_agg(x.call_id ORDER BY x.started_at DESC) FROM (
                                 SELECT c.call_id, c.started_at FROM calls c
-                                 WHERE c.inmate_id = scored.inmate_id AND c.started_at < least(wk + interval '7 days', $2::timestamptz)
-                                   AND c.started_at >= CASE WHEN wk = detection_bucket($2::timestamptz, 7)
-                                                            THEN least(wk, $2::timestamptz - interval '7 days') ELSE wk END
+                                 WHERE c.inmate_id = scored.inmate_id AND c.started_at < wk + interval '7 days'
+                                   AND c.started_at >= wk
                                  ORDER BY c.started_at DESC LIMIT 20) x),
                           'thresholds', jsonb_build_object('z', (p->>'z_threshold')::float8,
                                                            'min_delta', (p->>'min_delta')::int,
@@ -157,7 +158,8 @@ SELECT region_id, 'inmate', inmate_id::text, period_start, ARRAY[facility_id], n
  WHERE median_s < (p->>'max_median_duration_s')::int OR answer_rate < (p->>'min_answer_rate')::float8
 """)
 
-# 9. Contact churn: 1 - Dice(this week's numbers, the previous four weeks') above max_churn.
+# 9. Contact churn: 1 - Dice(this week's numbers, the previous four weeks') above max_churn. Complete
+# weeks only: churn is not monotone in the week's calls (a later call to a known number lowers it).
 CONTACT_CHURN = expand("""
 WITH /*prm*/, /*counsel*/,
 bounds AS (SELECT least(detection_bucket($1::timestamptz, 7), detection_bucket($2::timestamptz, 7)) - interval '35 days' AS lo),
@@ -185,7 +187,7 @@ a AS (
         SELECT a_all.*, sum(a_size) OVER (PARTITION BY inmate_id ORDER BY wk RANGE BETWEEN interval '28 days' PRECEDING
                                                                               AND interval '7 days' PRECEDING) AS b_max
           FROM a_all) x
-     WHERE x.wk >= detection_bucket($1::timestamptz, 7)
+     WHERE x.wk >= detection_bucket($1::timestamptz, 7) AND x.wk + interval '7 days' <= $2::timestamptz
        AND 2.0 * x.common < (1 - (SELECT min((p->>'max_churn')::float8) FROM prm)) * (x.a_size + coalesce(x.b_max, 0))),
 -- Each appearance puts its number into the "previous four weeks" of the following weeks up to its next
 -- appearance, so counting rows gives |B| without a distinct.
@@ -213,10 +215,11 @@ SELECT region_id, 'inmate', inmate_id::text, wk, ARRAY[facility_id], (1 - dice):
  WHERE 1 - dice > (p->>'max_churn')::float8
 """)
 
-# 10. Dice overlap of an inmate's numbers in window_days with the numbers of a known fraudster (an inmate
-# subject of a confirmed flag) over fraud_history_days before release (or now).
+# 10. Dice overlap of an inmate's numbers in a window of window_days ending at one of their calls with the
+# numbers of a known fraudster (an inmate subject of a confirmed flag) over fraud_history_days before
+# release (or now). The window slides over the inmate's calls, as shared_number's.
 FRAUD_SET_OVERLAP = expand("""
-WITH /*prm*/, /*counsel*/, /*family*/, /*bounds*/,
+WITH /*prm*/, /*counsel*/, /*family*/, /*slide_bounds*/,
 fraudsters AS (
     SELECT DISTINCT i.id AS fraudster_id,
            least($2::timestamptz, coalesce(i.released_on::timestamptz + interval '1 day', $2::timestamptz)) AS upto
@@ -229,74 +232,96 @@ fraud_set AS (
                   AND c.started_at >= fr.upto - interval '1 day' * (SELECT max((p->>'fraud_history_days')::int) FROM prm)
      WHERE c.dialled_e164 IS NOT NULL AND c.dialled_e164 NOT IN (SELECT num FROM counsel)),
 fraud_size AS (SELECT fraudster_id, count(*) AS size FROM fraud_set GROUP BY fraudster_id),
--- Only inmates who called at least one known-fraud number can overlap; their whole set is read after.
+-- Only inmates who called at least one known-fraud number can overlap; their calls are read after.
 touching AS (
     SELECT DISTINCT c.inmate_id FROM calls c
      WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz
        AND c.dialled_e164 IN (SELECT num FROM fraud_set)
        AND ($5::bigint[] IS NULL OR c.inmate_id = ANY($5::bigint[]))),
 mine AS (
-    SELECT prm.region_id, c.inmate_id, per.period_start, c.dialled_e164 AS num, min(c.facility_id) AS facility_id,
-           max(c.started_at) AS last_at
+    SELECT prm.region_id, prm.p, prm.wd, c.inmate_id, c.call_id, c.started_at AS t, c.dialled_e164 AS num,
+           c.facility_id
       FROM calls c
       JOIN facilities f ON f.id = c.facility_id
       JOIN prm ON prm.region_id = f.region_id
-     CROSS JOIN LATERAL unnest(detection_periods(c.started_at, $2::timestamptz, prm.wd)) AS per(period_start)
      WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz
        AND c.inmate_id IS NOT NULL AND c.dialled_e164 IS NOT NULL
        AND c.inmate_id IN (SELECT inmate_id FROM touching)
        AND c.inmate_id NOT IN (SELECT fraudster_id FROM fraudsters)
-       AND c.dialled_e164 NOT IN (SELECT num FROM counsel)
-       AND per.period_start >= detection_bucket($1::timestamptz, prm.wd)
-     GROUP BY prm.region_id, c.inmate_id, per.period_start, c.dialled_e164),
-mine_size AS (SELECT inmate_id, period_start, count(*) AS size FROM mine GROUP BY inmate_id, period_start),
+       AND c.dialled_e164 NOT IN (SELECT num FROM counsel)),
+-- The distinct numbers of the window ending at each call of the periods evaluated.
+win AS (
+    SELECT DISTINCT e.region_id, e.inmate_id, e.call_id AS end_id, e.t AS end_t, e.facility_id, m.num
+      FROM mine e
+      JOIN mine m ON m.inmate_id = e.inmate_id AND (m.t, m.call_id) <= (e.t, e.call_id)
+               AND m.t > e.t - make_interval(days => e.wd)
+     WHERE e.t >= detection_bucket($1::timestamptz, e.wd)),
+win_size AS (SELECT inmate_id, end_id, count(*) AS size FROM win GROUP BY inmate_id, end_id),
 common AS (
-    SELECT m.region_id, m.inmate_id, m.period_start, fs.fraudster_id, count(*) AS common,
-           min(m.facility_id) AS facility_id, max(m.last_at) AS last_at
-      FROM mine m JOIN fraud_set fs ON fs.num = m.num
-     WHERE NOT (EXISTS (SELECT 1 FROM family a WHERE a.num = m.num AND a.inmate_id = m.inmate_id)
-                AND EXISTS (SELECT 1 FROM family b WHERE b.num = m.num AND b.inmate_id = fs.fraudster_id))
-     GROUP BY m.region_id, m.inmate_id, m.period_start, fs.fraudster_id),
+    SELECT w.region_id, w.inmate_id, w.end_id, w.end_t, w.facility_id, fs.fraudster_id, count(*) AS common
+      FROM win w JOIN fraud_set fs ON fs.num = w.num
+     WHERE NOT (EXISTS (SELECT 1 FROM family a WHERE a.num = w.num AND a.inmate_id = w.inmate_id)
+                AND EXISTS (SELECT 1 FROM family b WHERE b.num = w.num AND b.inmate_id = fs.fraudster_id))
+     GROUP BY w.region_id, w.inmate_id, w.end_id, w.end_t, w.facility_id, fs.fraudster_id),
 scored AS (
-    SELECT c.*, ms.size AS my_size, fz.size AS fraud_size, prm.p, 2.0 * c.common / (ms.size + fz.size) AS dice
+    SELECT c.*, ws.size AS my_size, fz.size AS fraud_size, prm.p, prm.wd, 2.0 * c.common / (ws.size + fz.size) AS dice
       FROM common c
-      JOIN mine_size ms USING (inmate_id, period_start)
+      JOIN win_size ws USING (inmate_id, end_id)
       JOIN fraud_size fz USING (fraudster_id)
-      JOIN prm ON prm.region_id = c.region_id)
-SELECT region_id, 'inmate', inmate_id::text, period_start, ARRAY[min(facility_id)], max(dice)::float8, max(last_at),
-       jsonb_build_object('fraudsters', jsonb_agg(jsonb_build_object('inmate_id', fraudster_id, 'common', common,
-                                                                   'their_numbers', fraud_size, 'dice', round(dice, 3))
-                                                  ORDER BY dice DESC),
-                          'numbers_called', min(my_size),
-                          'thresholds', jsonb_build_object('min_dice', min((p->>'min_dice')::float8),
-                                                           'min_common', min((p->>'min_common')::int),
-                                                           'window_days', min((p->>'window_days')::int)))
-  FROM scored
- WHERE dice >= (p->>'min_dice')::float8 AND common >= (p->>'min_common')::int
- GROUP BY region_id, inmate_id, period_start
+      JOIN prm ON prm.region_id = c.region_id
+     WHERE 2.0 * c.common / (ws.size + fz.size) >= (prm.p->>'min_dice')::float8
+       AND c.common >= (prm.p->>'min_common')::int),
+-- Per period, the latest window that overlapped, with every fraudster it overlapped.
+latest AS (
+    SELECT DISTINCT ON (region_id, inmate_id, detection_bucket(end_t, wd)) region_id, inmate_id, end_id, end_t,
+           detection_bucket(end_t, wd) AS period_start
+      FROM scored ORDER BY region_id, inmate_id, detection_bucket(end_t, wd), end_t DESC, end_id DESC)
+SELECT l.region_id, 'inmate', l.inmate_id::text, l.period_start, ARRAY[min(s.facility_id)], max(s.dice)::float8, l.end_t,
+       jsonb_build_object('fraudsters', jsonb_agg(jsonb_build_object('inmate_id', s.fraudster_id, 'common', s.common,
+                                                                   'their_numbers', s.fraud_size, 'dice', round(s.dice, 3))
+                                                  ORDER BY s.dice DESC, s.fraudster_id),
+                          'numbers_called', min(s.my_size), 'window_end', l.end_t,
+                          'thresholds', jsonb_build_object('min_dice', min((s.p->>'min_dice')::float8),
+                                                           'min_common', min((s.p->>'min_common')::int),
+                                                           'window_days', min((s.p->>'window_days')::int)))
+  FROM latest l JOIN scored s ON s.inmate_id = l.inmate_id AND s.end_id = l.end_id
+ GROUP BY l.region_id, l.inmate_id, l.period_start, l.end_t
 """)
 
-# 12. Repeated officer cut-offs of one inmate's calls.
+# 12. Repeated officer cut-offs of one inmate's calls: at least min_cut_offs in a window of window_days
+# ending at one of them. The window slides over the cut-offs, so a pattern straddling two periods is found
+# by the rescan exactly as by the live path.
 REPEATED_CUTOFFS = expand("""
-WITH /*prm*/, /*bounds*/,
+WITH /*prm*/, /*slide_bounds*/,
 ev AS (
-    SELECT prm.region_id, prm.p, c.facility_id, c.inmate_id, c.call_id, c.ended_at, c.ended_by, per.period_start
+    SELECT prm.region_id, prm.p, prm.wd, c.facility_id, c.inmate_id, c.call_id, c.ended_at AS t, c.ended_by
       FROM calls c
       JOIN facilities f ON f.id = c.facility_id
       JOIN prm ON prm.region_id = f.region_id
-     CROSS JOIN LATERAL unnest(detection_periods(c.ended_at, $2::timestamptz, prm.wd)) AS per(period_start)
      WHERE c.outcome = 'cut_off' AND c.ended_by IS NOT NULL AND c.inmate_id IS NOT NULL
        AND c.ended_at >= (SELECT lo FROM bounds) AND c.ended_at < $2::timestamptz
-       AND ($5::bigint[] IS NULL OR c.inmate_id = ANY($5::bigint[]))
-       AND per.period_start >= detection_bucket($1::timestamptz, prm.wd))
-SELECT region_id, 'inmate', inmate_id::text, period_start, array_agg(DISTINCT facility_id), count(*)::float8, max(ended_at),
-       jsonb_build_object('cut_offs', count(*), 'call_ids', array_agg(call_id ORDER BY ended_at),
-                          'officers', array_agg(DISTINCT ended_by),
-                          'thresholds', jsonb_build_object('min_cut_offs', min((p->>'min_cut_offs')::int),
-                                                           'window_days', min((p->>'window_days')::int)))
-  FROM ev
- GROUP BY region_id, inmate_id, period_start
-HAVING count(*) >= min((p->>'min_cut_offs')::int)
+       AND ($5::bigint[] IS NULL OR c.inmate_id = ANY($5::bigint[]))),
+win AS (
+    SELECT a.region_id, a.p, a.wd, a.inmate_id, a.call_id AS end_id, a.t AS end_t,
+           detection_bucket(a.t, a.wd) AS period_start, count(*) AS n
+      FROM ev a
+      JOIN ev b ON b.inmate_id = a.inmate_id AND (b.t, b.call_id) <= (a.t, a.call_id)
+               AND b.t > a.t - make_interval(days => a.wd)
+     WHERE a.t >= detection_bucket($1::timestamptz, a.wd)
+     GROUP BY a.region_id, a.p, a.wd, a.inmate_id, a.call_id, a.t
+    HAVING count(*) >= min((a.p->>'min_cut_offs')::int)),
+fired AS (
+    SELECT DISTINCT ON (region_id, inmate_id, period_start) *
+      FROM win ORDER BY region_id, inmate_id, period_start, end_t DESC, end_id DESC)
+SELECT fi.region_id, 'inmate', fi.inmate_id::text, fi.period_start, array_agg(DISTINCT e.facility_id), fi.n::float8, fi.end_t,
+       jsonb_build_object('cut_offs', fi.n, 'call_ids', array_agg(e.call_id ORDER BY e.t, e.call_id), 'window_end', fi.end_t,
+                          'officers', array_agg(DISTINCT e.ended_by),
+                          'thresholds', jsonb_build_object('min_cut_offs', (fi.p->>'min_cut_offs')::int,
+                                                           'window_days', (fi.p->>'window_days')::int))
+  FROM fired fi
+  JOIN ev e ON e.inmate_id = fi.inmate_id AND (e.t, e.call_id) <= (fi.end_t, fi.end_id)
+           AND e.t > fi.end_t - make_interval(days => fi.wd)
+ GROUP BY fi.region_id, fi.inmate_id, fi.period_start, fi.n, fi.end_t, fi.p
 """)
 
 # 19. Rights starvation: an active inmate with no completed call for more than max_days. The flag is keyed

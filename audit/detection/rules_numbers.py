@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from audit.detection.fragments import expand
 
-# 1. One number called by >= min_inmates distinct inmates of a region in window_days. Inmates who hold
-# the number as verified core family count as one household (up to household_max of them).
+# 1. One number called by >= min_inmates distinct inmates of a region in a window of window_days ending at
+# one of the calls. Inmates who hold the number as verified core family count as one household (up to
+# household_max of them). The window slides over the calls, so a ring straddling two periods is found by a
+# rescan exactly as by the live path; the flag is keyed by the period of the call that completed it.
 SHARED_NUMBER = expand("""
-WITH /*prm*/, /*counsel*/, /*family*/, /*bounds*/,
--- A number needs min_inmates callers in one period, so it needs them over the whole range first: the
--- distinct (number, inmate) pairs are few (families are stable), and only hot numbers are bucketed.
+WITH /*prm*/, /*counsel*/, /*family*/, /*slide_bounds*/,
+-- A number needs min_inmates callers in one window, so it needs them over the whole range first: the
+-- distinct (number, inmate) pairs are few (families are stable), and only hot numbers are read again.
 pairs AS (
     SELECT c.dialled_e164 AS num, c.inmate_id
       FROM calls c
@@ -20,60 +22,65 @@ pairs AS (
 hot AS (
     SELECT num FROM pairs GROUP BY num HAVING count(*) >= (SELECT min((p->>'min_inmates')::int) FROM prm)),
 ev AS MATERIALIZED (
-    SELECT prm.region_id, c.facility_id, c.inmate_id, c.dialled_e164 AS num, c.call_id, c.started_at,
-           per.period_start
+    SELECT prm.region_id, prm.p, prm.wd, c.facility_id, c.inmate_id, c.dialled_e164 AS num, c.call_id,
+           c.started_at AS t
       FROM calls c
       JOIN facilities f ON f.id = c.facility_id
       JOIN prm ON prm.region_id = f.region_id
-     CROSS JOIN LATERAL unnest(detection_periods(c.started_at, $2::timestamptz, prm.wd))
-           AS per(period_start)
      WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz
        AND c.inmate_id IS NOT NULL AND c.dialled_e164 IN (SELECT num FROM hot)
-       AND c.dialled_e164 NOT IN (SELECT num FROM counsel)
-       AND per.period_start >= detection_bucket($1::timestamptz, prm.wd)),
+       AND c.dialled_e164 NOT IN (SELECT num FROM counsel)),
+-- Each call makes its inmate a caller of the number for the windows ending in [t, t + W), until that
+-- inmate's next call to it takes over: disjoint intervals per (number, inmate), counted by a sweep.
+cover AS (
+    SELECT e.*, least(e.t + make_interval(days => e.wd),
+                      lead(e.t) OVER (PARTITION BY e.region_id, e.num, e.inmate_id ORDER BY e.t, e.call_id)) AS t_end,
+           EXISTS (SELECT 1 FROM family fam WHERE fam.num = e.num AND fam.inmate_id = e.inmate_id) AS household
+      FROM ev e),
+steps AS (
+    SELECT region_id, num, t AS at, 1 AS d, household, call_id FROM cover
+    UNION ALL
+    SELECT region_id, num, t_end, -1, household, call_id FROM cover WHERE t_end < $2::timestamptz),
+running AS (
+    -- at one instant an interval ending leaves before one starting enters (windows are half-open)
+    SELECT s.*, coalesce(sum(d) FILTER (WHERE NOT household) OVER w, 0) AS others,
+           coalesce(sum(d) FILTER (WHERE household) OVER w, 0) AS hh
+      FROM steps s WINDOW w AS (PARTITION BY region_id, num ORDER BY at, d, call_id ROWS UNBOUNDED PRECEDING)),
+fired AS (
+    SELECT DISTINCT ON (x.region_id, x.num, x.period_start) x.*
+      FROM (SELECT r.*, prm.p, prm.wd, detection_bucket(r.at, prm.wd) AS period_start,
+                   r.others + CASE WHEN r.hh <= (prm.p->>'household_max')::int THEN least(r.hh, 1) ELSE r.hh END
+                   AS effective
+              FROM running r JOIN prm ON prm.region_id = r.region_id
+             WHERE r.d = 1 AND r.at >= detection_bucket($1::timestamptz, prm.wd)) x
+     WHERE x.effective >= (x.p->>'min_inmates')::int
+     ORDER BY x.region_id, x.num, x.period_start, x.at DESC, x.call_id DESC),
+-- The calls of the window that completed the ring last in the period, per inmate (ten latest call ids).
 per_inmate AS (
-    SELECT region_id, num, period_start, inmate_id, min(facility_id) AS facility_id, count(*) AS n,
-           max(started_at) AS last_at
-      FROM ev GROUP BY region_id, num, period_start, inmate_id),
-cand AS (
-    SELECT pi.region_id, pi.num, pi.period_start
-      FROM per_inmate pi JOIN prm ON prm.region_id = pi.region_id
-     GROUP BY pi.region_id, pi.num, pi.period_start
-    HAVING count(*) >= min((prm.p->>'min_inmates')::int)),
--- Call ids (the latest ten per inmate) only for the candidates: an ordered aggregate over every group
--- would sort the whole window.
-cand_calls AS (
-    SELECT ev.region_id, ev.num, ev.period_start, ev.inmate_id,
-           (array_agg(ev.call_id ORDER BY ev.started_at DESC, ev.call_id DESC))[1:10] AS call_ids
-      FROM ev JOIN cand USING (region_id, num, period_start)
-     GROUP BY ev.region_id, ev.num, ev.period_start, ev.inmate_id),
+    SELECT fi.region_id, fi.num, fi.period_start, e.inmate_id, min(e.facility_id) AS facility_id, count(*) AS n,
+           (array_agg(e.call_id ORDER BY e.t DESC, e.call_id DESC))[1:10] AS call_ids, max(e.t) AS last_at
+      FROM fired fi
+      JOIN ev e ON e.num = fi.num AND e.region_id = fi.region_id AND e.t <= fi.at
+               AND e.t > fi.at - make_interval(days => fi.wd)
+     GROUP BY fi.region_id, fi.num, fi.period_start, e.inmate_id),
 grp AS (
     SELECT pi.region_id, pi.num, pi.period_start, count(*) AS inmates,
            count(*) FILTER (WHERE fam.inmate_id IS NOT NULL) AS household,
            sum(pi.n) AS calls, max(pi.last_at) AS last_at, array_agg(DISTINCT pi.facility_id) AS facs,
            jsonb_agg(jsonb_build_object('inmate_id', pi.inmate_id, 'facility_id', pi.facility_id, 'calls', pi.n,
-                                        'call_ids', cc.call_ids, 'household', fam.inmate_id IS NOT NULL)
+                                        'call_ids', pi.call_ids, 'household', fam.inmate_id IS NOT NULL)
                      ORDER BY pi.n DESC, pi.inmate_id) AS inmates_detail
       FROM per_inmate pi
-      JOIN cand USING (region_id, num, period_start)
-      JOIN cand_calls cc USING (region_id, num, period_start, inmate_id)
       LEFT JOIN family fam ON fam.num = pi.num AND fam.inmate_id = pi.inmate_id
-     GROUP BY pi.region_id, pi.num, pi.period_start),
-scored AS (
-    SELECT g.*, prm.p,
-           (g.inmates - g.household)
-           + CASE WHEN g.household <= (prm.p->>'household_max')::int THEN least(g.household, 1) ELSE g.household END
-           AS effective
-      FROM grp g JOIN prm ON prm.region_id = g.region_id)
-SELECT region_id, 'number' AS subject_type, num AS subject_key, period_start, facs AS facility_ids,
-       effective::float8 AS metric, last_at AS last_event_at,
-       jsonb_build_object('distinct_inmates', inmates, 'effective_inmates', effective, 'household_inmates', household,
-                          'calls', calls, 'facilities', facs, 'inmates', inmates_detail,
-                          'thresholds', jsonb_build_object('min_inmates', (p->>'min_inmates')::int,
-                                                           'window_days', (p->>'window_days')::int,
-                                                           'household_max', (p->>'household_max')::int)) AS evidence
-  FROM scored
- WHERE effective >= (p->>'min_inmates')::int
+     GROUP BY pi.region_id, pi.num, pi.period_start)
+SELECT g.region_id, 'number' AS subject_type, g.num AS subject_key, g.period_start, g.facs AS facility_ids,
+       fi.effective::float8 AS metric, g.last_at AS last_event_at,
+       jsonb_build_object('distinct_inmates', g.inmates, 'effective_inmates', fi.effective, 'household_inmates', g.household,
+                          'calls', g.calls, 'facilities', g.facs, 'inmates', g.inmates_detail, 'window_end', fi.at,
+                          'thresholds', jsonb_build_object('min_inmates', (fi.p->>'min_inmates')::int,
+                                                           'window_days', (fi.p->>'window_days')::int,
+                                                           'household_max', (fi.p->>'household_max')::int)) AS evidence
+  FROM grp g JOIN fired fi USING (region_id, num, period_start)
 """)
 
 # 2. A number on several inmates' active contact lists. Each bucket with a new registration is checked
@@ -243,10 +250,13 @@ SELECT region_id, 'officer', user_id::text, period_start, array_agg(DISTINCT fac
  GROUP BY region_id, user_id, period_start
 """)
 
-# 8. Prefix hopping: many inmates calling several numbers of one range (number minus its last digits).
+# 8. Prefix hopping: at least min_inmates inmates calling at least min_numbers numbers of one range (number
+# minus its last drop_digits digits) in a window of window_days ending at one of the calls (sliding, as
+# shared_number).
 PREFIX_HOPPING = expand("""
-WITH /*prm*/, /*counsel*/, /*family*/, /*bounds*/,
--- Ranges reached by enough inmates and numbers over the whole range; only those are bucketed by period.
+WITH /*prm*/, /*counsel*/, /*family*/, /*slide_bounds*/,
+-- Ranges reached by enough inmates and numbers over the whole range; only those are read again. The
+-- shortest prefix any region uses is a superset of every region's own.
 pairs AS (
     SELECT c.dialled_e164 AS num, c.inmate_id
       FROM calls c
@@ -254,41 +264,66 @@ pairs AS (
        AND c.inmate_id IS NOT NULL AND c.dialled_e164 IS NOT NULL
      GROUP BY c.dialled_e164, c.inmate_id),
 hot AS (
-    SELECT left(num, length(num) - (SELECT min((p->>'drop_digits')::int) FROM prm)) AS prefix
+    SELECT left(num, length(num) - (SELECT max((p->>'drop_digits')::int) FROM prm)) AS prefix
       FROM pairs GROUP BY 1
     HAVING count(DISTINCT inmate_id) >= (SELECT min((p->>'min_inmates')::int) FROM prm)
        AND count(DISTINCT num) >= (SELECT min((p->>'min_numbers')::int) FROM prm)),
-ev AS (
-    SELECT prm.region_id, c.facility_id, c.inmate_id, c.dialled_e164 AS num, c.call_id, c.started_at,
-           left(c.dialled_e164, length(c.dialled_e164) - (prm.p->>'drop_digits')::int) AS prefix, per.period_start
+ev AS MATERIALIZED (
+    SELECT prm.region_id, prm.wd, c.facility_id, c.inmate_id, c.dialled_e164 AS num, c.call_id, c.started_at AS t,
+           left(c.dialled_e164, length(c.dialled_e164) - (prm.p->>'drop_digits')::int) AS prefix
       FROM calls c
       JOIN facilities f ON f.id = c.facility_id
       JOIN prm ON prm.region_id = f.region_id
-     CROSS JOIN LATERAL unnest(detection_periods(c.started_at, $2::timestamptz, prm.wd))
-           AS per(period_start)
      WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz
        AND c.inmate_id IS NOT NULL AND c.dialled_e164 IS NOT NULL
-       AND left(c.dialled_e164, length(c.dialled_e164) - (SELECT min((p->>'drop_digits')::int) FROM prm))
+       AND left(c.dialled_e164, length(c.dialled_e164) - (SELECT max((p->>'drop_digits')::int) FROM prm))
            IN (SELECT prefix FROM hot)
        AND c.dialled_e164 NOT IN (SELECT num FROM counsel)
        AND ($6::text[] IS NULL OR left(c.dialled_e164, length(c.dialled_e164) - (prm.p->>'drop_digits')::int)
                                   IN (SELECT left(x, length(x) - (prm.p->>'drop_digits')::int) FROM unnest($6::text[]) x))
-       AND per.period_start >= detection_bucket($1::timestamptz, prm.wd)
        AND NOT EXISTS (SELECT 1 FROM family fam WHERE fam.num = c.dialled_e164 AND fam.inmate_id = c.inmate_id)),
+-- Coverage intervals as in shared_number, once per (range, inmate) and once per (range, number).
+cover AS (
+    SELECT e.*,
+           least(e.t + make_interval(days => e.wd),
+                 lead(e.t) OVER (PARTITION BY e.region_id, e.prefix, e.inmate_id ORDER BY e.t, e.call_id)) AS inmate_end,
+           least(e.t + make_interval(days => e.wd),
+                 lead(e.t) OVER (PARTITION BY e.region_id, e.prefix, e.num ORDER BY e.t, e.call_id)) AS num_end
+      FROM ev e),
+steps AS (
+    SELECT region_id, prefix, t AS at, 1 AS d_i, 1 AS d_n, call_id FROM cover
+    UNION ALL
+    SELECT region_id, prefix, inmate_end, -1, 0, call_id FROM cover WHERE inmate_end < $2::timestamptz
+    UNION ALL
+    SELECT region_id, prefix, num_end, 0, -1, call_id FROM cover WHERE num_end < $2::timestamptz),
+running AS (
+    SELECT s.*, sum(d_i) OVER w AS inmates, sum(d_n) OVER w AS numbers
+      FROM steps s WINDOW w AS (PARTITION BY region_id, prefix ORDER BY at, d_i + d_n, call_id ROWS UNBOUNDED PRECEDING)),
+fired AS (
+    SELECT DISTINCT ON (r.region_id, r.prefix, detection_bucket(r.at, prm.wd))
+           r.region_id, r.prefix, r.at, r.call_id, prm.p, prm.wd, detection_bucket(r.at, prm.wd) AS period_start
+      FROM running r JOIN prm ON prm.region_id = r.region_id
+     WHERE r.d_i = 1 AND r.d_n = 1 AND r.at >= detection_bucket($1::timestamptz, prm.wd)
+       AND r.inmates >= (prm.p->>'min_inmates')::int AND r.numbers >= (prm.p->>'min_numbers')::int
+     ORDER BY r.region_id, r.prefix, detection_bucket(r.at, prm.wd), r.at DESC, r.call_id DESC),
 grp AS (
-    SELECT region_id, prefix, period_start, count(DISTINCT inmate_id) AS inmates, count(DISTINCT num) AS numbers,
-           count(*) AS calls, max(started_at) AS last_at, array_agg(DISTINCT facility_id) AS facs,
-           array_agg(DISTINCT inmate_id) AS inmate_ids, (array_agg(call_id ORDER BY started_at DESC))[1:50] AS call_ids
-      FROM ev GROUP BY region_id, prefix, period_start)
+    SELECT fi.region_id, fi.prefix, fi.period_start, fi.at AS window_end, min(fi.p::text)::jsonb AS p,
+           count(DISTINCT e.inmate_id) AS inmates, count(DISTINCT e.num) AS numbers,
+           count(*) AS calls, max(e.t) AS last_at, array_agg(DISTINCT e.facility_id) AS facs,
+           array_agg(DISTINCT e.inmate_id) AS inmate_ids,
+           (array_agg(e.call_id ORDER BY e.t DESC, e.call_id DESC))[1:50] AS call_ids
+      FROM fired fi
+      JOIN ev e ON e.region_id = fi.region_id AND e.prefix = fi.prefix AND e.t <= fi.at
+               AND e.t > fi.at - make_interval(days => fi.wd)
+     GROUP BY fi.region_id, fi.prefix, fi.period_start, fi.at)
 SELECT g.region_id, 'prefix', g.prefix, g.period_start, g.facs, g.inmates::float8, g.last_at,
        jsonb_build_object('distinct_inmates', g.inmates, 'distinct_numbers', g.numbers, 'calls', g.calls,
-                          'inmates', g.inmate_ids, 'call_ids', g.call_ids,
-                          'thresholds', jsonb_build_object('min_inmates', (prm.p->>'min_inmates')::int,
-                                                           'min_numbers', (prm.p->>'min_numbers')::int,
-                                                           'drop_digits', (prm.p->>'drop_digits')::int,
-                                                           'window_days', prm.wd))
-  FROM grp g JOIN prm ON prm.region_id = g.region_id
- WHERE g.inmates >= (prm.p->>'min_inmates')::int AND g.numbers >= (prm.p->>'min_numbers')::int
+                          'inmates', g.inmate_ids, 'call_ids', g.call_ids, 'window_end', g.window_end,
+                          'thresholds', jsonb_build_object('min_inmates', (g.p->>'min_inmates')::int,
+                                                           'min_numbers', (g.p->>'min_numbers')::int,
+                                                           'drop_digits', (g.p->>'drop_digits')::int,
+                                                           'window_days', (g.p->>'window_days')::int))
+  FROM grp g
 """)
 
 # 11. International, premium-rate or toll-free numbers not on the region's allowed list.

@@ -20,8 +20,15 @@ from audit import Actor, LogRef, append
 from audit.log import TAMPER_ACTION
 from wartel.simulate.generate import LEGAL_AID_NUMBERS, Region
 
-NUMBER_RULES = ("shared_number", "shared_registration", "prefix_hopping", "overlapping_calls", "released_link",
-                "premium_international", "watched_number")
+NUMBER_RULES = (
+    "shared_number",
+    "shared_registration",
+    "prefix_hopping",
+    "overlapping_calls",
+    "released_link",
+    "premium_international",
+    "watched_number",
+)
 
 
 @dataclass
@@ -35,7 +42,9 @@ class Truth:
     negatives: list[dict[str, Any]] = field(default_factory=list)
 
     def expect(self, rule: str, subject_type: str, key: object, note: str) -> None:
-        self.expected.append({"rule": rule, "subject_type": subject_type, "subject_key": str(key), "note": note})
+        self.expected.append(
+            {"rule": rule, "subject_type": subject_type, "subject_key": str(key), "note": note}
+        )
 
     def tolerate(self, rule: str, subject_type: str, key: object) -> None:
         self.tolerated.append({"rule": rule, "subject_type": subject_type, "subject_key": str(key)})
@@ -83,10 +92,13 @@ class Injector:
             """SELECT inmate_id, facility_id, g, time_zone, nums, officers, booth_ids FROM sim_plan
                 WHERE released_on IS NULL AND admitted_on < $1::date - 60 AND g % 40 >= 4 AND g % 10 <> 3
                   AND g % 3 >= 1
-                ORDER BY (g * 7919) % 100003""", self.region.start)
+                ORDER BY (g * 7919) % 100003""",
+            self.region.start,
+        )
         self._pool = [Inmate(**dict(r)) for r in rows]
         self.regional_user = await self.conn.fetchval(
-            "SELECT id FROM users WHERE role = 'security' AND scope_region_id = $1", self.region.region_id)
+            "SELECT id FROM users WHERE role = 'security' AND scope_region_id = $1", self.region.region_id
+        )
 
     def inmate(self, *, not_in: set[int] | None = None) -> Inmate:
         """A plain inmate (no household, no counsel, two or more family numbers) from a facility not in ``not_in``."""
@@ -103,9 +115,18 @@ class Injector:
             chosen.append(self.inmate(not_in={c.facility_id for c in chosen}))
         return chosen
 
-    async def contact(self, who: Inmate, phone: str, *, relation: str = "other", status: str = "verified",
-                      at: datetime | None = None, created_by: int | None = None, verified_by: int | None = None,
-                      method: str = "callback") -> int:
+    async def contact(
+        self,
+        who: Inmate,
+        phone: str,
+        *,
+        relation: str = "other",
+        status: str = "verified",
+        at: datetime | None = None,
+        created_by: int | None = None,
+        verified_by: int | None = None,
+        method: str = "callback",
+    ) -> int:
         at = at or self.at(who.time_zone, 30, 10)
         created_by = created_by or who.officers[0]
         verified_by = verified_by or who.officers[1]
@@ -115,25 +136,66 @@ class Injector:
                VALUES ($1, $2, 'Kontak', $3, $4, CASE WHEN $4 = 'verified' THEN $5 END,
                        CASE WHEN $4 = 'verified' THEN $6::bigint END, CASE WHEN $4 = 'verified' THEN $7::timestamptz END,
                        $8, $7, $7) RETURNING id""",
-            who.inmate_id, phone, relation, status, method, verified_by, at, created_by)
+            who.inmate_id,
+            phone,
+            relation,
+            status,
+            method,
+            verified_by,
+            at,
+            created_by,
+        )
 
-    async def call(self, who: Inmate, num: str, start: datetime, seconds: int = 360, *, answered: bool = True,
-                   outcome: str | None = None, source: str = "officer", booking_id: int | None = None,
-                   ended_by: int | None = None) -> int:
+    async def call(
+        self,
+        who: Inmate,
+        num: str,
+        start: datetime,
+        seconds: int = 360,
+        *,
+        answered: bool = True,
+        outcome: str | None = None,
+        source: str = "officer",
+        booking_id: int | None = None,
+        ended_by: int | None = None,
+    ) -> int:
         outcome = outcome or ("completed" if answered else "not_answered")
         return await self.conn.fetchval(
             """INSERT INTO calls (facility_id, booking_id, booth_id, inmate_id, dialled_e164, started_at, answered,
                                   ended_at, outcome, supervised_by, ended_by, cut_off_reason, source)
                VALUES ($1, $2, $3, $4, $5, $6::timestamptz, $7, $6::timestamptz + make_interval(secs => $8::int), $9, $10, $11,
                        CASE WHEN $9 = 'cut_off' THEN 'pelanggaran tata tertib' END, $12) RETURNING call_id""",
-            who.facility_id, booking_id, who.booth_ids[-1], who.inmate_id, num, start, answered, seconds, outcome,
-            who.officers[2], ended_by, source)
+            who.facility_id,
+            booking_id,
+            who.booth_ids[-1],
+            who.inmate_id,
+            num,
+            start,
+            answered,
+            seconds,
+            outcome,
+            who.officers[2],
+            ended_by,
+            source,
+        )
 
-    async def booking(self, who: Inmate, officer: int, slot: datetime, *, booth: int = -1, status: str = "no_show",
-                      override: bool = False, booked_at: datetime | None = None,
-                      cancelled_by: int | None = None, cancel_reason: str | None = None) -> int:
+    async def booking(
+        self,
+        who: Inmate,
+        officer: int,
+        slot: datetime,
+        *,
+        booth: int = -1,
+        status: str = "no_show",
+        override: bool = False,
+        booked_at: datetime | None = None,
+        cancelled_by: int | None = None,
+        cancel_reason: str | None = None,
+    ) -> int:
         contact_id = await self.conn.fetchval(
-            "SELECT id FROM contacts WHERE inmate_id = $1 AND NOT is_legal_counsel ORDER BY id LIMIT 1", who.inmate_id)
+            "SELECT id FROM contacts WHERE inmate_id = $1 AND NOT is_legal_counsel ORDER BY id LIMIT 1",
+            who.inmate_id,
+        )
         return await self.conn.fetchval(
             """INSERT INTO bookings (facility_id, booth_id, inmate_id, contact_id, slot, status, period_start, max_minutes,
                                      is_override, override_reason, booked_by, booked_at, cancelled_by, cancelled_at,
@@ -144,8 +206,18 @@ class Injector:
                        CASE WHEN $10::bigint IS NOT NULL THEN $9::timestamptz + interval '30 minutes' END, $11,
                        $5::timestamptz)
                RETURNING booking_id""",
-            who.facility_id, who.booth_ids[booth], who.inmate_id, contact_id, slot, status, override, officer,
-            booked_at or slot - timedelta(days=1), cancelled_by, cancel_reason)
+            who.facility_id,
+            who.booth_ids[booth],
+            who.inmate_id,
+            contact_id,
+            slot,
+            status,
+            override,
+            officer,
+            booked_at or slot - timedelta(days=1),
+            cancelled_by,
+            cancel_reason,
+        )
 
     async def drop_calls(self, who: Inmate, since: datetime, until: datetime) -> None:
         await self.conn.execute(
@@ -153,7 +225,10 @@ class Injector:
                              RETURNING facility_id, booking_id)
                UPDATE bookings b SET status = 'no_show' FROM gone
                 WHERE b.facility_id = gone.facility_id AND b.booking_id = gone.booking_id""",
-            who.inmate_id, since, until)
+            who.inmate_id,
+            since,
+            until,
+        )
 
     def week_bounds(self, days_back: int) -> tuple[datetime, datetime]:
         monday = self.week_start(days_back)
@@ -204,9 +279,14 @@ async def inject_patterns(conn: asyncpg.Connection, region: Region) -> Truth:
     await conn.execute(
         "DELETE FROM bookings WHERE inmate_id = $1 AND lower(slot) >= $2 AND booking_id NOT IN"
         " (SELECT booking_id FROM calls WHERE inmate_id = $1 AND booking_id IS NOT NULL)",
-        released.inmate_id, j.at(released.time_zone, 30, 0))
-    await conn.execute("UPDATE inmates SET status = 'released', released_on = $2 WHERE id = $1",
-                       released.inmate_id, release_day)
+        released.inmate_id,
+        j.at(released.time_zone, 30, 0),
+    )
+    await conn.execute(
+        "UPDATE inmates SET status = 'released', released_on = $2 WHERE id = $1",
+        released.inmate_id,
+        release_day,
+    )
     await j.contact(caller, x4, at=j.at(caller.time_zone, 8, 10))
     for d in (6, 4):
         await j.call(caller, x4, j.at(caller.time_zone, d, 14, 30))
@@ -218,7 +298,10 @@ async def inject_patterns(conn: asyncpg.Connection, region: Region) -> Truth:
     await conn.execute(
         "INSERT INTO watchlist (scope, scope_id, pattern_kind, pattern, mode, reason, created_by)"
         " VALUES ('region', $1, 'number', $2, 'watched', 'simulasi: nomor dipantau', $3)",
-        region.region_id, x5, j.regional_user)
+        region.region_id,
+        x5,
+        j.regional_user,
+    )
     await j.contact(watcher, x5, relation="relative", at=j.at(watcher.time_zone, 5, 10))
     await j.call(watcher, x5, j.at(watcher.time_zone, 3, 14, 30))
     truth.expect("watched_number", "number", x5, "regional watched number called")
@@ -235,8 +318,14 @@ async def inject_patterns(conn: asyncpg.Connection, region: Region) -> Truth:
     # 7. Random dialling from a kiosk: ten never-called numbers in 40 minutes, short and mostly unanswered.
     dialler = j.inmate()
     for k in range(10):
-        await j.call(dialler, j.number("+62813"), j.at(dialler.time_zone, 2, 14, 4 * k), 8, answered=k % 3 == 0,
-                     source="kiosk")
+        await j.call(
+            dialler,
+            j.number("+62813"),
+            j.at(dialler.time_zone, 2, 14, 4 * k),
+            8,
+            answered=k % 3 == 0,
+            source="kiosk",
+        )
     truth.expect("new_number_burst", "inmate", dialler.inmate_id, "10 new numbers in 40 minutes")
     truth.expect("kiosk_mismatch", "inmate", dialler.inmate_id, "kiosk calls without a booking")
     truth.tolerate("volume_change", "inmate", dialler.inmate_id)
@@ -274,11 +363,20 @@ async def inject_patterns(conn: asyncpg.Connection, region: Region) -> Truth:
                                         reviewed_at, review_reason)
            VALUES ('new_number_burst', 1, $1, 'inmate', $2, $3, ARRAY[$4::bigint], 'high', 4,
                    '{"simulated": "confirmed before the period"}', 'confirmed', $3, $5, $3, 'simulasi')""",
-        region.region_id, str(fraudster.inmate_id), j.at("UTC", 60, 0), fraudster.facility_id, j.regional_user)
+        region.region_id,
+        str(fraudster.inmate_id),
+        j.at("UTC", 60, 0),
+        fraudster.facility_id,
+        j.regional_user,
+    )
     for k, num in enumerate(ring[:3]):
         await j.contact(follower, num, at=j.at(follower.time_zone, 9, 10))
         await j.call(follower, num, j.at(follower.time_zone, 8 - 2 * k, 14, 30))
-    truth.expect("fraud_set_overlap", "inmate", follower.inmate_id, "calls 3 of a confirmed fraudster's 4 numbers")
+    truth.expect(
+        "fraud_set_overlap", "inmate", follower.inmate_id, "calls 3 of a confirmed fraudster's 4 numbers"
+    )
+    # The fraudster's own switch to four new numbers is a genuine change of contacts.
+    truth.tolerate("contact_churn", "inmate", fraudster.inmate_id)
     truth.tolerate("contact_churn", "inmate", follower.inmate_id)
 
     # 11. International and premium-rate numbers.
@@ -293,14 +391,22 @@ async def inject_patterns(conn: asyncpg.Connection, region: Region) -> Truth:
     cut = j.inmate()
     rows = await conn.fetch(
         "SELECT facility_id, call_id FROM calls WHERE inmate_id = $1 AND started_at < $2 ORDER BY started_at DESC LIMIT 4",
-        cut.inmate_id, j.at(cut.time_zone, 1, 0))
+        cut.inmate_id,
+        j.at(cut.time_zone, 1, 0),
+    )
     for r in rows:
         await conn.execute(
             "UPDATE calls SET outcome = 'cut_off', ended_by = supervised_by, cut_off_reason = 'pelanggaran',"
-            " answered = true WHERE facility_id = $1 AND call_id = $2", r["facility_id"], r["call_id"])
+            " answered = true WHERE facility_id = $1 AND call_id = $2",
+            r["facility_id"],
+            r["call_id"],
+        )
         await conn.execute(
             "UPDATE calls SET ended_by = $3 WHERE facility_id = $1 AND call_id = $2 AND ended_by IS NULL",
-            r["facility_id"], r["call_id"], cut.officers[0])
+            r["facility_id"],
+            r["call_id"],
+            cut.officers[0],
+        )
     truth.expect("repeated_cutoffs", "inmate", cut.inmate_id, "4 calls cut off in a month")
 
     # 13. Two inmates' calls to one number overlapping for four minutes.
@@ -355,8 +461,9 @@ async def inject_patterns(conn: asyncpg.Connection, region: Region) -> Truth:
     targets = [o16, *await others_in(o16.facility_id, 3)]
     for k, who in enumerate(targets):
         slot = j.at(who.time_zone, 2, 14, 15 * k)
-        await j.booking(who, night_owl, slot, booth=k % len(who.booth_ids),
-                        booked_at=j.at(who.time_zone, 4, 22, 15 * k))
+        await j.booking(
+            who, night_owl, slot, booth=k % len(who.booth_ids), booked_at=j.at(who.time_zone, 4, 22, 15 * k)
+        )
     truth.expect("out_of_hours", "officer", night_owl, "4 bookings made at night")
 
     # 17. Self-correction: verifying contacts one registered, cancelling one's own bookings on the
@@ -364,13 +471,28 @@ async def inject_patterns(conn: asyncpg.Connection, region: Region) -> Truth:
     o17 = subjects[3]
     corrector = o17.officers[3]
     for _ in range(2):
-        await j.contact(o17, j.number("+62817"), relation="relative", at=j.at(o17.time_zone, 6, 10),
-                        created_by=corrector, verified_by=corrector, method="ktp")
+        await j.contact(
+            o17,
+            j.number("+62817"),
+            relation="relative",
+            at=j.at(o17.time_zone, 6, 10),
+            created_by=corrector,
+            verified_by=corrector,
+            method="ktp",
+        )
     cancelled_for = [o17, *await others_in(o17.facility_id, 2)]
     for k, who in enumerate(cancelled_for):
         slot = j.at(who.time_zone, 9, 14, 15 * k)
-        await j.booking(who, corrector, slot, booth=k % len(who.booth_ids), status="cancelled",
-                        booked_at=slot - timedelta(days=1, hours=2), cancelled_by=corrector, cancel_reason="facility")
+        await j.booking(
+            who,
+            corrector,
+            slot,
+            booth=k % len(who.booth_ids),
+            status="cancelled",
+            booked_at=slot - timedelta(days=1, hours=2),
+            cancelled_by=corrector,
+            cancel_reason="facility",
+        )
     truth.expect("self_correction", "officer", corrector, "self-verification and self-cancellation")
     truth.tolerate("override_rate", "officer", corrector)
     truth.tolerate("out_of_hours", "officer", corrector)
@@ -380,16 +502,61 @@ async def inject_patterns(conn: asyncpg.Connection, region: Region) -> Truth:
     actor = Actor(type="user", id=str(tamperer), role="officer")
     async with conn.transaction():
         booking_ref = f"sim-{secrets.token_hex(4)}"
-        await append(conn, LogRef.facility(o17.facility_id), action="booking.created", subject_type="booking",
-                     subject_id=booking_ref, payload={"simulated": True},
-                     actor=Actor(type="user", id=str(corrector), role="officer"))
-        await append(conn, LogRef.facility(o17.facility_id), action="booking.corrected", subject_type="booking",
-                     subject_id=booking_ref, payload={"simulated": True},
-                     actor=Actor(type="user", id=str(corrector), role="officer"))
-        await append(conn, LogRef.facility(subjects[0].facility_id), action=TAMPER_ACTION, subject_type="audit_entry",
-                     subject_id="entries", payload={"severity": "high", "simulated": True}, actor=actor)
+        await append(
+            conn,
+            LogRef.facility(o17.facility_id),
+            action="booking.created",
+            subject_type="booking",
+            subject_id=booking_ref,
+            payload={"simulated": True},
+            actor=Actor(type="user", id=str(corrector), role="officer"),
+        )
+        await append(
+            conn,
+            LogRef.facility(o17.facility_id),
+            action="booking.corrected",
+            subject_type="booking",
+            subject_id=booking_ref,
+            payload={"simulated": True},
+            actor=Actor(type="user", id=str(corrector), role="officer"),
+        )
+        await append(
+            conn,
+            LogRef.facility(subjects[0].facility_id),
+            action=TAMPER_ACTION,
+            subject_type="audit_entry",
+            subject_id="entries",
+            payload={"severity": "high", "simulated": True},
+            actor=actor,
+        )
     truth.expect("audit_tamper", "officer", tamperer, "blocked UPDATE of audit entries")
     truth.tolerate("out_of_hours", "officer", tamperer)
+
+    # An officer cutting off two in five of the calls they supervise for two weeks (peers: about 0.2 %).
+    o21 = j.inmate()
+    cutter = o21.officers[5]
+    lo, _ = j.week_bounds(27)
+    _, hi = j.week_bounds(20)
+    affected = await conn.fetch(
+        """WITH cut AS (
+               UPDATE calls SET outcome = 'cut_off', ended_by = supervised_by, answered = true,
+                                cut_off_reason = 'pelanggaran tata tertib', ended_at = started_at + interval '2 minutes'
+                WHERE supervised_by = $1 AND started_at >= $2 AND started_at < $3 AND call_id % 5 < 2
+                  AND outcome IN ('completed', 'time_limited')
+                RETURNING facility_id, booking_id, inmate_id),
+           booked AS (
+               UPDATE bookings b SET status = 'cut_off' FROM cut
+                WHERE b.facility_id = cut.facility_id AND b.booking_id = cut.booking_id)
+           SELECT DISTINCT inmate_id FROM cut""",
+        cutter,
+        lo,
+        hi,
+    )
+    truth.expect("officer_cutoff_rate", "officer", cutter, "cuts off 40 % of the calls they supervise")
+    for r in affected:
+        # The inmates cut off by that officer are cut off repeatedly (and may go two weeks without a call).
+        truth.tolerate("repeated_cutoffs", "inmate", r["inmate_id"])
+        truth.tolerate("rights_starvation", "inmate", r["inmate_id"])
 
     # 19. Rights starvation: no call at all for the last twenty days.
     starved = j.inmate()
@@ -403,28 +570,49 @@ async def inject_patterns(conn: asyncpg.Connection, region: Region) -> Truth:
              FROM bookings b JOIN sim_plan p ON p.inmate_id = b.inmate_id
             WHERE b.status = 'completed' AND p.g % 40 >= 4 AND p.g % 10 <> 3 AND b.inmate_id = ANY($1::bigint[])
               AND lower(b.slot) >= $2 ORDER BY b.booking_id LIMIT 1""",
-        [p.inmate_id for p in j._pool], j.at("UTC", 6, 0))
+        [p.inmate_id for p in j._pool],
+        j.at("UTC", 6, 0),
+    )
     if kiosk is not None:
         device = await conn.fetchval(
             "INSERT INTO devices (facility_id, booth_id, name, token_hash) VALUES ($1, $2, 'Terminal simulasi', $3)"
-            " RETURNING device_id", kiosk["facility_id"], kiosk["booth_id"], secrets.token_bytes(32))
+            " RETURNING device_id",
+            kiosk["facility_id"],
+            kiosk["booth_id"],
+            secrets.token_bytes(32),
+        )
         await conn.execute(
             """INSERT INTO call_events (facility_id, device_id, booth_id, booking_id, kind, dialled_e164, occurred_at,
                                         received_at, accepted, mismatch)
                VALUES ($1, $2, $3, $4, 'dialled', $5, $6, $6, false, 'number_not_booked')""",
-            kiosk["facility_id"], device, kiosk["booth_id"], kiosk["booking_id"], j.number("+62818"),
-            kiosk["slot"] + timedelta(minutes=1))
-        truth.expect("kiosk_mismatch", "inmate", kiosk["inmate_id"], "kiosk dialled another number than booked")
+            kiosk["facility_id"],
+            device,
+            kiosk["booth_id"],
+            kiosk["booking_id"],
+            j.number("+62818"),
+            kiosk["slot"] + timedelta(minutes=1),
+        )
+        truth.expect(
+            "kiosk_mismatch", "inmate", kiosk["inmate_id"], "kiosk dialled another number than booked"
+        )
 
     # Known negatives: shared household numbers and legal aid offices must never be flagged by number rules.
     households = await conn.fetch(
         """SELECT DISTINCT k.phone_e164 FROM contacts k JOIN sim_plan p ON p.inmate_id = k.inmate_id
-            WHERE k.relation = 'parent' AND k.phone_e164 LIKE '+6282%' LIMIT 50""")
+            WHERE k.relation = 'parent' AND k.phone_e164 LIKE '+6282%' LIMIT 50"""
+    )
     for r in households:
-        truth.negatives.append({"subject_type": "number", "subject_key": r["phone_e164"], "reason": "household",
-                                "rules": list(NUMBER_RULES)})
+        truth.negatives.append(
+            {
+                "subject_type": "number",
+                "subject_key": r["phone_e164"],
+                "reason": "household",
+                "rules": list(NUMBER_RULES),
+            }
+        )
     for num in LEGAL_AID_NUMBERS:
-        truth.negatives.append({"subject_type": "number", "subject_key": num, "reason": "legal_aid",
-                                "rules": list(NUMBER_RULES)})
+        truth.negatives.append(
+            {"subject_type": "number", "subject_key": num, "reason": "legal_aid", "rules": list(NUMBER_RULES)}
+        )
     await conn.execute("ANALYZE calls")
     return truth
