@@ -7,13 +7,11 @@ in the database, whatever the concurrency, and becomes :class:`QuotaExhausted`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date
 
 import asyncpg
 
 from schedules.errors import NotFound, QuotaExhausted
-from schedules.periods import period_bounds, period_of
 
 
 @dataclass(frozen=True)
@@ -81,42 +79,3 @@ async def quota_state(conn: asyncpg.Connection, *, inmate_id: int, allowance: st
         "SELECT used, overrides FROM quota_ledger WHERE inmate_id = $1 AND allowance = $2 AND period = $3 "
         "AND period_start = $4", inmate_id, allowance, period, period_start)
     return QuotaState(allowed, row["used"] if row else 0, row["overrides"] if row else 0)
-
-
-async def inmate_rights(conn: asyncpg.Connection, inmate_id: int, *, at: datetime | None = None) -> dict[str, Any]:
-    """What an inmate may still do in the current period, per allowance, at their current facility."""
-    from schedules.availability import load_facility
-    from schedules.policy import resolve_policy
-    from schedules.sanctions import restriction_at
-
-    at = at or datetime.now(UTC)
-    inmate = await conn.fetchrow(
-        "SELECT id, current_facility_id, risk_level, status FROM inmates WHERE id = $1", inmate_id)
-    if inmate is None:
-        raise NotFound(f"inmate {inmate_id} not found", code="inmate_not_found", field="inmate_id")
-    facility = await load_facility(conn, inmate["current_facility_id"])
-    restriction = await restriction_at(conn, inmate_id, at)
-    out: dict[str, Any] = {"inmate_id": inmate_id, "facility_id": facility.id, "status": inmate["status"],
-                           "risk_level": inmate["risk_level"], "sanction_ids": list(restriction.sanction_ids),
-                           "allowances": []}
-    for allowance in ("family", "legal"):
-        policy = await resolve_policy(conn, facility.id, inmate["risk_level"], allowance)  # type: ignore[arg-type]
-        s = policy.settings
-        allowed, minutes, suspended = s.calls_allowed, min(s.max_minutes, facility.slot_minutes), False
-        if allowance == "family":
-            suspended = restriction.suspended
-            if restriction.calls_allowed is not None:
-                allowed = min(allowed, restriction.calls_allowed)
-            if restriction.max_minutes is not None:
-                minutes = min(minutes, restriction.max_minutes)
-        start = period_of(at, facility.time_zone, s.period)
-        state = await quota_state(conn, inmate_id=inmate_id, allowance=allowance, period=s.period,
-                                  period_start=start, allowed=allowed)
-        begins, ends = period_bounds(start, facility.time_zone, s.period)
-        out["allowances"].append({
-            "allowance": allowance, "policy_id": policy.policy_id, "policy_version": policy.version,
-            "period": s.period, "period_start": start, "period_begins_at": begins, "period_ends_at": ends,
-            "calls_allowed": allowed, "used": state.used, "remaining": 0 if suspended else state.remaining,
-            "overrides": state.overrides, "max_minutes": minutes, "suspended": suspended,
-            "booth_kinds": list(s.booth_kinds)})
-    return out

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import asyncpg
 
 from audit import Actor, LogRef, append
+from schedules.booking import cancel_bookings_for_sanction
 from schedules.errors import Conflict, NotFound, Unprocessable
 
 
@@ -53,8 +54,6 @@ async def impose_sanction(conn: asyncpg.Connection, *, inmate_id: int, facility_
 
     Returns the sanction and the ids of the bookings it cancelled, so officers can tell the families.
     """
-    from schedules.booking import cancel_bookings_for_sanction
-
     if ends_at <= starts_at:
         raise Unprocessable("a sanction ends after it starts", code="sanction_window_empty", field="ends_at")
     if not reason.strip():

@@ -23,7 +23,7 @@ from audit.checkpoints import (
 )
 from audit.errors import AuditError
 from audit.verify import LogResult, export_log_lines, verify_database, verify_export
-from wartel.cli import command
+from wartel.commands import command, owner_conn
 from wartel.config import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -95,7 +95,6 @@ async def _log_ids_for(conn: Any, facility: str | None) -> list[int] | None:
 @command("audit verify")
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from wartel.audit_service import log_labels
-    from wartel.cli import _owner_conn
     from wartel.db import connect
 
     try:
@@ -118,7 +117,7 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
         return _report(results, {})
 
     async def go() -> int:
-        target, conn = await _owner_conn(settings)
+        target, conn = await owner_conn(settings)
         try:
             try:
                 log_ids = await _log_ids_for(conn, args.facility)
@@ -150,10 +149,9 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 @command("audit checkpoint")
 def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
     from wartel.audit_service import signing_key
-    from wartel.cli import _owner_conn
 
     async def go() -> int:
-        _, conn = await _owner_conn(settings)
+        _, conn = await owner_conn(settings)
         try:
             made, problems = await make_checkpoints(conn, signing_key(settings),
                                                     await _log_ids_for(conn, args.facility))
@@ -179,7 +177,6 @@ def cmd_audit_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
     from audit import Actor
     from audit.signing import generate, install_successor
     from wartel.audit_service import signing_key
-    from wartel.cli import _owner_conn
 
     reason = (args.reason or "").strip()
     if not reason:
@@ -192,7 +189,7 @@ def cmd_audit_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
     actor = Actor.system("cli")  # as every CLI command records itself (no OS user name in the log)
 
     async def go() -> int:
-        _, conn = await _owner_conn(settings)
+        _, conn = await owner_conn(settings)
         try:
             async with conn.transaction():
                 # The retirement and the file swap commit together: should the commit fail after the swap,
@@ -230,10 +227,9 @@ async def checkpoints_document(conn: Any, settings: Settings, log_ids: list[int]
 
 @command("audit export")
 def cmd_audit_export(args: argparse.Namespace, settings: Settings) -> int:
-    from wartel.cli import _owner_conn
 
     async def go(out: Any) -> int:
-        _, conn = await _owner_conn(settings)
+        _, conn = await owner_conn(settings)
         try:
             log_ids = await _log_ids_for(conn, args.facility)
             if args.checkpoints_only:

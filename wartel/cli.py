@@ -7,33 +7,18 @@ import asyncio
 import getpass
 import os
 import sys
-from collections.abc import Callable
 from typing import Any
 
+from wartel.audit_cli import add_audit_commands
+from wartel.commands import COMMANDS, command, owner_conn
 from wartel.config import Settings
+from wartel.detect_cli import add_detection_commands
 from wartel.logging import configure_logging
-
-Command = Callable[[argparse.Namespace, Settings], int]
-_COMMANDS: dict[str, Command] = {}
-
-
-def command(name: str) -> Callable[[Command], Command]:
-    def register(func: Command) -> Command:
-        _COMMANDS[name] = func
-        return func
-    return register
+from wartel.reports.cli import add_report_commands
 
 
 def _run(coro: Any) -> Any:
     return asyncio.run(coro)
-
-
-async def _owner_conn(settings: Settings):  # type: ignore[no-untyped-def]
-    from wartel.db import connect, ensure_target_database, resolve_target
-
-    target = resolve_target(settings)
-    await ensure_target_database(target)
-    return target, await connect(target.owner_dsn)
 
 
 @command("serve")
@@ -138,7 +123,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from wartel import migrations
 
     async def go() -> int:
-        _, conn = await _owner_conn(settings)
+        _, conn = await owner_conn(settings)
         try:
             done = await migrations.migrate(conn, dry_run=args.dry_run)
         except migrations.MigrationError as exc:
@@ -162,7 +147,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from wartel.demo import load_demo
 
     async def go() -> int:
-        _, conn = await _owner_conn(settings)
+        _, conn = await owner_conn(settings)
         try:
             await migrations.migrate(conn)
             for line in await load_demo(conn):
@@ -182,7 +167,7 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
     password = args.password or getpass.getpass("Password: ")
 
     async def go() -> int:
-        _, conn = await _owner_conn(settings)
+        _, conn = await owner_conn(settings)
         try:
             user_id = await create_user(conn, UserInput(
                 username=args.username, full_name=args.full_name or args.username, role=args.role,
@@ -204,7 +189,7 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
     from wartel.auth.credentials import create_api_token
 
     async def go() -> int:
-        _, conn = await _owner_conn(settings)
+        _, conn = await owner_conn(settings)
         try:
             user_id = await conn.fetchval("SELECT id FROM users WHERE username = $1", args.username)
             if user_id is None:
@@ -265,30 +250,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = db.add_parser("stop", help="stop the embedded PostgreSQL server")
     p.set_defaults(cmd="db stop")
 
-    for extend in _extensions():
+    # Subcommands of other areas (audit, detection, reports, simulation) register themselves here.
+    for extend in (add_audit_commands, add_detection_commands, add_report_commands):
         extend(sub)
     return parser
-
-
-def _extensions() -> list[Callable[[Any], None]]:
-    """Subcommands of other areas (audit, detection, reports, simulation) register themselves here."""
-    from wartel.audit_cli import add_audit_commands
-    from wartel.detect_cli import add_detection_commands
-    from wartel.reports.cli import add_report_commands
-
-    return [add_audit_commands, add_detection_commands, add_report_commands]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
-    return _COMMANDS[args.cmd](args, settings)
+    return COMMANDS[args.cmd](args, settings)
 
 
 if __name__ == "__main__":
-    # Run as `python -m wartel.cli`, this file is `__main__`, while the areas' subcommands register into
-    # the `wartel.cli` module they import: dispatch through that one, or `audit verify` is a KeyError.
-    from wartel.cli import main as registered_main
-
-    sys.exit(registered_main())
+    sys.exit(main())

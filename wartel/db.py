@@ -7,14 +7,17 @@ import json
 import logging
 import os
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 
 from wartel.config import Settings
+
+T = TypeVar("T")
 
 APP_ROLE = "wartel_app"
 DATABASE_NAME = "wartel"
@@ -204,3 +207,24 @@ async def acquire(pool: asyncpg.Pool, wait_s: float) -> AsyncIterator[asyncpg.Co
             # terminated that connection and the pool replaces it. The request's own outcome stands (its
             # transaction committed or rolled back before this point), so this must not turn into a 500.
             logging.getLogger("wartel.db").warning("pooled connection dropped on release: %s", type(exc).__name__)
+
+
+# PostgreSQL rolled the whole transaction back (two changes locking the same rows in opposite orders, or a
+# serialization failure): nothing of it stands, so running it again from the start is safe.
+RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+TX_ATTEMPTS = 3
+
+
+async def in_transaction(conn: asyncpg.Connection, body: Callable[[], Awaitable[T]], *, write: bool = True) -> T:
+    """Run ``body`` in one transaction (when ``write``), again from the start after a deadlock or a
+    serialization failure, at most :data:`TX_ATTEMPTS` times. Both faces (API endpoints and page actions)
+    call this, so a page action survives the same races as the API call it mirrors."""
+    for attempt in range(1, TX_ATTEMPTS + 1):
+        try:
+            tx = conn.transaction() if write else contextlib.nullcontext()
+            async with tx:
+                return await body()
+        except RETRYABLE:
+            if not write or attempt == TX_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from wartel.cli import command
+from wartel.commands import command
 from wartel.config import Settings
 
 EXIT_OK, EXIT_USAGE = 0, 2

@@ -15,42 +15,33 @@ from pydantic import Field
 from audit.detection import review
 from audit.detection.catalogue import BY_ID, RULES
 from wartel.api.bookings import AffectedBooking
-from wartel.api.watchlist import cancel_bookings_blocked_by
-from wartel.auth.principal import Principal, require_facility, require_region
+from wartel.auth.principal import Principal, require_region
 from wartel.errors import InvalidInput, NotFound
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, Page, QueryModel, decode_cursor, encode_cursor
+from wartel.scope import Act, roles
+from wartel.usecases import flags as flag_usecase
 
 routes = EndpointTable()
 
-REVIEWERS = ("security", "regional", "admin")
-POLICY_SETTERS = ("regional", "admin")
+REVIEWERS = roles(Act.REVIEW)
+POLICY_SETTERS = roles(Act.SET_POLICY)
 Status = Literal["open", "acknowledged", "confirmed", "dismissed"]
 SubjectType = Literal["inmate", "number", "prefix", "officer", "facility", "region"]
-
-
-async def flag_scope(ctx: Ctx) -> tuple[list[int] | None, list[int] | None]:
-    """(facility_ids, region_ids) the principal may see flags of; (None, None) for admins."""
-    p: Principal = ctx.user
-    if p.role == "admin":
-        return None, None
-    if p.facility_id is not None:
-        return [p.facility_id], []
-    return [], [p.region_id] if p.region_id is not None else []
 
 
 async def narrowed_scope(ctx: Ctx, facility_id: int | None, region_id: int | None
                          ) -> tuple[list[int] | None, list[int] | None]:
     """The principal's scope, narrowed to one facility or region on request (404 if outside it)."""
     if facility_id is not None:
-        await require_facility(ctx.db, ctx.user, facility_id)
+        await ctx.scope.require_facility(ctx.db, facility_id)
         return [facility_id], []
     if region_id is not None:
         await require_region_readable(ctx, region_id)
         if ctx.user.facility_id is not None:
             return [ctx.user.facility_id], []  # facility staff see their own facility's part of the region
         return [], [region_id]
-    return await flag_scope(ctx)
+    return ctx.scope.flag_scope()
 
 
 async def require_region_readable(ctx: Ctx, region_id: int) -> None:
@@ -121,7 +112,7 @@ class ParamsOut(OutModel):
 async def set_rule_params(req: web.Request, ctx: Ctx) -> ParamsOut:
     if ctx.path.rule_id not in BY_ID:
         raise NotFound(f"no rule {ctx.path.rule_id}", code="rule_not_found", field="rule_id")
-    await require_region(ctx.db, ctx.user, ctx.body.region_id)
+    await ctx.scope.require_region(ctx.db, ctx.body.region_id)
     got = await review.set_params(ctx.db, ctx.body.region_id, ctx.path.rule_id, ctx.body.params, ctx.body.enabled,
                                   user_id=ctx.user.user_id, actor=ctx.actor)
     return ParamsOut(rule_id=ctx.path.rule_id, region_id=ctx.body.region_id, **got)
@@ -279,9 +270,7 @@ async def _detail(ctx: Ctx, row: dict[str, Any]) -> FlagDetailOut:
 @routes.get("/api/v1/flags/{flag_id}", summary="A flag with its evidence and review history", tags=["detection"],
             roles=REVIEWERS, path_params=FlagPath, response=FlagDetailOut, errors=(404,))
 async def get_flag(req: web.Request, ctx: Ctx) -> FlagDetailOut:
-    facility_ids, region_ids = await flag_scope(ctx)
-    row = await review.get_flag(ctx.db, ctx.path.flag_id, facility_ids=facility_ids, region_ids=region_ids)
-    return await _detail(ctx, row)
+    return await _detail(ctx, await flag_usecase.get_flag(ctx.db, ctx.scope, ctx.path.flag_id))
 
 
 class ReasonIn(ApiModel):
@@ -305,14 +294,10 @@ class ConfirmIn(ApiModel):
 
 async def _transition(ctx: Ctx, action: review.Action, reason: str | None,
                       watch: dict[str, Any] | None = None) -> FlagDetailOut:
-    facility_ids, region_ids = await flag_scope(ctx)
-    if watch is not None and watch.get("scope") == "national" and not ctx.user.is_admin:
-        raise NotFound("national watchlist is for admins", code="scope_not_found", field="watchlist.scope")
-    row = await review.transition(ctx.db, ctx.path.flag_id, action, user_id=ctx.user.user_id, actor=ctx.actor,
-                                  facility_ids=facility_ids, region_ids=region_ids, reason=reason, watch=watch)
+    row, cancelled = await flag_usecase.review_flag(ctx.db, ctx.scope, ctx.path.flag_id, action, reason=reason,
+                                                    actor=ctx.actor, watch=watch)
     detail = await _detail(ctx, row)
-    if watch is not None and row.get("watchlist_entry_id") is not None:
-        detail.cancelled_bookings = await cancel_bookings_blocked_by(ctx, row["watchlist_entry_id"])
+    detail.cancelled_bookings = [AffectedBooking(**c) for c in cancelled]
     return detail
 
 
@@ -353,7 +338,7 @@ class AssignIn(ApiModel):
 @routes.post("/api/v1/flags/{flag_id}/assign", summary="Assign a flag to a reviewer", tags=["detection"],
              roles=REVIEWERS, path_params=FlagPath, body=AssignIn, response=FlagDetailOut, errors=(404, 422))
 async def assign_flag(req: web.Request, ctx: Ctx) -> FlagDetailOut:
-    facility_ids, region_ids = await flag_scope(ctx)
+    facility_ids, region_ids = ctx.scope.flag_scope()
     flag = await review.get_flag(ctx.db, ctx.path.flag_id, facility_ids=facility_ids, region_ids=region_ids)
     if ctx.body.user_id is not None:
         assignee = await ctx.db.fetchrow(
@@ -375,7 +360,7 @@ class NoteIn(ApiModel):
 @routes.post("/api/v1/flags/{flag_id}/notes", summary="Add a note to a flag", tags=["detection"], roles=REVIEWERS,
              path_params=FlagPath, body=NoteIn, response=FlagEventOut, status=201, errors=(404, 422))
 async def add_flag_note(req: web.Request, ctx: Ctx) -> FlagEventOut:
-    facility_ids, region_ids = await flag_scope(ctx)
+    facility_ids, region_ids = ctx.scope.flag_scope()
     row = await review.add_note(ctx.db, ctx.path.flag_id, ctx.body.note, user_id=ctx.user.user_id, actor=ctx.actor,
                                 facility_ids=facility_ids, region_ids=region_ids)
     return FlagEventOut(**row)

@@ -8,15 +8,14 @@ from aiohttp import web
 from pydantic import Field
 
 from audit.detection import links
-from wartel.auth.principal import require_facility, visible_facility_ids
-from wartel.errors import NotFound
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, QueryModel
 from wartel.registry.phones import normalise_phone
+from wartel.scope import Act, roles
 
 routes = EndpointTable()
 
-REVIEWERS = ("security", "regional", "admin")
+REVIEWERS = roles(Act.REVIEW)
 
 
 class GraphOut(OutModel):
@@ -38,7 +37,7 @@ class NumberIn(ApiModel):
              tags=["detection"], roles=REVIEWERS, body=NumberIn, response=GraphOut, write=False, errors=(422,))
 async def number_graph(req: web.Request, ctx: Ctx) -> GraphOut:
     e164 = normalise_phone(ctx.body.number, field="number")
-    visible = await visible_facility_ids(ctx.db, ctx.user)
+    visible = ctx.scope.facility_ids
     return GraphOut(**await links.number_links(ctx.db, e164, visible_facility_ids=visible, days=ctx.body.days))
 
 
@@ -54,10 +53,7 @@ class DaysQuery(QueryModel):
             tags=["detection"], roles=REVIEWERS, path_params=InmatePath, query=DaysQuery, response=GraphOut,
             errors=(404,))
 async def inmate_graph(req: web.Request, ctx: Ctx) -> GraphOut:
-    facility_id = await ctx.db.fetchval("SELECT current_facility_id FROM inmates WHERE id = $1", ctx.path.inmate_id)
-    if facility_id is None:
-        raise NotFound("inmate not found", code="inmate_not_found", field="inmate_id")
-    await require_facility(ctx.db, ctx.user, facility_id)
-    visible = await visible_facility_ids(ctx.db, ctx.user)
+    await ctx.scope.require_inmate(ctx.db, ctx.path.inmate_id)
+    visible = ctx.scope.facility_ids
     return GraphOut(**await links.inmate_links(ctx.db, ctx.path.inmate_id, visible_facility_ids=visible,
                                                days=ctx.query.days))

@@ -9,7 +9,6 @@ from aiohttp import web
 from pydantic import Field
 
 from schedules import policy as domain
-from wartel.auth.principal import require_facility, require_region, visible_facility_ids
 from wartel.errors import NotFound
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, QueryModel
@@ -92,7 +91,7 @@ def _out(p: domain.PolicyVersion) -> PolicyOut:
 @routes.get("/api/v1/call-policies", summary="Current call rights policies you can see", tags=TAGS,
             response=PolicyList)
 async def list_policies(req: web.Request, ctx: Ctx) -> PolicyList:
-    facilities = await visible_facility_ids(ctx.db, ctx.user)
+    facilities = ctx.scope.facility_ids
     regions: list[int] | None = None
     if facilities is not None:
         regions = [r["region_id"] for r in await ctx.db.fetch(
@@ -113,9 +112,9 @@ async def set_policy(req: web.Request, ctx: Ctx) -> PolicyOut:
         raise NotFound("only the national office sets the national policy", code="policy_scope_forbidden",
                        field="scope")
     if b.region_id is not None:
-        await require_region(ctx.db, ctx.user, b.region_id)
+        await ctx.scope.require_region(ctx.db, b.region_id)
     if b.facility_id is not None:
-        await require_facility(ctx.db, ctx.user, b.facility_id)
+        await ctx.scope.require_facility(ctx.db, b.facility_id)
     settings = domain.PolicySettings(
         period=b.period, calls_allowed=b.calls_allowed, max_minutes=b.max_minutes,
         min_lead_minutes=b.min_lead_minutes, max_days_ahead=b.max_days_ahead,
@@ -130,7 +129,7 @@ async def set_policy(req: web.Request, ctx: Ctx) -> PolicyOut:
 async def _visible(ctx: Ctx, p: domain.PolicyVersion) -> bool:
     if ctx.user.is_admin or p.scope == "national":
         return True
-    facilities = await visible_facility_ids(ctx.db, ctx.user) or []
+    facilities = ctx.scope.facility_ids or []
     if p.scope == "facility":
         return p.facility_id in facilities
     regions = {r["region_id"] for r in await ctx.db.fetch(
@@ -151,6 +150,6 @@ async def policy_versions(req: web.Request, ctx: Ctx) -> PolicyList:
             summary="The policy that applies at a facility to a risk level and allowance", tags=TAGS,
             path_params=FacilityPath, query=EffectiveQuery, response=PolicyOut, errors=(404,))
 async def effective_policy(req: web.Request, ctx: Ctx) -> PolicyOut:
-    await require_facility(ctx.db, ctx.user, ctx.path.facility_id)
+    await ctx.scope.require_facility(ctx.db, ctx.path.facility_id)
     return _out(await domain.resolve_policy(ctx.db, ctx.path.facility_id, ctx.query.risk_level,
                                             ctx.query.allowance))

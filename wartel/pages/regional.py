@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import ValidationError
 
-from wartel.auth.principal import require_region
 from wartel.errors import InvalidInput
 from wartel.pages.framework import PageCtx, add_nav, page
 from wartel.reports.archive import stored_months
@@ -52,7 +51,7 @@ async def _chosen_region(pc: PageCtx, regions: list[dict]) -> int | None:
     if raw:
         if not raw.isdigit():
             raise InvalidInput("region_id must be a number", code="validation_failed", field="region_id")
-        await require_region(pc.conn, pc.user, int(raw))
+        await pc.scope.require_region(pc.conn, int(raw))
         return int(raw)
     return regions[0]["id"] if regions else None
 
