@@ -40,6 +40,7 @@ class Act(StrEnum):
     MANAGE_USERS = "manage_users"  # create users (admins any; the regional office its region's staff)
     REPORT = "report"  # regional compliance reports
     ARCHIVE = "archive"  # the stored monthly reports
+    ORGANISE = "organise"  # create regions and facilities (the national administration)
 
 
 EVERYONE: frozenset[str] = frozenset({"officer", "security", "regional", "admin"})
@@ -60,6 +61,7 @@ ROLES: Mapping[Act, frozenset[str]] = {
     Act.MANAGE_USERS: frozenset({"regional", "admin"}),
     Act.REPORT: frozenset({"security", "regional", "admin"}),
     Act.ARCHIVE: frozenset({"regional", "admin"}),
+    Act.ORGANISE: frozenset({"admin"}),
 }
 
 

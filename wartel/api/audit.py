@@ -34,9 +34,10 @@ from wartel.auth.principal import Principal, facility_in_scope, region_in_scope,
 from wartel.errors import InvalidInput
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, Page, QueryModel, decode_cursor, encode_cursor
+from wartel.scope import Act, roles
 
 routes = EndpointTable()
-READERS = ("security", "regional", "admin")
+READERS = roles(Act.AUDIT)
 TAGS = ["audit"]
 _LOG_KEY = r"^(facility-[0-9]{1,18}|region-[0-9]{1,18}|national)$"
 

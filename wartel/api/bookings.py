@@ -16,10 +16,11 @@ from wartel.errors import Unprocessable
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, Page, QueryModel, decode_cursor, encode_cursor
 from wartel.http.problems import register_constraint
+from wartel.scope import Act, roles
 
 routes = EndpointTable()
 TAGS = ["bookings"]
-BOOKERS = ("officer", "security", "admin")
+BOOKERS = roles(Act.BOOK)
 
 # Backstops: the domain maps these itself; a path that forgets still answers precisely, never a 500.
 register_constraint("booking_booth_no_overlap", "slot_taken", 409, "starts_at")

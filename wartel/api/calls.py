@@ -12,10 +12,11 @@ from schedules import calls as domain
 from wartel.api.bookings import BookingOut, BookingPath
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel
+from wartel.scope import Act, roles
 
 routes = EndpointTable()
 TAGS = ["calls"]
-SUPERVISORS = ("officer", "security", "admin")
+SUPERVISORS = roles(Act.BOOK)
 
 
 class CallOut(OutModel):

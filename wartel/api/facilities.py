@@ -13,14 +13,15 @@ from wartel.api.bookings import AffectedBooking, facility_cancellations
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, QueryModel
 from wartel.registry import facilities, hours
+from wartel.scope import Act, roles
 
 routes = EndpointTable()
 
 FacilityKind = Literal["lapas", "rutan", "lpka", "lapas_perempuan", "bapas"]
 FacilityClass = Literal["I", "IIA", "IIB", "III"]
 TimeZone = Literal["Asia/Jakarta", "Asia/Pontianak", "Asia/Makassar", "Asia/Jayapura"]
-EVERYONE = ("officer", "security", "regional", "admin")
-POLICY = ("regional", "admin")
+EVERYONE = roles(Act.READ)
+POLICY = roles(Act.SET_POLICY)
 
 
 class FacilityIn(ApiModel):
@@ -81,7 +82,7 @@ async def list_facilities(req: web.Request, ctx: Ctx) -> list[FacilityOut]:
     return [_facility(r) for r in rows]
 
 
-@routes.post("/api/v1/facilities", summary="Create a facility", tags=["registry"], roles=["admin"],
+@routes.post("/api/v1/facilities", summary="Create a facility", tags=["registry"], roles=roles(Act.ORGANISE),
              body=FacilityIn, response=FacilityOut, status=201, errors=(404, 409))
 async def create_facility(req: web.Request, ctx: Ctx) -> FacilityOut:
     data = ctx.body.model_dump()

@@ -17,6 +17,7 @@ from schedules import kiosk as domain
 from wartel import keys
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel
+from wartel.scope import Act, roles
 
 routes = EndpointTable()
 TAGS = ["kiosk"]
@@ -86,7 +87,7 @@ class EventOut(OutModel):
     booking_status: str | None
 
 
-DEVICE_ADMINS = ("officer", "security", "admin")
+DEVICE_ADMINS = roles(Act.BOOK)
 
 
 @routes.post("/api/v1/facilities/{facility_id}/booths/{booth_id}/devices",

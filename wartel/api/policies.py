@@ -12,10 +12,11 @@ from schedules import policy as domain
 from wartel.errors import NotFound
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, QueryModel
+from wartel.scope import Act, roles
 
 routes = EndpointTable()
 TAGS = ["call-policies"]
-SETTERS = ("regional", "admin")
+SETTERS = roles(Act.SET_POLICY)
 
 Allowance = Literal["family", "legal"]
 RiskLevel = Literal["low", "medium", "high"]

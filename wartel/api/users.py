@@ -14,10 +14,11 @@ from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, Page, QueryModel, decode_cursor, encode_cursor
 from wartel.http.problems import Problem
 from wartel.registry.phones import normalise_phone
+from wartel.scope import Act, roles
 from wartel.users import UserInput, check_may_create, create_user, list_users
 
 routes = EndpointTable()
-MANAGERS = ("regional", "admin")
+MANAGERS = roles(Act.MANAGE_USERS)
 
 
 class UserIn(ApiModel):

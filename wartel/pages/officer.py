@@ -46,14 +46,17 @@ def setup() -> None:
 
 
 async def _facility_id(pc: PageCtx) -> int:
-    """The user's own facility; regional staff and admins name one of theirs with ?facility_id=."""
+    """The facility named with ?facility_id= (or the form's), if it is in scope (404 otherwise, as the API
+    answers); without one, the user's own facility. Regional staff and admins must name one."""
+    raw = pc.request.query.get("facility_id") or (await pc.request.post()).get("facility_id")
+    if raw:
+        if not str(raw).isdigit():
+            raise InvalidInput("facility_id must be a number", code="validation_failed", field="facility_id")
+        await pc.scope.require_facility(pc.conn, int(raw))
+        return int(raw)
     if pc.user.facility_id is not None:
         return pc.user.facility_id
-    raw = pc.request.query.get("facility_id") or (await pc.request.post()).get("facility_id")
-    if not raw or not str(raw).isdigit():
-        raise InvalidInput("choose a facility", code="validation_failed", field="facility_id")
-    await pc.scope.require_facility(pc.conn, int(raw))
-    return int(raw)
+    raise InvalidInput("choose a facility", code="validation_failed", field="facility_id")
 
 
 def _local_day(tz: str, raw: str | None) -> date:

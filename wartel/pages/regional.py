@@ -21,9 +21,10 @@ from wartel.reports.service import (
     pull_compliance_report,
     pull_stored_report,
 )
+from wartel.scope import Act, roles
 
 routes = web.RouteTableDef()
-DASHBOARD_ROLES = ("regional", "admin", "security")
+DASHBOARD_ROLES = roles(Act.REPORT)
 
 
 def setup() -> None:

@@ -22,6 +22,7 @@ from wartel.usecases import watchlist as watch_usecase
 routes = web.RouteTableDef()
 SECURITY_ROLES = roles(Act.REVIEW)
 BLOCK_ROLES = roles(Act.BLOCK)
+FLAG_ACTIONS = ("acknowledge", "confirm", "dismiss", "reopen")
 
 
 def setup() -> None:
@@ -72,7 +73,7 @@ async def flag_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
 async def flag_action(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     flag_id = int(req.match_info["flag_id"])
     action = req.match_info["action"]
-    if action not in ("acknowledge", "confirm", "dismiss", "reopen"):
+    if action not in FLAG_ACTIONS:
         raise web.HTTPNotFound()
     form = {k: str(v).strip() for k, v in (await req.post()).items()}
     # The page's "watch" choice puts the number on the flag's region's list, the API's default scope.

@@ -20,10 +20,11 @@ from wartel.reports.compliance import DEFAULT_NO_CALL_DAYS, compliance_report
 from wartel.reports.models import ComplianceReport
 from wartel.reports.period import Period, month_period, resolve_period
 from wartel.reports.pulls import record_pull
+from wartel.scope import Act, roles
 
-REPORT_ROLES = ("security", "regional", "admin")
+REPORT_ROLES = roles(Act.REPORT)
 # The monthly archive is the regional office's record; security staff pull live reports instead.
-ARCHIVE_ROLES = ("regional", "admin")
+ARCHIVE_ROLES = roles(Act.ARCHIVE)
 
 
 class ComplianceQuery(QueryModel):
