@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -70,7 +71,6 @@ EXPECTED_BODIES = {
 
 async def derivation_problem(conn: asyncpg.Connection) -> str | None:
     """Why the canonical column can no longer be trusted to follow the row's columns (``None``: it can)."""
-    import hashlib
 
     row = await conn.fetchrow(_GENERATION)
     if row is None or row["attgenerated"] != "s" or _EXPECTED_EXPRESSION not in (row["expression"] or ""):

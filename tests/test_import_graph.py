@@ -122,3 +122,26 @@ def test_package_rules() -> None:
         or (m.startswith("schedules") and d.split(".")[0] == "wartel")
     ]
     assert not broken, "\n".join(broken)
+
+
+def _subclasses(cls: type) -> set[type]:
+    found = set(cls.__subclasses__())
+    for sub in list(found):
+        found |= _subclasses(sub)
+    return found
+
+
+def test_one_not_found_family() -> None:
+    """Every not-found error of the three packages is an ``audit.errors.NotFound``: one family to catch."""
+    import importlib
+
+    from audit.errors import DomainError, NotFound
+
+    for name in sorted(import_graph()):
+        importlib.import_module(name)
+    strays = [
+        f"{c.__module__}.{c.__qualname__}"
+        for c in _subclasses(DomainError)
+        if c.problem_kind == "not_found" and not issubclass(c, NotFound)
+    ]
+    assert not strays, f"not-found errors outside the audit.errors.NotFound family: {strays}"

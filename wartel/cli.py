@@ -9,10 +9,15 @@ import os
 import sys
 from typing import Any
 
+from audit import Actor
+from wartel import migrations
 from wartel.audit_cli import add_audit_commands
 from wartel.commands import COMMANDS, command, owner_conn
 from wartel.config import Settings
+from wartel.db import connect, ensure_target_database, resolve_target, stop_embedded
+from wartel.demo import load_demo
 from wartel.detect_cli import add_detection_commands
+from wartel.errors import DomainError
 from wartel.logging import configure_logging
 from wartel.reports.cli import add_report_commands
 
@@ -23,8 +28,6 @@ def _run(coro: Any) -> Any:
 
 @command("serve")
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from wartel.db import resolve_target
-
     if args.host:
         settings = settings.model_copy(update={"host": args.host})
     if args.port:
@@ -32,15 +35,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     target = resolve_target(settings)
 
     async def prepare() -> list[str]:
-        from wartel import migrations
-        from wartel.db import connect, ensure_target_database
-
         await ensure_target_database(target)
         conn = await connect(target.owner_dsn)
         try:
             await migrations.migrate(conn)
             if settings.demo:
-                from wartel.demo import load_demo
 
                 return await load_demo(conn)
             return []
@@ -120,8 +119,6 @@ def _serve_process(settings: Settings, target: Any, *, reuse_port: bool, parent:
 
 @command("migrate")
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from wartel import migrations
-
     async def go() -> int:
         _, conn = await owner_conn(settings)
         try:
@@ -143,9 +140,6 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("demo")
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from wartel import migrations
-    from wartel.demo import load_demo
-
     async def go() -> int:
         _, conn = await owner_conn(settings)
         try:
@@ -161,7 +155,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("user create")
 def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
-    from wartel.errors import DomainError
+    # Imported here: argon2 takes most of a second to load, and no other command needs it.
     from wartel.users import UserInput, create_user
 
     password = args.password or getpass.getpass("Password: ")
@@ -185,7 +179,7 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("token create")
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
-    from audit import Actor
+    # Imported here: the credentials module loads argon2 (most of a second), which no other command needs.
     from wartel.auth.credentials import create_api_token
 
     async def go() -> int:
@@ -206,8 +200,6 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("db stop")
 def cmd_db_stop(args: argparse.Namespace, settings: Settings) -> int:
-    from wartel.db import stop_embedded
-
     print("stopped" if stop_embedded(settings.data_dir) else "not running")
     return 0
 

