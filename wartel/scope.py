@@ -19,6 +19,7 @@ from typing import Literal
 
 import asyncpg
 
+from audit import LogRef
 from wartel.auth.principal import Principal
 from wartel.errors import Forbidden, NotFound
 
@@ -149,6 +150,46 @@ class Scope:
         if self.own_facility_id is not None:
             return [self.own_facility_id], []
         return [], [self.own_region_id] if self.own_region_id is not None else []
+
+    async def require_region_readable(self, conn: asyncpg.Connection, region_id: int) -> None:
+        """A region whose figures the caller may read: regional staff their own, facility staff the region of
+        their facility, admins any; otherwise 404 ``region_not_found``."""
+        if self.own_facility_id is not None and await self.home_region_id(conn) == region_id:
+            return
+        await self.require_region(conn, region_id)
+
+    async def region_ids_in_view(self, conn: asyncpg.Connection) -> list[int] | None:
+        """The regions of the facilities in view, and the caller's own; ``None`` for the whole country."""
+        if self.facility_ids is None:
+            return None
+        rows = await conn.fetch(
+            "SELECT DISTINCT region_id FROM facilities WHERE id = ANY($1::bigint[])", self.facility_ids
+        )
+        regions = {r["region_id"] for r in rows}
+        if self.own_region_id is not None:
+            regions.add(self.own_region_id)
+        return sorted(regions)
+
+    def visible_logs(self) -> list[LogRef] | None:
+        """The audit logs in view: every facility's in scope, and a regional user's region log; ``None`` for
+        all of them (admins, who alone also read the national log)."""
+        if self.facility_ids is None:
+            return None
+        logs = [LogRef.facility(f) for f in self.facility_ids]
+        if self.own_region_id is not None:
+            logs.append(LogRef.region(self.own_region_id))
+        return logs
+
+    async def sees_log(self, conn: asyncpg.Connection, log: LogRef) -> bool:
+        """Whether one audit log (which may not exist yet) is in view."""
+        if log.scope == "facility":
+            if self.facility_ids is None:
+                return bool(await conn.fetchval("SELECT true FROM facilities WHERE id = $1", log.scope_id))
+            return self.sees(log.scope_id)
+        if log.scope == "region":
+            mine = self.is_national or self.own_region_id == log.scope_id
+            return mine and bool(await conn.fetchval("SELECT true FROM regions WHERE id = $1", log.scope_id))
+        return self.is_national
 
     async def home_region_id(self, conn: asyncpg.Connection) -> int | None:
         """The region the caller works in (a facility user's facility's region); ``None`` for admins."""

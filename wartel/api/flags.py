@@ -15,7 +15,6 @@ from pydantic import Field
 from audit.detection import review
 from audit.detection.catalogue import BY_ID, RULES
 from wartel.api.bookings import AffectedBooking
-from wartel.auth.principal import Principal, require_region
 from wartel.errors import InvalidInput, NotFound
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, Page, QueryModel, decode_cursor, encode_cursor
@@ -37,21 +36,11 @@ async def narrowed_scope(ctx: Ctx, facility_id: int | None, region_id: int | Non
         await ctx.scope.require_facility(ctx.db, facility_id)
         return [facility_id], []
     if region_id is not None:
-        await require_region_readable(ctx, region_id)
+        await ctx.scope.require_region_readable(ctx.db, region_id)
         if ctx.user.facility_id is not None:
             return [ctx.user.facility_id], []  # facility staff see their own facility's part of the region
         return [], [region_id]
     return ctx.scope.flag_scope()
-
-
-async def require_region_readable(ctx: Ctx, region_id: int) -> None:
-    """Regional principals read their region; facility-scoped staff read the region of their facility."""
-    p: Principal = ctx.user
-    if p.facility_id is not None:
-        own = await ctx.db.fetchval("SELECT region_id FROM facilities WHERE id = $1", p.facility_id)
-        if own == region_id:
-            return
-    await require_region(ctx.db, p, region_id)
 
 
 class RuleOut(OutModel):
@@ -79,7 +68,7 @@ class RulesQuery(QueryModel):
 async def list_rules(req: web.Request, ctx: Ctx) -> list[RuleOut]:
     effective = None
     if ctx.query.region_id is not None:
-        await require_region_readable(ctx, ctx.query.region_id)
+        await ctx.scope.require_region_readable(ctx.db, ctx.query.region_id)
         effective = await review.effective_params(ctx.db, ctx.query.region_id)
     out = []
     for rule in RULES:
@@ -338,18 +327,7 @@ class AssignIn(ApiModel):
 @routes.post("/api/v1/flags/{flag_id}/assign", summary="Assign a flag to a reviewer", tags=["detection"],
              roles=REVIEWERS, path_params=FlagPath, body=AssignIn, response=FlagDetailOut, errors=(404, 422))
 async def assign_flag(req: web.Request, ctx: Ctx) -> FlagDetailOut:
-    facility_ids, region_ids = ctx.scope.flag_scope()
-    flag = await review.get_flag(ctx.db, ctx.path.flag_id, facility_ids=facility_ids, region_ids=region_ids)
-    if ctx.body.user_id is not None:
-        assignee = await ctx.db.fetchrow(
-            "SELECT role, scope_facility_id, scope_region_id, active FROM users WHERE id = $1", ctx.body.user_id)
-        fits = assignee is not None and assignee["active"] and assignee["role"] in REVIEWERS and (
-            assignee["role"] == "admin" or assignee["scope_region_id"] == flag["region_id"]
-            or assignee["scope_facility_id"] in flag["facility_ids"])
-        if not fits:
-            raise NotFound("no reviewer with that id can see this flag", code="assignee_not_found", field="user_id")
-    row = await review.assign(ctx.db, ctx.path.flag_id, ctx.body.user_id, user_id=ctx.user.user_id, actor=ctx.actor,
-                              facility_ids=facility_ids, region_ids=region_ids)
+    row = await flag_usecase.assign_flag(ctx.db, ctx.scope, ctx.path.flag_id, ctx.body.user_id, actor=ctx.actor)
     return await _detail(ctx, row)
 
 

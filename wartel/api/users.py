@@ -15,6 +15,7 @@ from wartel.http.models import ApiModel, OutModel, Page, QueryModel, decode_curs
 from wartel.http.problems import Problem
 from wartel.registry.phones import normalise_phone
 from wartel.scope import Act, roles
+from wartel.usecases import directory
 from wartel.users import UserInput, check_may_create, create_user, list_users
 
 routes = EndpointTable()
@@ -69,7 +70,5 @@ async def users_create(req: web.Request, ctx: Ctx) -> UserOut:
     user_id = await create_user(ctx.db, UserInput(
         username=b.username, full_name=b.full_name, role=b.role, password=b.password, facility_id=b.facility_id,
         region_id=b.region_id, phone_e164=phone), actor=ctx.actor)
-    row = await ctx.db.fetchrow(
-        "SELECT id, username, full_name, role, scope_facility_id, scope_region_id, active, created_at"
-        " FROM users WHERE id = $1", user_id)
+    row = await directory.user_row(ctx.db, user_id)
     return UserOut.model_validate(dict(row))

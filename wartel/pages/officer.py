@@ -23,6 +23,7 @@ from wartel.pages.framework import PageCtx, add_nav, attempt, page, redirect
 from wartel.registry import contacts as contact_registry
 from wartel.registry import inmates as inmate_registry
 from wartel.scope import Act, roles
+from wartel.usecases import directory
 from wartel.usecases import sanctions as sanction_usecase
 
 routes = web.RouteTableDef()
@@ -81,15 +82,13 @@ async def _board_page(pc: PageCtx, *, status: int = 200, error: dict[str, Any] |
     since, until = _day_bounds(day, facility.time_zone)
     board = await facility_board(pc.conn, fid, next_per_booth=6)
     day_bookings = await bookings.list_bookings(pc.conn, facility_ids=[fid], since=since, until=until, limit=500)
-    names = {r["id"]: r for r in await pc.conn.fetch(
-        "SELECT id, full_name, registration_no FROM inmates WHERE id = ANY($1::bigint[])",
-        list({b["inmate_id"] for b in day_bookings}))}
+    names = await directory.inmate_labels(pc.conn, list({b["inmate_id"] for b in day_bookings}))
     live = {c["booking_id"]: c for c in board["calls"]}
     by_booth: dict[int, list[dict[str, Any]]] = {}
     for b in day_bookings:
         by_booth.setdefault(b["booth_id"], []).append({**b, "inmate": names.get(b["inmate_id"]),
                                                        "call": live.get(b["booking_id"])})
-    name = await pc.conn.fetchval("SELECT name FROM facilities WHERE id = $1", fid)
+    name = await directory.facility_name(pc.conn, fid)
     msg = pc.request.query.get("msg")
     return pc.render("officer/board.html", status=status, error=error, facility_id=fid, facility_name=name,
                      tz=facility.time_zone, day=day, board=board, by_booth=by_booth,
@@ -100,9 +99,7 @@ async def _board_page(pc: PageCtx, *, status: int = 200, error: dict[str, Any] |
 
 async def _choose_facility(pc: PageCtx) -> web.Response:
     """Regional staff and admins work at no one facility: pick one of theirs first (officers never see this)."""
-    rows = await pc.conn.fetch(
-        "SELECT f.id, f.code, f.name, r.name AS region FROM facilities f JOIN regions r ON r.id = f.region_id"
-        " WHERE $1::bigint[] IS NULL OR f.id = ANY($1::bigint[]) ORDER BY r.code, f.code", pc.scope.facility_ids)
+    rows = await directory.facilities_in_view(pc.conn, pc.scope)
     return pc.render("officer/choose_facility.html", facilities=rows, target=pc.request.path)
 
 

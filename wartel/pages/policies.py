@@ -11,6 +11,8 @@ from wartel.api.policies import PolicySettingsModel
 from wartel.errors import InvalidInput
 from wartel.pages.framework import PageCtx, add_nav, attempt, page, redirect
 from wartel.scope import Act, roles
+from wartel.usecases import directory
+from wartel.usecases import policies as policy_usecase
 
 routes = web.RouteTableDef()
 POLICY_ROLES = roles(Act.SET_POLICY)
@@ -32,8 +34,7 @@ async def _region_id(pc: PageCtx, raw: str | None) -> int:
 
 async def _page(pc: PageCtx, region_id: int, *, status: int = 200, error: dict[str, Any] | None = None,
                 form: dict[str, str] | None = None) -> web.Response:
-    facilities = await pc.conn.fetch("SELECT id, code, name FROM facilities WHERE region_id = $1 ORDER BY code",
-                                     region_id)
+    facilities = await directory.facilities_in_view(pc.conn, pc.scope, region_id=region_id)
     current = await policies.list_policies(pc.conn, region_ids=[region_id], facility_ids=[f["id"] for f in facilities])
     codes = {f["id"]: f["code"] for f in facilities}
     msg = pc.request.query.get("msg")
@@ -66,16 +67,13 @@ async def policy_set(req: web.Request, pc: PageCtx) -> web.StreamResponse:
             "booth_kinds": [str(k) for k in raw.getall("booth_kinds", [])]})
         if form.get("allowance") not in ("family", "legal"):
             raise InvalidInput("choose an allowance", code="validation_failed", field="allowance")
-        facility_id = None
-        if target.startswith("f:") and target[2:].isdigit():
-            facility_id = int(target[2:])
-            await pc.scope.require_facility(pc.conn, facility_id)
+        facility_id = int(target[2:]) if target.startswith("f:") and target[2:].isdigit() else None
         settings = policies.PolicySettings(**{**parsed.model_dump(), "booth_kinds": tuple(parsed.booth_kinds)})
-        return await policies.set_policy(
-            pc.conn, scope="facility" if facility_id else "region", region_id=None if facility_id else region_id,
-            facility_id=facility_id, risk_level=form.get("risk_level") or None,
-            allowance=form["allowance"], settings=settings, note=form.get("note") or None,  # type: ignore[arg-type]
-            user_id=pc.user.user_id, actor=pc.actor)
+        return await policy_usecase.set_policy(
+            pc.conn, pc.scope, level="facility" if facility_id else "region",
+            region_id=None if facility_id else region_id, facility_id=facility_id,
+            risk_level=form.get("risk_level") or None, allowance=form["allowance"],  # type: ignore[arg-type]
+            settings=settings, note=form.get("note") or None, actor=pc.actor)
 
     _, error = await attempt(pc, step, labels="page.policies.")
     if error is not None:

@@ -23,6 +23,7 @@ from wartel.reports.service import (
     pull_stored_report,
 )
 from wartel.scope import Act, roles
+from wartel.usecases import directory
 
 routes = web.RouteTableDef()
 DASHBOARD_ROLES = roles(Act.REPORT)
@@ -40,12 +41,7 @@ def _today_wib() -> datetime:
 
 
 async def _regions_for(pc: PageCtx) -> list[dict]:
-    if pc.user.is_admin:
-        return [dict(r) for r in await pc.conn.fetch("SELECT id, code, name FROM regions ORDER BY code")]
-    if pc.user.region_id is None:
-        return []
-    row = await pc.conn.fetchrow("SELECT id, code, name FROM regions WHERE id = $1", pc.user.region_id)
-    return [dict(row)] if row else []
+    return await directory.regions_in_view(pc.conn, pc.scope)
 
 
 async def _chosen_region(pc: PageCtx, regions: list[dict]) -> int | None:
@@ -73,8 +69,8 @@ async def dashboard(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     this_month = month_period(f"{today:%Y-%m}")
     to_date = Period(this_month.start, today, this_month.label)
     report = await compliance_report(pc.conn, period=to_date, region_id=region_id)
-    region = next((r for r in regions if r["id"] == region_id), None) or dict(
-        await pc.conn.fetchrow("SELECT id, code, name FROM regions WHERE id = $1", region_id))
+    # _chosen_region required the region to be in view, and regions_in_view lists every region in view.
+    region = next(r for r in regions if r["id"] == region_id)
     stored = await stored_months(pc.conn, region_id)
     return pc.render("regional/dashboard.html", regions=regions, region=region, report=report,
                      charts=report_charts(report, pc.language), stored=stored, this_month=this_month,
@@ -89,12 +85,7 @@ async def reports_index(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     region_id = None
     if pc.user.facility_id is None:
         region_id = await _chosen_region(pc, regions)
-    if region_id is not None:
-        facilities = await pc.conn.fetch(
-            "SELECT id, code, name FROM facilities WHERE region_id = $1 ORDER BY code", region_id)
-    else:
-        facilities = await pc.conn.fetch("SELECT id, code, name FROM facilities WHERE id = $1",
-                                         pc.user.facility_id)
+    facilities = await directory.facilities_in_view(pc.conn, pc.scope, region_id=region_id)
     stored = (await stored_months(pc.conn, region_id)
               if region_id is not None and pc.user.role in ARCHIVE_ROLES else [])
     today = _today_wib().date()

@@ -8,14 +8,15 @@ from typing import Any
 
 from aiohttp import web
 
-from audit import LogRef, verification_status
+from audit import verification_status
 from audit.detection import links, review
-from audit.search import EntryFilter, log_ids_of, search_entries
+from audit.search import EntryFilter, search_entries
 from wartel.errors import InvalidInput
 from wartel.pages.framework import PageCtx, add_nav, attempt, page, redirect
 from wartel.pages.graph import link_svg
 from wartel.registry.phones import normalise_phone
 from wartel.scope import Act, roles
+from wartel.usecases import directory
 from wartel.usecases import flags as flag_usecase
 from wartel.usecases import watchlist as watch_usecase
 
@@ -46,9 +47,7 @@ async def _flag_page(pc: PageCtx, flag_id: int, *, status: int = 200,
                      error: dict[str, Any] | None = None) -> web.Response:
     flag = await flag_usecase.get_flag(pc.conn, pc.scope, flag_id)
     history = await review.flag_history(pc.conn, flag_id)
-    names = {r["id"]: r["username"] for r in await pc.conn.fetch(
-        "SELECT id, username FROM users WHERE id = ANY($1::bigint[])",
-        [h["actor_id"] for h in history if h["actor_id"]])}
+    names = await directory.usernames(pc.conn, [h["actor_id"] for h in history if h["actor_id"]])
     evidence = flag["evidence"] if isinstance(flag["evidence"], dict) else json.loads(flag["evidence"])
     link = None
     if flag["subject_type"] == "number":
@@ -116,16 +115,6 @@ async def links_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
                      subject=subject)
 
 
-async def _visible_logs(pc: PageCtx) -> list[LogRef] | None:
-    facilities = pc.scope.facility_ids
-    if facilities is None:
-        return None
-    logs = [LogRef.facility(f) for f in facilities]
-    if pc.user.facility_id is None and pc.user.region_id is not None:
-        logs.append(LogRef.region(pc.user.region_id))
-    return logs
-
-
 @routes.get("/security/audit", name="page_audit")
 @page(*roles(Act.AUDIT))
 async def audit_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
@@ -135,21 +124,12 @@ async def audit_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
         days = int(q["days"] or 7)
     except ValueError as exc:
         raise InvalidInput("days must be a number", code="validation_failed", field="days") from exc
-    logs = await _visible_logs(pc)
-    log_ids = None if logs is None else await log_ids_of(pc.conn, logs)
+    log_ids, rows, checkpoints = await directory.audit_logs_in_view(pc.conn, pc.scope)
     flt = EntryFilter(actor_id=q["actor_id"] or None, subject_type=q["subject_type"] or None,
                       subject_id=q["subject_id"] or None, action=q["action"] or None,
                       since=datetime.now(UTC) - timedelta(days=max(1, min(days, 366))))
     entries = await search_entries(pc.conn, log_ids, flt, limit=100)
-    rows = await pc.conn.fetch(
-        "SELECT l.log_id, l.scope, l.scope_id, l.size, f.code AS facility_code, r.code AS region_code"
-        " FROM audit.logs l LEFT JOIN facilities f ON l.scope = 'facility' AND f.id = l.scope_id"
-        " LEFT JOIN regions r ON l.scope = 'region' AND r.id = l.scope_id"
-        " WHERE $1::bigint[] IS NULL OR l.log_id = ANY($1::bigint[]) ORDER BY l.scope, l.scope_id", log_ids)
     status = await verification_status(pc.conn, [r["log_id"] for r in rows])
-    checkpoints = {r["log_id"]: r for r in await pc.conn.fetch(
-        "SELECT DISTINCT ON (log_id) log_id, size, signed_at FROM audit.checkpoints"
-        " WHERE log_id = ANY($1::bigint[]) ORDER BY log_id, size DESC", [r["log_id"] for r in rows])}
     names = {r["log_id"]: r for r in rows}
     return pc.render("security/audit.html", q=q, days=days, entries=entries, logs=rows, verified=status,
                      checkpoints=checkpoints, names=names)
