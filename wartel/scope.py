@@ -231,3 +231,19 @@ async def build_scope(conn: asyncpg.Connection, principal: Principal) -> Scope:
         return Scope(principal, [principal.facility_id])
     rows = await conn.fetch("SELECT id FROM facilities WHERE region_id = $1 ORDER BY id", principal.region_id)
     return Scope(principal, [r["id"] for r in rows])
+
+
+# The same rules for domain functions that take the principal itself (registry, reports): one home, here.
+async def visible_facility_ids(conn: asyncpg.Connection, principal: Principal) -> list[int] | None:
+    """The facilities the principal may see; ``None`` means all of them (admin)."""
+    return (await build_scope(conn, principal)).facility_ids
+
+
+async def require_facility(conn: asyncpg.Connection, principal: Principal, facility_id: int) -> None:
+    """Raise :class:`NotFound` for a facility that does not exist or lies outside the principal's scope."""
+    await (await build_scope(conn, principal)).require_facility(conn, facility_id)
+
+
+async def require_region(conn: asyncpg.Connection, principal: Principal, region_id: int) -> None:
+    """Raise :class:`NotFound` for a region that does not exist or that the principal does not manage."""
+    await Scope(principal, None if principal.role == "admin" else []).require_region(conn, region_id)

@@ -12,7 +12,7 @@ import asyncpg
 from pydantic import Field
 
 from audit import Actor
-from wartel.auth.principal import Principal, require_facility, require_region
+from wartel.auth.principal import Principal
 from wartel.errors import InvalidInput
 from wartel.http.models import QueryModel
 from wartel.reports.archive import stored_report
@@ -20,7 +20,7 @@ from wartel.reports.compliance import DEFAULT_NO_CALL_DAYS, compliance_report
 from wartel.reports.models import ComplianceReport
 from wartel.reports.period import Period, month_period, resolve_period
 from wartel.reports.pulls import record_pull
-from wartel.scope import Act, roles
+from wartel.scope import Act, require_facility, require_region, roles
 
 REPORT_ROLES = roles(Act.REPORT)
 # The monthly archive is the regional office's record; security staff pull live reports instead.
