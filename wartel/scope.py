@@ -28,6 +28,7 @@ class Act(StrEnum):
     """The kinds of act whose role set is a rule of the service."""
 
     READ = "read"  # see the registry, bookings and calls in scope
+    OPERATE = "operate"  # put a booth in or out of service, add a closure (anyone on duty)
     REVOKE_CONTACT = "revoke_contact"  # withdraw a contact (security may, to stop a number at once)
     REGISTER = "register"  # inmates and contacts: register, change, import, transfer, release, verify, reject
     BOOK = "book"  # book, cancel, reschedule; check in, start and end calls; booth devices
@@ -51,6 +52,7 @@ EVERYONE: frozenset[str] = frozenset({"officer", "security", "regional", "admin"
 # security does; officers never see flags (the officer-integrity rules are about them).
 ROLES: Mapping[Act, frozenset[str]] = {
     Act.READ: EVERYONE,
+    Act.OPERATE: EVERYONE,
     Act.REVOKE_CONTACT: EVERYONE,
     Act.REGISTER: frozenset({"officer", "regional", "admin"}),
     Act.BOOK: frozenset({"officer", "security", "admin"}),

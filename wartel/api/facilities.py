@@ -21,6 +21,7 @@ FacilityKind = Literal["lapas", "rutan", "lpka", "lapas_perempuan", "bapas"]
 FacilityClass = Literal["I", "IIA", "IIB", "III"]
 TimeZone = Literal["Asia/Jakarta", "Asia/Pontianak", "Asia/Makassar", "Asia/Jayapura"]
 EVERYONE = roles(Act.READ)
+OPERATORS = roles(Act.OPERATE)
 POLICY = roles(Act.SET_POLICY)
 
 
@@ -154,7 +155,7 @@ async def create_booth(req: web.Request, ctx: Ctx) -> BoothOut:
 
 @routes.put("/api/v1/facilities/{facility_id}/booths/{booth_id}/service",
             summary="Put a booth in or out of service (bookings on it are cancelled by the booking area)",
-            tags=["registry"], roles=EVERYONE, path_params=BoothPath, body=BoothServiceIn, response=BoothOut,
+            tags=["registry"], roles=OPERATORS, path_params=BoothPath, body=BoothServiceIn, response=BoothOut,
             errors=(404,))
 async def set_booth_service(req: web.Request, ctx: Ctx) -> BoothOut:
     await ctx.scope.require_facility(ctx.db, ctx.path.facility_id)
@@ -265,7 +266,7 @@ async def list_closures(req: web.Request, ctx: Ctx) -> list[ClosureOut]:
 
 @routes.post("/api/v1/facilities/{facility_id}/closures",
              summary="Close the kiosk for a while (bookings inside are cancelled by the booking area)",
-             tags=["registry"], roles=EVERYONE, path_params=FacilityPath, body=ClosureIn, response=ClosureOut,
+             tags=["registry"], roles=OPERATORS, path_params=FacilityPath, body=ClosureIn, response=ClosureOut,
              status=201, errors=(404,))
 async def add_closure(req: web.Request, ctx: Ctx) -> ClosureOut:
     await ctx.scope.require_facility(ctx.db, ctx.path.facility_id)
