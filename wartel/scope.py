@@ -193,6 +193,22 @@ class Scope:
             return mine and bool(await conn.fetchval("SELECT true FROM regions WHERE id = $1", log.scope_id))
         return self.is_national
 
+    async def narrowed_flag_scope(
+        self, conn: asyncpg.Connection, facility_id: int | None, region_id: int | None
+    ) -> tuple[list[int] | None, list[int] | None]:
+        """:meth:`flag_scope` narrowed to one facility or region on request (404 if outside the scope)."""
+        if facility_id is not None:
+            await self.require_facility(conn, facility_id)
+            return [facility_id], []
+        if region_id is not None:
+            await self.require_region_readable(conn, region_id)
+            if self.own_facility_id is not None:
+                return [
+                    self.own_facility_id
+                ], []  # facility staff see their own facility's part of the region
+            return [], [region_id]
+        return self.flag_scope()
+
     async def home_region_id(self, conn: asyncpg.Connection) -> int | None:
         """The region the caller works in (a facility user's facility's region); ``None`` for admins."""
         if self.is_national:

@@ -29,20 +29,6 @@ Status = Literal["open", "acknowledged", "confirmed", "dismissed"]
 SubjectType = Literal["inmate", "number", "prefix", "officer", "facility", "region"]
 
 
-async def narrowed_scope(ctx: Ctx, facility_id: int | None, region_id: int | None
-                         ) -> tuple[list[int] | None, list[int] | None]:
-    """The principal's scope, narrowed to one facility or region on request (404 if outside it)."""
-    if facility_id is not None:
-        await ctx.scope.require_facility(ctx.db, facility_id)
-        return [facility_id], []
-    if region_id is not None:
-        await ctx.scope.require_region_readable(ctx.db, region_id)
-        if ctx.user.facility_id is not None:
-            return [ctx.user.facility_id], []  # facility staff see their own facility's part of the region
-        return [], [region_id]
-    return ctx.scope.flag_scope()
-
-
 class RuleOut(OutModel):
     id: str
     version: int
@@ -172,7 +158,7 @@ class FlagsQuery(QueryModel):
             roles=REVIEWERS, query=FlagsQuery, response=Page[FlagOut], errors=(400, 404))
 async def list_flags(req: web.Request, ctx: Ctx) -> Page[FlagOut]:
     q = ctx.query
-    facility_ids, region_ids = await narrowed_scope(ctx, q.facility_id, q.region_id)
+    facility_ids, region_ids = await ctx.scope.narrowed_flag_scope(ctx.db, q.facility_id, q.region_id)
     after = decode_cursor(q.cursor, 2)
     try:
         position = (datetime.fromisoformat(after[0]), int(after[1])) if after else None
@@ -214,7 +200,7 @@ class QueueItemOut(OutModel):
             tags=["detection"], roles=REVIEWERS, query=QueueQuery, response=list[QueueItemOut], errors=(404,))
 async def flag_queue(req: web.Request, ctx: Ctx) -> list[QueueItemOut]:
     q = ctx.query
-    facility_ids, region_ids = await narrowed_scope(ctx, q.facility_id, q.region_id)
+    facility_ids, region_ids = await ctx.scope.narrowed_flag_scope(ctx.db, q.facility_id, q.region_id)
     rows = await review.queue(ctx.db, facility_ids=facility_ids, region_ids=region_ids, days=q.days, limit=q.limit,
                               offset=q.offset)
     return [QueueItemOut(**r) for r in rows]
@@ -239,7 +225,7 @@ class PrecisionOut(OutModel):
 @routes.get("/api/v1/flags/precision", summary="Measured precision per rule (confirmed ÷ reviewed)",
             tags=["detection"], roles=REVIEWERS, query=PrecisionQuery, response=list[PrecisionOut], errors=(404,))
 async def rule_precision(req: web.Request, ctx: Ctx) -> list[PrecisionOut]:
-    facility_ids, region_ids = await narrowed_scope(ctx, ctx.query.facility_id, ctx.query.region_id)
+    facility_ids, region_ids = await ctx.scope.narrowed_flag_scope(ctx.db, ctx.query.facility_id, ctx.query.region_id)
     return [PrecisionOut(**r) for r in await review.precision(ctx.db, facility_ids=facility_ids,
                                                                region_ids=region_ids)]
 

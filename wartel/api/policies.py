@@ -116,7 +116,7 @@ async def set_policy(req: web.Request, ctx: Ctx) -> PolicyOut:
 
 
 async def _visible(ctx: Ctx, p: domain.PolicyVersion) -> bool:
-    if ctx.user.is_admin or p.scope == "national":
+    if ctx.scope.is_national or p.scope == "national":
         return True
     if p.scope == "facility":
         return ctx.scope.sees(p.facility_id)

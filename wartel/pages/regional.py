@@ -87,7 +87,7 @@ async def reports_index(req: web.Request, pc: PageCtx) -> web.StreamResponse:
         region_id = await _chosen_region(pc, regions)
     facilities = await directory.facilities_in_view(pc.conn, pc.scope, region_id=region_id)
     stored = (await stored_months(pc.conn, region_id)
-              if region_id is not None and pc.user.role in ARCHIVE_ROLES else [])
+              if region_id is not None and pc.scope.may(Act.ARCHIVE) else [])
     today = _today_wib().date()
     return pc.render("reports/index.html", regions=regions, region_id=region_id, facilities=facilities,
                      stored=stored, default_month=f"{previous_month(today).start:%Y-%m}",
