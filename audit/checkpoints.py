@@ -14,6 +14,7 @@ from audit.entries import verified_leaves
 from audit.errors import (
     CheckpointNotFound,
     EntryNotFound,
+    ExportInvalid,
     HistoryRewritten,
     KeyAlreadyRetired,
     LogNotFound,
@@ -324,7 +325,6 @@ def export_document(checkpoints: list[Checkpoint], key: SigningKey | None, keys:
 
 def read_export_document(doc: Any) -> tuple[list[Checkpoint], dict[str, bytes]]:
     """Checkpoints and public keys of an exported document (as produced by :func:`export_document`)."""
-    from audit.errors import ExportInvalid
 
     try:
         if doc.get("format") != EXPORT_FORMAT:

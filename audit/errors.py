@@ -22,22 +22,27 @@ class DomainError(Exception):
         self.extra = extra
 
 
+class NotFound(DomainError):
+    """The one not-found family: the thing does not exist, or lies outside the caller's scope (we never say
+    which). Every package's not-found errors derive from it, so ``except NotFound`` catches them all."""
+
+    problem_kind: ClassVar[str] = "not_found"
+    default_code: ClassVar[str] = "not_found"
+
+
 class AuditError(DomainError):
     default_code: ClassVar[str] = "audit_error"
 
 
-class LogNotFound(AuditError):
-    problem_kind = "not_found"
+class LogNotFound(AuditError, NotFound):
     default_code = "audit_log_not_found"
 
 
-class EntryNotFound(AuditError):
-    problem_kind = "not_found"
+class EntryNotFound(AuditError, NotFound):
     default_code = "audit_entry_not_found"
 
 
-class CheckpointNotFound(AuditError):
-    problem_kind = "not_found"
+class CheckpointNotFound(AuditError, NotFound):
     default_code = "audit_checkpoint_not_found"
 
 

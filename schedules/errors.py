@@ -7,17 +7,16 @@ the stable machine-readable reason that clients and tests rely on.
 from __future__ import annotations
 
 from audit.errors import DomainError
+from audit.errors import NotFound as NotFoundFamily
 
 
 class ScheduleError(DomainError):
     """Base of call-rights, booking and call errors."""
 
 
-class NotFound(ScheduleError):
-    """Missing, or outside the caller's scope (we do not say which)."""
-
-    problem_kind = "not_found"
-    default_code = "not_found"
+class NotFound(ScheduleError, NotFoundFamily):
+    """Missing, or outside the caller's scope (we do not say which); one of the ``audit.errors.NotFound``
+    family."""
 
 
 class Conflict(ScheduleError):

@@ -36,7 +36,11 @@ async def test_officer_books_starts_and_ends_a_call(client, factory, owner_conn)
 
     r = await client.post(f"/officer/bookings/{booking_id}/end", data={"csrf_token": csrf, "outcome": "cut_off"})
     assert r.status == 422, await r.text()
-    assert "cutting a call off needs a reason" in await r.text()
+    html = await r.text()
+    # The page speaks its language (Bahasa Indonesia here): the refusal's title and detail, not the API's
+    # English detail.
+    assert "Pemutusan panggilan wajib disertai alasan" in html and "Periksa isian “Alasan”" in html
+    assert "cutting a call off needs a reason" not in html
     r = await client.post(f"/officer/bookings/{booking_id}/end", data={"csrf_token": csrf, "outcome": "completed"})
     assert r.status == 200, await r.text()
     assert await owner_conn.fetchval("SELECT status FROM bookings WHERE booking_id = $1", booking_id) == "completed"
@@ -80,21 +84,43 @@ async def test_inmate_contact_and_sanction_pages(client, factory, owner_conn) ->
                                                                      "method": "ktp"})
     assert r.status == 200, await r.text()
     assert await owner_conn.fetchval("SELECT status FROM contacts WHERE id = $1", cid) == "verified"
-    r = await client.post(f"/officer/inmates/{new_id}/sanctions", data={
-        "csrf_token": csrf, "kind": "suspend", "starts_at": "2026-01-01T08:00", "ends_at": "2025-12-01T08:00",
-        "reason": "ponsel"})
-    assert r.status == 422, await r.text()
+    # Sanctions are a security (Kamtib) decision on both faces: the officer has no form, and a forged post
+    # is refused (403) and changes nothing, as POST /api/v1/sanctions refuses officers.
+    r = await client.get(f"/officer/inmates/{new_id}")
+    assert f"/officer/inmates/{new_id}/sanctions" not in await r.text()
     r = await client.post(f"/officer/inmates/{new_id}/sanctions", data={
         "csrf_token": csrf, "kind": "suspend", "starts_at": "2026-01-01T08:00", "ends_at": "2030-01-01T08:00",
         "reason": "ponsel selundupan"})
-    assert r.status == 200, await r.text()
-    assert "ditangguhkan oleh sanksi" in await r.text()
+    assert r.status == 403, await r.text()
+    assert "Peran Anda tidak boleh melakukan ini" in await r.text()
+    assert await owner_conn.fetchval("SELECT count(*) FROM sanctions") == 0
     # Duplicate registration number: the refusal is shown, nothing is written.
     r = await client.post("/officer/inmates", data={"csrf_token": csrf, "registration_no": "BI-2026/001",
                                                     "full_name": "Lain", "admitted_on": "2026-01-02"})
     assert r.status == 409, await r.text()
     assert 'role="alert"' in await r.text()
     assert hidden_fields(await r.text())["csrf_token"] == csrf
+
+
+async def test_security_imposes_a_sanction_from_the_inmate_page(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    rid, fid, booth, inmate, contact = await open_all_day_facility(factory, owner_conn)
+    await factory.user("security", facility_id=fid, username="kamtib.tiga")
+    csrf = await page_login(client, "kamtib.tiga")
+    r = await client.get(f"/officer/inmates/{inmate}")
+    assert r.status == 200, await r.text()
+    assert f"/officer/inmates/{inmate}/sanctions" in await r.text()
+    assert f"/officer/inmates/{inmate}/contacts" not in await r.text()  # registering contacts is not theirs
+    r = await client.post(f"/officer/inmates/{inmate}/sanctions", data={
+        "csrf_token": csrf, "kind": "suspend", "starts_at": "2026-01-01T08:00", "ends_at": "2025-12-01T08:00",
+        "reason": "ponsel"})
+    assert r.status == 422, await r.text()
+    assert "Sanksi harus berakhir setelah dimulai" in await r.text()
+    r = await client.post(f"/officer/inmates/{inmate}/sanctions", data={
+        "csrf_token": csrf, "kind": "suspend", "starts_at": "2026-01-01T08:00", "ends_at": "2030-01-01T08:00",
+        "reason": "ponsel selundupan"})
+    assert r.status == 200, await r.text()
+    assert "ditangguhkan oleh sanksi" in await r.text()
+    assert await owner_conn.fetchval("SELECT actor_role FROM audit.entries WHERE action = 'sanction.imposed'") == "security"
 
 
 async def test_an_admin_picks_a_facility_first(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,9 @@ from wartel.config import Settings
 from wartel.db import DatabaseTarget, connect, create_pool, ensure_target_database, resolve_target
 from wartel.http import limits, middlewares
 from wartel.http.endpoints import mount
+from wartel.jobs import start_scheduler
 from wartel.metrics import Metrics
+from wartel.pages import setup_pages
 from wartel.secrets import load_or_create_secret
 
 log = structlog.get_logger("wartel.app")
@@ -63,7 +65,6 @@ def create_app(settings: Settings | None = None, *, target: DatabaseTarget | Non
         if not settings.scheduler:
             yield
             return
-        from wartel.jobs import start_scheduler
 
         sched = start_scheduler(app[keys.JOBS_POOL], settings, app[keys.METRICS])
         app[keys.SCHEDULER] = sched
@@ -75,6 +76,4 @@ def create_app(settings: Settings | None = None, *, target: DatabaseTarget | Non
 
 
 def _mount_pages(app: web.Application) -> None:
-    from wartel.pages import setup_pages
-
     setup_pages(app)

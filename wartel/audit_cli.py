@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from audit import Actor
 from audit.checkpoints import (
     Checkpoint,
     export_document,
@@ -22,9 +23,12 @@ from audit.checkpoints import (
     retire_key,
 )
 from audit.errors import AuditError
+from audit.signing import generate, install_successor
 from audit.verify import LogResult, export_log_lines, verify_database, verify_export
-from wartel.cli import command
+from wartel.audit_service import log_labels, signing_key
+from wartel.commands import command, owner_conn
 from wartel.config import Settings
+from wartel.db import connect
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -114,10 +118,6 @@ async def _log_names_for(conn: Any, facility: str | None) -> list[str] | None:
 
 @command("audit verify")
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from wartel.audit_service import log_labels
-    from wartel.cli import _owner_conn
-    from wartel.db import connect
-
     try:
         external, external_keys = _read_checkpoint_files(args.checkpoints or [])
     except (OSError, ValueError, AuditError) as exc:
@@ -138,7 +138,7 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
         return _report(results, {})
 
     async def go() -> int:
-        target, conn = await _owner_conn(settings)
+        target, conn = await owner_conn(settings)
         try:
             try:
                 names = await _log_names_for(conn, args.facility)
@@ -167,11 +167,8 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("audit checkpoint")
 def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
-    from wartel.audit_service import signing_key
-    from wartel.cli import _owner_conn
-
     async def go() -> int:
-        _, conn = await _owner_conn(settings)
+        _, conn = await owner_conn(settings)
         try:
             made, problems = await make_checkpoints(conn, signing_key(settings),
                                                     await _log_ids_for(conn, args.facility))
@@ -194,10 +191,6 @@ def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
 @command("audit rotate-key")
 def cmd_audit_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
     """Replace the checkpoint signing key: the new one signs from now on, the old one is retired."""
-    from audit import Actor
-    from audit.signing import generate, install_successor
-    from wartel.audit_service import signing_key
-    from wartel.cli import _owner_conn
 
     reason = (args.reason or "").strip()
     if not reason:
@@ -210,7 +203,7 @@ def cmd_audit_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
     actor = Actor.system("cli")  # as every CLI command records itself (no OS user name in the log)
 
     async def go() -> int:
-        _, conn = await _owner_conn(settings)
+        _, conn = await owner_conn(settings)
         try:
             async with conn.transaction():
                 # The retirement and the file swap commit together: should the commit fail after the swap,
@@ -239,7 +232,6 @@ def cmd_audit_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
 async def checkpoints_document(conn: Any, settings: Settings, log_ids: list[int] | None,
                                every: bool = False) -> dict[str, Any]:
     """The signed checkpoints document: each log's latest checkpoint, or with ``every`` all of them."""
-    from wartel.audit_service import log_labels, signing_key
 
     checkpoints = await list_checkpoints(conn, log_ids, limit=None, latest_only=not every)
     return export_document(checkpoints, signing_key(settings), await public_keys(conn), await log_labels(conn),
@@ -248,10 +240,8 @@ async def checkpoints_document(conn: Any, settings: Settings, log_ids: list[int]
 
 @command("audit export")
 def cmd_audit_export(args: argparse.Namespace, settings: Settings) -> int:
-    from wartel.cli import _owner_conn
-
     async def go(out: Any) -> int:
-        _, conn = await _owner_conn(settings)
+        _, conn = await owner_conn(settings)
         try:
             log_ids = await _log_ids_for(conn, args.facility)
             if args.checkpoints_only:

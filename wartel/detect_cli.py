@@ -11,8 +11,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from wartel.cli import command
+from audit.detection.engine import run_full, run_incremental
+from wartel import migrations
+from wartel.commands import command
 from wartel.config import Settings
+from wartel.db import connect, create_pool, resolve_target
+from wartel.simulate import simulate
+from wartel.simulate.evaluate import evaluate
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -22,9 +27,6 @@ def _truth_path(args: argparse.Namespace, settings: Settings) -> Path:
 
 
 async def _open(settings: Settings) -> tuple[Any, Any, Any]:
-    from wartel import migrations
-    from wartel.db import connect, create_pool, resolve_target
-
     target = resolve_target(settings)
     owner = await connect(target.owner_dsn)
     await migrations.migrate(owner)
@@ -34,8 +36,6 @@ async def _open(settings: Settings) -> tuple[Any, Any, Any]:
 
 @command("simulate")
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from wartel.simulate import simulate
-
     async def go() -> int:
         _, owner, pool = await _open(settings)
         try:
@@ -65,8 +65,6 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("detect run")
 def cmd_detect_run(args: argparse.Namespace, settings: Settings) -> int:
-    from audit.detection.engine import run_full, run_incremental
-
     async def go() -> int:
         _, owner, pool = await _open(settings)
         await owner.close()
@@ -92,9 +90,6 @@ def cmd_detect_run(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("detect evaluate")
 def cmd_detect_evaluate(args: argparse.Namespace, settings: Settings) -> int:
-    from audit.detection.engine import run_full
-    from wartel.simulate.evaluate import evaluate
-
     path = _truth_path(args, settings)
     if not path.exists():
         print(f"error: no ground truth at {path}; run `wartel simulate` first or pass --truth", file=sys.stderr)

@@ -7,15 +7,14 @@ errors): ``problem_kind`` chooses the status, ``code`` is the stable machine-rea
 from __future__ import annotations
 
 from audit.errors import DomainError
+from audit.errors import NotFound as NotFoundFamily
 
 __all__ = ["Conflict", "DomainError", "Forbidden", "InvalidInput", "NotFound", "Unprocessable"]
 
 
-class NotFound(DomainError):
-    """The thing does not exist, or is outside the caller's scope (we do not tell which)."""
-
-    problem_kind = "not_found"
-    default_code = "not_found"
+class NotFound(NotFoundFamily):
+    """The thing does not exist, or is outside the caller's scope (we do not tell which); one of the
+    ``audit.errors.NotFound`` family, as the schedules and audit not-found errors are."""
 
 
 class Conflict(DomainError):

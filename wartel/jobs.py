@@ -16,7 +16,12 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from audit.detection.engine import incremental_job
+from schedules import jobs as schedules_jobs
+from wartel import audit_service
 from wartel.config import Settings
+from wartel.http import idempotency
+from wartel.reports.archive import produce_monthly_reports
 
 log = structlog.get_logger("wartel.jobs")
 
@@ -59,11 +64,6 @@ async def run_once(pool: asyncpg.Pool, settings: Settings, job: JobSpec, metrics
 
 def all_jobs() -> list[JobSpec]:
     """Every scheduled job of the service; each area adds its jobs here."""
-    from audit.detection.engine import incremental_job
-    from schedules import jobs as schedules_jobs
-    from wartel import audit_service
-    from wartel.http import idempotency
-    from wartel.reports.archive import produce_monthly_reports
 
     return [
         JobSpec(schedules_jobs.NO_SHOW_JOB, schedules_jobs.no_show_job, every_s=60, jitter_s=5),

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-from audit.errors import DomainError
+from audit.errors import DomainError, NotFound
 
 
 class DetectionError(DomainError):
     """Base of detection, review and watchlist errors."""
 
 
-class FlagNotFound(DetectionError):
-    problem_kind = "not_found"
+class FlagNotFound(DetectionError, NotFound):
     default_code = "flag_not_found"
 
 
-class RuleNotFound(DetectionError):
-    problem_kind = "not_found"
+class RuleNotFound(DetectionError, NotFound):
     default_code = "rule_not_found"
 
 
-class WatchlistEntryNotFound(DetectionError):
-    problem_kind = "not_found"
+class WatchlistEntryNotFound(DetectionError, NotFound):
     default_code = "watchlist_entry_not_found"
 
 

@@ -30,13 +30,14 @@ from audit.errors import CheckpointNotFound, EntryNotFound, LogNotFound
 from audit.search import EntryFilter, get_entry, log_id_of, log_ids_of, search_entries
 from wartel import keys
 from wartel.audit_service import log_labels, signing_key
-from wartel.auth.principal import Principal, facility_in_scope, region_in_scope, visible_facility_ids
 from wartel.http.bounds import MAX_RANGE_DAYS, Timestamp
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, Cursor, OutModel, Page, QueryModel, decode_cursor, encode_cursor
+from wartel.scope import Act, roles
+from wartel.usecases import directory
 
 routes = EndpointTable()
-READERS = ("security", "regional", "admin")
+READERS = roles(Act.AUDIT)
 TAGS = ["audit"]
 _LOG_KEY = r"^(facility-[0-9]{1,18}|region-[0-9]{1,18}|national)$"
 
@@ -53,34 +54,12 @@ def log_key(scope: str, scope_id: int) -> str:
     return "national" if scope == "national" else f"{scope}-{scope_id}"
 
 
-async def _in_scope(ctx: Ctx, log: LogRef) -> bool:
-    user: Principal = ctx.user
-    if log.scope == "facility":
-        return await facility_in_scope(ctx.db, user, log.scope_id)
-    if log.scope == "region":
-        exists = await ctx.db.fetchval("SELECT true FROM regions WHERE id = $1", log.scope_id)
-        return bool(exists) and region_in_scope(user, log.scope_id)
-    return user.is_admin
-
-
 async def _require_log(ctx: Ctx, key: str) -> tuple[LogRef, int | None]:
     """The log named by ``key`` if the caller may see it (its id, or ``None`` while it has no entries)."""
     log = parse_log_key(key)
-    if not await _in_scope(ctx, log):
+    if not await ctx.scope.sees_log(ctx.db, log):
         raise LogNotFound(f"audit log {key} not found", field="log")
     return log, await log_id_of(ctx.db, log)
-
-
-async def visible_logs(ctx: Ctx) -> list[LogRef] | None:
-    """Every log the caller may see; ``None`` for all of them (admin)."""
-    user: Principal = ctx.user
-    facilities = await visible_facility_ids(ctx.db, user)
-    if facilities is None:
-        return None
-    logs = [LogRef.facility(f) for f in facilities]
-    if user.facility_id is None and user.region_id is not None:
-        logs.append(LogRef.region(user.region_id))
-    return logs
 
 
 class LogPath(ApiModel):
@@ -159,7 +138,7 @@ async def search_audit_entries(req: web.Request, ctx: Ctx) -> Page[EntryOut]:
         _, log_id = await _require_log(ctx, key)
         log_ids: list[int] | None = [log_id] if log_id is not None else []
     else:
-        logs = await visible_logs(ctx)
+        logs = ctx.scope.visible_logs()
         log_ids = None if logs is None else await log_ids_of(ctx.db, logs)
     cursor = decode_cursor(qy.cursor, (datetime, int, int))
     if log_ids == []:
@@ -278,13 +257,10 @@ class VerificationOut(OutModel):
 @routes.get("/api/v1/audit/logs", summary="The logs you may see, with size, latest checkpoint and last "
             "verification result", tags=TAGS, roles=READERS, response=list[VerificationOut])
 async def list_audit_logs(req: web.Request, ctx: Ctx) -> list[VerificationOut]:
-    logs = await visible_logs(ctx)
-    rows = await ctx.db.fetch(
-        "SELECT l.log_id, l.scope, l.scope_id, l.size, c.size AS cp_size, c.signed_at AS cp_at "
-        "FROM audit.logs l LEFT JOIN LATERAL (SELECT size, signed_at FROM audit.checkpoints c "
-        "  WHERE c.log_id = l.log_id ORDER BY size DESC LIMIT 1) c ON true "
-        "WHERE $1::bigint[] IS NULL OR l.log_id = ANY($1) ORDER BY l.scope, l.scope_id",
-        None if logs is None else await log_ids_of(ctx.db, logs))
+    _, logs, checkpoints = await directory.audit_logs_in_view(ctx.db, ctx.scope)
+    rows = [{**dict(r), "cp_size": checkpoints[r["log_id"]]["size"] if r["log_id"] in checkpoints else None,
+             "cp_at": checkpoints[r["log_id"]]["signed_at"] if r["log_id"] in checkpoints else None}
+            for r in logs]
     status = await verification_status(ctx.db, [r["log_id"] for r in rows])
     labels = await log_labels(ctx.db)
     out = []
@@ -316,7 +292,7 @@ async def make_audit_checkpoints(req: web.Request, ctx: Ctx) -> CheckpointNowOut
         _, log_id = await _require_log(ctx, ctx.body.log)
         log_ids: list[int] | None = [log_id] if log_id is not None else []
     else:
-        logs = await visible_logs(ctx)
+        logs = ctx.scope.visible_logs()
         log_ids = None if logs is None else await log_ids_of(ctx.db, logs)
     if log_ids == []:
         return CheckpointNowOut(made=[], refused=[])
@@ -338,7 +314,7 @@ async def export_audit_checkpoints(req: web.Request, ctx: Ctx) -> web.Response:
         _, log_id = await _require_log(ctx, ctx.query.log)
         log_ids: list[int] | None = [log_id] if log_id is not None else []
     else:
-        logs = await visible_logs(ctx)
+        logs = ctx.scope.visible_logs()
         log_ids = None if logs is None else await log_ids_of(ctx.db, logs)
     cps = [] if log_ids == [] else await list_checkpoints(ctx.db, log_ids, limit=None, latest_only=True)
     doc = export_document(cps, signing_key(ctx.settings), await public_keys(ctx.db), await log_labels(ctx.db),

@@ -6,11 +6,11 @@ from aiohttp import web
 from pydantic import Field
 
 from wartel.auth import credentials
-from wartel.errors import NotFound
 from wartel.http.bounds import Timestamp
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel
 from wartel.http.problems import Problem
+from wartel.usecases import tokens
 
 routes = EndpointTable()
 
@@ -104,9 +104,6 @@ async def create_token(req: web.Request, ctx: Ctx) -> TokenOut:
 @routes.delete("/api/v1/auth/tokens/{token_id}", summary="Revoke one of your API tokens (admin: any)",
                tags=["auth"], path_params=TokenPath, write=False, errors=(404,))
 async def revoke_token(req: web.Request, ctx: Ctx) -> None:
-    owner = await ctx.db.fetchval("SELECT user_id FROM api_tokens WHERE id = $1", ctx.path.token_id)
-    if owner is None or (owner != ctx.user.user_id and not ctx.user.is_admin):
-        raise NotFound("token not found", code="token_not_found", field="token_id")
-    await credentials.revoke_api_token(ctx.db, ctx.path.token_id, actor=ctx.actor)
+    await tokens.revoke_token(ctx.db, ctx.scope, ctx.path.token_id, actor=ctx.actor)
 
 

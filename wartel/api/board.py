@@ -18,10 +18,10 @@ from pydantic import Field
 
 from schedules.board import board_channel, facility_board
 from wartel import keys
-from wartel.auth.principal import require_facility
 from wartel.db import acquire
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, QueryModel
+from wartel.scope import build_scope
 
 routes = EndpointTable()
 TAGS = ["board"]
@@ -144,7 +144,7 @@ def _listener(app: web.Application) -> BoardListener:
 @routes.get("/api/v1/facilities/{facility_id}/board", summary="Live board: calls in progress, next bookings",
             tags=TAGS, path_params=FacilityPath, query=BoardQuery, response=BoardOut, errors=(404,))
 async def board(req: web.Request, ctx: Ctx) -> BoardOut:
-    await require_facility(ctx.db, ctx.user, ctx.path.facility_id)
+    await ctx.scope.require_facility(ctx.db, ctx.path.facility_id)
     return BoardOut(**await facility_board(ctx.db, ctx.path.facility_id, next_per_booth=ctx.query.next))
 
 
@@ -163,7 +163,8 @@ async def board_stream(req: web.Request, ctx: Ctx) -> web.StreamResponse:
             return BoardOut(**await facility_board(conn, facility_id, next_per_booth=per_booth)).model_dump_json()
 
     async with acquire(pool, timeout) as conn:
-        await require_facility(conn, ctx.user, facility_id)
+        # A stream pins no connection (db=False), so its scope is built on this short checkout.
+        await (await build_scope(conn, ctx.user)).require_facility(conn, facility_id)
     listener = _listener(req.app)
     queue = await listener.subscribe(facility_id)
     try:

@@ -12,16 +12,16 @@ from pydantic import Field
 from schedules import booking as domain
 from schedules.availability import free_slots, load_facility
 from schedules.rights import inmate_rights
-from wartel.auth.principal import require_facility, visible_facility_ids
-from wartel.errors import NotFound, Unprocessable
+from wartel.errors import Unprocessable
 from wartel.http.bounds import BoundedDate, Timestamp
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, Cursor, OutModel, Page, QueryModel, decode_cursor, encode_cursor
 from wartel.http.problems import register_constraint
+from wartel.scope import Act, roles
 
 routes = EndpointTable()
 TAGS = ["bookings"]
-BOOKERS = ("officer", "security", "admin")
+BOOKERS = roles(Act.BOOK)
 
 # Backstops: the domain maps these itself; a path that forgets still answers precisely, never a 500.
 register_constraint("booking_booth_no_overlap", "slot_taken", 409, "starts_at")
@@ -180,7 +180,7 @@ class RightsOut(OutModel):
 @routes.get("/api/v1/facilities/{facility_id}/availability", summary="Slots of one facility-local day per booth",
             tags=TAGS, path_params=FacilityPath, query=AvailabilityQuery, response=AvailabilityOut, errors=(404,))
 async def availability(req: web.Request, ctx: Ctx) -> AvailabilityOut:
-    await require_facility(ctx.db, ctx.user, ctx.path.facility_id)
+    await ctx.scope.require_facility(ctx.db, ctx.path.facility_id)
     facility = await load_facility(ctx.db, ctx.path.facility_id)
     booths = await free_slots(ctx.db, facility, ctx.query.day, booth_id=ctx.query.booth_id)
     return AvailabilityOut(facility_id=facility.id, day=ctx.query.day, time_zone=facility.time_zone,
@@ -197,7 +197,7 @@ async def availability(req: web.Request, ctx: Ctx) -> AvailabilityOut:
                          "Send an Idempotency-Key: a retry returns the first response and books nothing twice.")
 async def create_booking(req: web.Request, ctx: Ctx) -> BookingOut:
     b = ctx.body
-    await require_facility(ctx.db, ctx.user, b.facility_id)
+    await ctx.scope.require_facility(ctx.db, b.facility_id)
     row = await domain.book_call(
         ctx.db, domain.BookingRequest(facility_id=b.facility_id, booth_id=b.booth_id, inmate_id=b.inmate_id,
                                       contact_id=b.contact_id, starts_at=b.starts_at,
@@ -210,12 +210,12 @@ async def create_booking(req: web.Request, ctx: Ctx) -> BookingOut:
             response=Page[BookingOut], errors=(404,))
 async def list_bookings(req: web.Request, ctx: Ctx) -> Page[BookingOut]:
     q = ctx.query
-    scope = await visible_facility_ids(ctx.db, ctx.user)
+    scope = ctx.scope.facility_ids
     since = until = None
     if q.day is not None:
         if q.facility_id is None:
             raise Unprocessable("a day needs its facility_id", code="facility_required", field="facility_id")
-        await require_facility(ctx.db, ctx.user, q.facility_id)
+        await ctx.scope.require_facility(ctx.db, q.facility_id)
         zone = ZoneInfo((await load_facility(ctx.db, q.facility_id)).time_zone)
         since = datetime.combine(q.day, datetime.min.time(), tzinfo=zone).astimezone(UTC)
         until = since + timedelta(days=1)
@@ -232,7 +232,7 @@ async def list_bookings(req: web.Request, ctx: Ctx) -> Page[BookingOut]:
 @routes.get("/api/v1/bookings/{booking_id}", summary="One booking", tags=TAGS, path_params=BookingPath,
             response=BookingOut, errors=(404,))
 async def get_booking(req: web.Request, ctx: Ctx) -> BookingOut:
-    scope = await visible_facility_ids(ctx.db, ctx.user)
+    scope = ctx.scope.facility_ids
     return BookingOut(**await domain.get_booking(ctx.db, ctx.path.booking_id, facility_ids=scope))
 
 
@@ -242,7 +242,7 @@ async def get_booking(req: web.Request, ctx: Ctx) -> BookingOut:
              description="facility and technical cancellations are always refunded; inmate and family "
                          "cancellations are refunded before the policy's cutoff, after it the call stays charged.")
 async def cancel_booking(req: web.Request, ctx: Ctx) -> BookingOut:
-    scope = await visible_facility_ids(ctx.db, ctx.user)
+    scope = ctx.scope.facility_ids
     row = await domain.cancel_booking(ctx.db, ctx.path.booking_id, facility_ids=scope, reason=ctx.body.reason,
                                       note=ctx.body.note, user_id=ctx.user.user_id, actor=ctx.actor)
     return BookingOut(**row)
@@ -252,7 +252,7 @@ async def cancel_booking(req: web.Request, ctx: Ctx) -> BookingOut:
              tags=TAGS, roles=BOOKERS, path_params=BookingPath, body=RescheduleIn, response=BookingOut,
              errors=(404, 409, 422))
 async def reschedule_booking(req: web.Request, ctx: Ctx) -> BookingOut:
-    scope = await visible_facility_ids(ctx.db, ctx.user)
+    scope = ctx.scope.facility_ids
     row = await domain.reschedule_booking(ctx.db, ctx.path.booking_id, facility_ids=scope,
                                           starts_at=ctx.body.starts_at, booth_id=ctx.body.booth_id,
                                           reason=ctx.body.reason, user_id=ctx.user.user_id, actor=ctx.actor)
@@ -263,25 +263,5 @@ async def reschedule_booking(req: web.Request, ctx: Ctx) -> BookingOut:
             summary="An inmate's call rights now: policy version, quota used and remaining, sanctions",
             tags=TAGS, path_params=InmatePath, response=RightsOut, errors=(404,))
 async def call_rights(req: web.Request, ctx: Ctx) -> RightsOut:
-    facility_id = await ctx.db.fetchval("SELECT current_facility_id FROM inmates WHERE id = $1", ctx.path.inmate_id)
-    if facility_id is None:
-        raise NotFound("inmate not found", code="inmate_not_found", field="inmate_id")
-    try:
-        await require_facility(ctx.db, ctx.user, facility_id)
-    except NotFound as exc:
-        raise NotFound("inmate not found", code="inmate_not_found", field="inmate_id") from exc
+    await ctx.scope.require_inmate(ctx.db, ctx.path.inmate_id)
     return RightsOut(**await inmate_rights(ctx.db, ctx.path.inmate_id))
-
-
-def _schedules_tables() -> list[EndpointTable]:
-    """Every endpoint table of the schedules area, registered once in ``wartel.api.all_tables``."""
-    from wartel.api import board, calls, kiosk, policies, sanctions
-
-    return [routes, calls.routes, policies.routes, sanctions.routes, kiosk.routes, board.routes]
-
-
-def __getattr__(name: str) -> list[EndpointTable]:
-    # ``TABLES`` is built on first use: the other schedules modules import this one for shared models.
-    if name == "TABLES":
-        return _schedules_tables()
-    raise AttributeError(name)

@@ -10,13 +10,13 @@ from pydantic import Field
 
 from schedules import calls as domain
 from wartel.api.bookings import BookingOut, BookingPath
-from wartel.auth.principal import visible_facility_ids
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel
+from wartel.scope import Act, roles
 
 routes = EndpointTable()
 TAGS = ["calls"]
-SUPERVISORS = ("officer", "security", "admin")
+SUPERVISORS = roles(Act.BOOK)
 
 
 class CallOut(OutModel):
@@ -45,7 +45,7 @@ class EndCallIn(ApiModel):
 @routes.post("/api/v1/bookings/{booking_id}/check-in", summary="The inmate is at the booth (booked → checked_in)",
              tags=TAGS, roles=SUPERVISORS, path_params=BookingPath, response=BookingOut, errors=(404, 409))
 async def check_in(req: web.Request, ctx: Ctx) -> BookingOut:
-    scope = await visible_facility_ids(ctx.db, ctx.user)
+    scope = ctx.scope.facility_ids
     row = await domain.check_in(ctx.db, ctx.path.booking_id, facility_ids=scope, user_id=ctx.user.user_id,
                                 actor=ctx.actor)
     return BookingOut(**row)
@@ -57,7 +57,7 @@ async def check_in(req: web.Request, ctx: Ctx) -> BookingOut:
              description="Creates the call with you as supervising officer. It must end by start + the booking's "
                          "minutes and never past the slot; the overdue-call job ends it as time_limited.")
 async def start_call(req: web.Request, ctx: Ctx) -> CallOut:
-    scope = await visible_facility_ids(ctx.db, ctx.user)
+    scope = ctx.scope.facility_ids
     call = await domain.start_call(ctx.db, ctx.path.booking_id, facility_ids=scope, supervisor_id=ctx.user.user_id,
                                    actor=ctx.actor)
     return CallOut(**call)
@@ -69,7 +69,7 @@ async def start_call(req: web.Request, ctx: Ctx) -> CallOut:
              description="completed, time_limited and cut_off (reason required) consume the call; "
                          "technical_failure and not_answered give it back. Other transitions: 409 invalid_transition.")
 async def end_call(req: web.Request, ctx: Ctx) -> BookingOut:
-    scope = await visible_facility_ids(ctx.db, ctx.user)
+    scope = ctx.scope.facility_ids
     row = await domain.end_call(ctx.db, ctx.path.booking_id, facility_ids=scope, outcome=ctx.body.outcome,
                                 reason=ctx.body.reason, user_id=ctx.user.user_id, actor=ctx.actor)
     return BookingOut(**row)

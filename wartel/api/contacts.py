@@ -13,11 +13,13 @@ from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, QueryModel
 from wartel.http.problems import register_constraint
 from wartel.registry import contacts
+from wartel.scope import Act, roles
 
 routes = EndpointTable()
 
-EVERYONE = ("officer", "security", "regional", "admin")
-REGISTRARS = ("officer", "regional", "admin")
+EVERYONE = roles(Act.READ)
+REVOKERS = roles(Act.REVOKE_CONTACT)
+REGISTRARS = roles(Act.REGISTER)
 Relation = Literal["spouse", "parent", "child", "sibling", "relative", "guardian", "legal_counsel", "other"]
 
 # Backstops for violations that slip past the domain's own checks (e.g. a cap lowered concurrently).
@@ -112,7 +114,7 @@ async def reject_contact(req: web.Request, ctx: Ctx) -> ContactOut:
 
 
 @routes.post("/api/v1/contacts/{contact_id}/revoke", summary="Revoke a contact (security may block a number)",
-             tags=["registry"], roles=EVERYONE, path_params=ContactPath, body=ReasonIn, response=ContactOut,
+             tags=["registry"], roles=REVOKERS, path_params=ContactPath, body=ReasonIn, response=ContactOut,
              errors=(404, 409))
 async def revoke_contact(req: web.Request, ctx: Ctx) -> ContactOut:
     return _contact(await contacts.revoke_contact(ctx.db, ctx.user, ctx.path.contact_id, reason=ctx.body.reason,

@@ -10,19 +10,20 @@ from aiohttp import web
 from pydantic import Field, model_validator
 
 from wartel.api.bookings import AffectedBooking, facility_cancellations
-from wartel.auth.principal import require_facility
 from wartel.http.bounds import BoundedDate, LocalDateTime, LocalTime
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, QueryModel
 from wartel.registry import facilities, hours
+from wartel.scope import Act, roles
 
 routes = EndpointTable()
 
 FacilityKind = Literal["lapas", "rutan", "lpka", "lapas_perempuan", "bapas"]
 FacilityClass = Literal["I", "IIA", "IIB", "III"]
 TimeZone = Literal["Asia/Jakarta", "Asia/Pontianak", "Asia/Makassar", "Asia/Jayapura"]
-EVERYONE = ("officer", "security", "regional", "admin")
-POLICY = ("regional", "admin")
+EVERYONE = roles(Act.READ)
+OPERATORS = roles(Act.OPERATE)
+POLICY = roles(Act.SET_POLICY)
 
 
 class FacilityIn(ApiModel):
@@ -83,7 +84,7 @@ async def list_facilities(req: web.Request, ctx: Ctx) -> list[FacilityOut]:
     return [_facility(r) for r in rows]
 
 
-@routes.post("/api/v1/facilities", summary="Create a facility", tags=["registry"], roles=["admin"],
+@routes.post("/api/v1/facilities", summary="Create a facility", tags=["registry"], roles=roles(Act.ORGANISE),
              body=FacilityIn, response=FacilityOut, status=201, errors=(404, 409))
 async def create_facility(req: web.Request, ctx: Ctx) -> FacilityOut:
     data = ctx.body.model_dump()
@@ -147,7 +148,7 @@ async def list_booths(req: web.Request, ctx: Ctx) -> list[BoothOut]:
 @routes.post("/api/v1/facilities/{facility_id}/booths", summary="Add a booth", tags=["registry"], roles=POLICY,
              path_params=FacilityPath, body=BoothIn, response=BoothOut, status=201, errors=(404, 409))
 async def create_booth(req: web.Request, ctx: Ctx) -> BoothOut:
-    await require_facility(ctx.db, ctx.user, ctx.path.facility_id)
+    await ctx.scope.require_facility(ctx.db, ctx.path.facility_id)
     row = await facilities.create_booth(ctx.db, ctx.path.facility_id, name=ctx.body.name, kind=ctx.body.kind,
                                         actor=ctx.actor)
     return BoothOut.model_validate(dict(row))
@@ -155,10 +156,10 @@ async def create_booth(req: web.Request, ctx: Ctx) -> BoothOut:
 
 @routes.put("/api/v1/facilities/{facility_id}/booths/{booth_id}/service",
             summary="Put a booth in or out of service (bookings on it are cancelled by the booking area)",
-            tags=["registry"], roles=EVERYONE, path_params=BoothPath, body=BoothServiceIn, response=BoothOut,
+            tags=["registry"], roles=OPERATORS, path_params=BoothPath, body=BoothServiceIn, response=BoothOut,
             errors=(404,))
 async def set_booth_service(req: web.Request, ctx: Ctx) -> BoothOut:
-    await require_facility(ctx.db, ctx.user, ctx.path.facility_id)
+    await ctx.scope.require_facility(ctx.db, ctx.path.facility_id)
     row = await facilities.set_booth_service(ctx.db, ctx.path.facility_id, ctx.path.booth_id,
                                              in_service=ctx.body.in_service, note=ctx.body.note, actor=ctx.actor)
     out = BoothOut.model_validate(dict(row))
@@ -199,7 +200,7 @@ async def _hours(ctx: Ctx, facility_id: int, windows: list[hours.Window]) -> Hou
 @routes.get("/api/v1/facilities/{facility_id}/hours", summary="Kiosk opening hours (facility local time)",
             tags=["registry"], path_params=FacilityPath, response=HoursOut, errors=(404,))
 async def get_hours(req: web.Request, ctx: Ctx) -> HoursOut:
-    await require_facility(ctx.db, ctx.user, ctx.path.facility_id)
+    await ctx.scope.require_facility(ctx.db, ctx.path.facility_id)
     return await _hours(ctx, ctx.path.facility_id, await hours.opening_hours(ctx.db, ctx.path.facility_id))
 
 
@@ -207,7 +208,7 @@ async def get_hours(req: web.Request, ctx: Ctx) -> HoursOut:
             tags=["registry"], roles=POLICY, path_params=FacilityPath, body=HoursIn, response=HoursOut,
             errors=(404,))
 async def replace_hours(req: web.Request, ctx: Ctx) -> HoursOut:
-    await require_facility(ctx.db, ctx.user, ctx.path.facility_id)
+    await ctx.scope.require_facility(ctx.db, ctx.path.facility_id)
     windows = [hours.Window(w.weekday, w.opens, w.closes) for w in ctx.body.windows]
     return await _hours(ctx, ctx.path.facility_id,
                         await hours.replace_opening_hours(ctx.db, ctx.path.facility_id, windows, actor=ctx.actor))
@@ -256,7 +257,7 @@ def _closure(row: object, zone: ZoneInfo) -> ClosureOut:
 @routes.get("/api/v1/facilities/{facility_id}/closures", summary="Closures and holidays", tags=["registry"],
             path_params=FacilityPath, query=ClosuresQuery, response=list[ClosureOut], errors=(404,))
 async def list_closures(req: web.Request, ctx: Ctx) -> list[ClosureOut]:
-    await require_facility(ctx.db, ctx.user, ctx.path.facility_id)
+    await ctx.scope.require_facility(ctx.db, ctx.path.facility_id)
     zone = await hours.facility_zone(ctx.db, ctx.path.facility_id)
     since = (hours.to_utc(datetime.combine(ctx.query.since, time()), zone, "since")
              if ctx.query.since else None)
@@ -266,10 +267,10 @@ async def list_closures(req: web.Request, ctx: Ctx) -> list[ClosureOut]:
 
 @routes.post("/api/v1/facilities/{facility_id}/closures",
              summary="Close the kiosk for a while (bookings inside are cancelled by the booking area)",
-             tags=["registry"], roles=EVERYONE, path_params=FacilityPath, body=ClosureIn, response=ClosureOut,
+             tags=["registry"], roles=OPERATORS, path_params=FacilityPath, body=ClosureIn, response=ClosureOut,
              status=201, errors=(404,))
 async def add_closure(req: web.Request, ctx: Ctx) -> ClosureOut:
-    await require_facility(ctx.db, ctx.user, ctx.path.facility_id)
+    await ctx.scope.require_facility(ctx.db, ctx.path.facility_id)
     b = ctx.body
     row = await hours.add_closure(ctx.db, ctx.path.facility_id, starts_local=b.starts, ends_local=b.ends,
                                   kind=b.kind, reason=b.reason, created_by=ctx.user.user_id, actor=ctx.actor)
@@ -281,6 +282,6 @@ async def add_closure(req: web.Request, ctx: Ctx) -> ClosureOut:
 @routes.delete("/api/v1/facilities/{facility_id}/closures/{closure_id}", summary="Lift a closure",
                tags=["registry"], roles=POLICY, path_params=ClosurePath, errors=(404,))
 async def remove_closure(req: web.Request, ctx: Ctx) -> None:
-    await require_facility(ctx.db, ctx.user, ctx.path.facility_id)
+    await ctx.scope.require_facility(ctx.db, ctx.path.facility_id)
     await hours.remove_closure(ctx.db, ctx.path.facility_id, ctx.path.closure_id, actor=ctx.actor)
 

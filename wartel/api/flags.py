@@ -15,52 +15,18 @@ from pydantic import Field
 from audit.detection import review
 from audit.detection.catalogue import BY_ID, RULES
 from wartel.api.bookings import AffectedBooking
-from wartel.api.watchlist import cancel_bookings_blocked_by
-from wartel.auth.principal import Principal, require_facility, require_region
 from wartel.errors import NotFound
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, Cursor, OutModel, Page, QueryModel, decode_cursor, encode_cursor
+from wartel.scope import Act, roles
+from wartel.usecases import flags as flag_usecase
 
 routes = EndpointTable()
 
-REVIEWERS = ("security", "regional", "admin")
-POLICY_SETTERS = ("regional", "admin")
+REVIEWERS = roles(Act.REVIEW)
+POLICY_SETTERS = roles(Act.SET_POLICY)
 Status = Literal["open", "acknowledged", "confirmed", "dismissed"]
 SubjectType = Literal["inmate", "number", "prefix", "officer", "facility", "region"]
-
-
-async def flag_scope(ctx: Ctx) -> tuple[list[int] | None, list[int] | None]:
-    """(facility_ids, region_ids) the principal may see flags of; (None, None) for admins."""
-    p: Principal = ctx.user
-    if p.role == "admin":
-        return None, None
-    if p.facility_id is not None:
-        return [p.facility_id], []
-    return [], [p.region_id] if p.region_id is not None else []
-
-
-async def narrowed_scope(ctx: Ctx, facility_id: int | None, region_id: int | None
-                         ) -> tuple[list[int] | None, list[int] | None]:
-    """The principal's scope, narrowed to one facility or region on request (404 if outside it)."""
-    if facility_id is not None:
-        await require_facility(ctx.db, ctx.user, facility_id)
-        return [facility_id], []
-    if region_id is not None:
-        await require_region_readable(ctx, region_id)
-        if ctx.user.facility_id is not None:
-            return [ctx.user.facility_id], []  # facility staff see their own facility's part of the region
-        return [], [region_id]
-    return await flag_scope(ctx)
-
-
-async def require_region_readable(ctx: Ctx, region_id: int) -> None:
-    """Regional principals read their region; facility-scoped staff read the region of their facility."""
-    p: Principal = ctx.user
-    if p.facility_id is not None:
-        own = await ctx.db.fetchval("SELECT region_id FROM facilities WHERE id = $1", p.facility_id)
-        if own == region_id:
-            return
-    await require_region(ctx.db, p, region_id)
 
 
 class RuleOut(OutModel):
@@ -88,7 +54,7 @@ class RulesQuery(QueryModel):
 async def list_rules(req: web.Request, ctx: Ctx) -> list[RuleOut]:
     effective = None
     if ctx.query.region_id is not None:
-        await require_region_readable(ctx, ctx.query.region_id)
+        await ctx.scope.require_region_readable(ctx.db, ctx.query.region_id)
         effective = await review.effective_params(ctx.db, ctx.query.region_id)
     out = []
     for rule in RULES:
@@ -121,7 +87,7 @@ class ParamsOut(OutModel):
 async def set_rule_params(req: web.Request, ctx: Ctx) -> ParamsOut:
     if ctx.path.rule_id not in BY_ID:
         raise NotFound(f"no rule {ctx.path.rule_id}", code="rule_not_found", field="rule_id")
-    await require_region(ctx.db, ctx.user, ctx.body.region_id)
+    await ctx.scope.require_region(ctx.db, ctx.body.region_id)
     got = await review.set_params(ctx.db, ctx.body.region_id, ctx.path.rule_id, ctx.body.params, ctx.body.enabled,
                                   user_id=ctx.user.user_id, actor=ctx.actor)
     return ParamsOut(rule_id=ctx.path.rule_id, region_id=ctx.body.region_id, **got)
@@ -192,7 +158,7 @@ class FlagsQuery(QueryModel):
             roles=REVIEWERS, query=FlagsQuery, response=Page[FlagOut], errors=(400, 404))
 async def list_flags(req: web.Request, ctx: Ctx) -> Page[FlagOut]:
     q = ctx.query
-    facility_ids, region_ids = await narrowed_scope(ctx, q.facility_id, q.region_id)
+    facility_ids, region_ids = await ctx.scope.narrowed_flag_scope(ctx.db, q.facility_id, q.region_id)
     position = decode_cursor(q.cursor, (datetime, int))
     rows = await review.list_flags(
         ctx.db, facility_ids=facility_ids, region_ids=region_ids, status=q.status, rule_id=q.rule_id,
@@ -229,7 +195,7 @@ class QueueItemOut(OutModel):
             tags=["detection"], roles=REVIEWERS, query=QueueQuery, response=list[QueueItemOut], errors=(404,))
 async def flag_queue(req: web.Request, ctx: Ctx) -> list[QueueItemOut]:
     q = ctx.query
-    facility_ids, region_ids = await narrowed_scope(ctx, q.facility_id, q.region_id)
+    facility_ids, region_ids = await ctx.scope.narrowed_flag_scope(ctx.db, q.facility_id, q.region_id)
     rows = await review.queue(ctx.db, facility_ids=facility_ids, region_ids=region_ids, days=q.days, limit=q.limit,
                               offset=q.offset)
     return [QueueItemOut(**r) for r in rows]
@@ -254,7 +220,7 @@ class PrecisionOut(OutModel):
 @routes.get("/api/v1/flags/precision", cost="heavy", summary="Measured precision per rule (confirmed ÷ reviewed)",
             tags=["detection"], roles=REVIEWERS, query=PrecisionQuery, response=list[PrecisionOut], errors=(404,))
 async def rule_precision(req: web.Request, ctx: Ctx) -> list[PrecisionOut]:
-    facility_ids, region_ids = await narrowed_scope(ctx, ctx.query.facility_id, ctx.query.region_id)
+    facility_ids, region_ids = await ctx.scope.narrowed_flag_scope(ctx.db, ctx.query.facility_id, ctx.query.region_id)
     return [PrecisionOut(**r) for r in await review.precision(ctx.db, facility_ids=facility_ids,
                                                                region_ids=region_ids)]
 
@@ -274,9 +240,7 @@ async def _detail(ctx: Ctx, row: dict[str, Any]) -> FlagDetailOut:
 @routes.get("/api/v1/flags/{flag_id}", summary="A flag with its evidence and review history", tags=["detection"],
             roles=REVIEWERS, path_params=FlagPath, response=FlagDetailOut, errors=(404,))
 async def get_flag(req: web.Request, ctx: Ctx) -> FlagDetailOut:
-    facility_ids, region_ids = await flag_scope(ctx)
-    row = await review.get_flag(ctx.db, ctx.path.flag_id, facility_ids=facility_ids, region_ids=region_ids)
-    return await _detail(ctx, row)
+    return await _detail(ctx, await flag_usecase.get_flag(ctx.db, ctx.scope, ctx.path.flag_id))
 
 
 class ReasonIn(ApiModel):
@@ -300,14 +264,10 @@ class ConfirmIn(ApiModel):
 
 async def _transition(ctx: Ctx, action: review.Action, reason: str | None,
                       watch: dict[str, Any] | None = None) -> FlagDetailOut:
-    facility_ids, region_ids = await flag_scope(ctx)
-    if watch is not None and watch.get("scope") == "national" and not ctx.user.is_admin:
-        raise NotFound("national watchlist is for admins", code="scope_not_found", field="watchlist.scope")
-    row = await review.transition(ctx.db, ctx.path.flag_id, action, user_id=ctx.user.user_id, actor=ctx.actor,
-                                  facility_ids=facility_ids, region_ids=region_ids, reason=reason, watch=watch)
+    row, cancelled = await flag_usecase.review_flag(ctx.db, ctx.scope, ctx.path.flag_id, action, reason=reason,
+                                                    actor=ctx.actor, watch=watch)
     detail = await _detail(ctx, row)
-    if watch is not None and row.get("watchlist_entry_id") is not None:
-        detail.cancelled_bookings = await cancel_bookings_blocked_by(ctx, row["watchlist_entry_id"])
+    detail.cancelled_bookings = [AffectedBooking(**c) for c in cancelled]
     return detail
 
 
@@ -348,18 +308,7 @@ class AssignIn(ApiModel):
 @routes.post("/api/v1/flags/{flag_id}/assign", summary="Assign a flag to a reviewer", tags=["detection"],
              roles=REVIEWERS, path_params=FlagPath, body=AssignIn, response=FlagDetailOut, errors=(404, 422))
 async def assign_flag(req: web.Request, ctx: Ctx) -> FlagDetailOut:
-    facility_ids, region_ids = await flag_scope(ctx)
-    flag = await review.get_flag(ctx.db, ctx.path.flag_id, facility_ids=facility_ids, region_ids=region_ids)
-    if ctx.body.user_id is not None:
-        assignee = await ctx.db.fetchrow(
-            "SELECT role, scope_facility_id, scope_region_id, active FROM users WHERE id = $1", ctx.body.user_id)
-        fits = assignee is not None and assignee["active"] and assignee["role"] in REVIEWERS and (
-            assignee["role"] == "admin" or assignee["scope_region_id"] == flag["region_id"]
-            or assignee["scope_facility_id"] in flag["facility_ids"])
-        if not fits:
-            raise NotFound("no reviewer with that id can see this flag", code="assignee_not_found", field="user_id")
-    row = await review.assign(ctx.db, ctx.path.flag_id, ctx.body.user_id, user_id=ctx.user.user_id, actor=ctx.actor,
-                              facility_ids=facility_ids, region_ids=region_ids)
+    row = await flag_usecase.assign_flag(ctx.db, ctx.scope, ctx.path.flag_id, ctx.body.user_id, actor=ctx.actor)
     return await _detail(ctx, row)
 
 
@@ -370,7 +319,7 @@ class NoteIn(ApiModel):
 @routes.post("/api/v1/flags/{flag_id}/notes", summary="Add a note to a flag", tags=["detection"], roles=REVIEWERS,
              path_params=FlagPath, body=NoteIn, response=FlagEventOut, status=201, errors=(404, 422))
 async def add_flag_note(req: web.Request, ctx: Ctx) -> FlagEventOut:
-    facility_ids, region_ids = await flag_scope(ctx)
+    facility_ids, region_ids = ctx.scope.flag_scope()
     row = await review.add_note(ctx.db, ctx.path.flag_id, ctx.body.note, user_id=ctx.user.user_id, actor=ctx.actor,
                                 facility_ids=facility_ids, region_ids=region_ids)
     return FlagEventOut(**row)

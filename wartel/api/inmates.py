@@ -13,11 +13,12 @@ from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, Cursor, OutModel, Page, QueryModel, decode_cursor, encode_cursor
 from wartel.http.problems import Problem
 from wartel.registry import importer, inmates
+from wartel.scope import Act, roles
 
 routes = EndpointTable()
 
-EVERYONE = ("officer", "security", "regional", "admin")
-REGISTRARS = ("officer", "regional", "admin")
+EVERYONE = roles(Act.READ)
+REGISTRARS = roles(Act.REGISTER)
 RiskLevel = Literal["low", "medium", "high"]
 
 

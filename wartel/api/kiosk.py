@@ -15,10 +15,10 @@ from pydantic import Field
 
 from schedules import kiosk as domain
 from wartel import keys
-from wartel.auth.principal import require_facility
 from wartel.http.bounds import Timestamp
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel
+from wartel.scope import Act, roles
 
 routes = EndpointTable()
 TAGS = ["kiosk"]
@@ -88,7 +88,7 @@ class EventOut(OutModel):
     booking_status: str | None
 
 
-DEVICE_ADMINS = ("officer", "security", "admin")
+DEVICE_ADMINS = roles(Act.BOOK)
 
 
 @routes.post("/api/v1/facilities/{facility_id}/booths/{booth_id}/devices",
@@ -98,7 +98,7 @@ DEVICE_ADMINS = ("officer", "security", "admin")
              description="Not idempotent by key on purpose: a replayed response would have to keep the token "
                           "in clear. Revoke a token you lost and create another.")
 async def create_device(req: web.Request, ctx: Ctx) -> DeviceCreated:
-    await require_facility(ctx.db, ctx.user, ctx.path.facility_id)
+    await ctx.scope.require_facility(ctx.db, ctx.path.facility_id)
     device_id, token = await domain.create_device(ctx.db, ctx.path.facility_id, ctx.path.booth_id,
                                                   name=ctx.body.name, actor=ctx.actor)
     return DeviceCreated(device_id=device_id, facility_id=ctx.path.facility_id, booth_id=ctx.path.booth_id,
@@ -108,7 +108,7 @@ async def create_device(req: web.Request, ctx: Ctx) -> DeviceCreated:
 @routes.get("/api/v1/facilities/{facility_id}/booths/{booth_id}/devices", summary="A booth's terminals",
             tags=TAGS, path_params=BoothPath, response=DeviceList, errors=(404,))
 async def list_devices(req: web.Request, ctx: Ctx) -> DeviceList:
-    await require_facility(ctx.db, ctx.user, ctx.path.facility_id)
+    await ctx.scope.require_facility(ctx.db, ctx.path.facility_id)
     rows = await domain.list_devices(ctx.db, ctx.path.facility_id, ctx.path.booth_id)
     return DeviceList(items=[DeviceOut(**r) for r in rows])
 
@@ -117,7 +117,7 @@ async def list_devices(req: web.Request, ctx: Ctx) -> DeviceList:
                summary="Revoke a terminal's token", tags=TAGS, roles=DEVICE_ADMINS, path_params=DevicePath,
                errors=(404,))
 async def revoke_device(req: web.Request, ctx: Ctx) -> None:
-    await require_facility(ctx.db, ctx.user, ctx.path.facility_id)
+    await ctx.scope.require_facility(ctx.db, ctx.path.facility_id)
     await domain.revoke_device(ctx.db, ctx.path.facility_id, ctx.path.device_id, actor=ctx.actor)
 
 

@@ -9,15 +9,14 @@ from pydantic import Field
 
 from audit.detection import links
 from wartel import keys
-from wartel.auth.principal import visible_facility_ids
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, QueryModel
-from wartel.registry.inmates import get_inmate
 from wartel.registry.phones import normalise_phone
+from wartel.scope import Act, roles
 
 routes = EndpointTable()
 
-REVIEWERS = ("security", "regional", "admin")
+REVIEWERS = roles(Act.REVIEW)
 
 
 class GraphOut(OutModel):
@@ -39,7 +38,7 @@ class NumberIn(ApiModel):
              tags=["detection"], roles=REVIEWERS, body=NumberIn, response=GraphOut, write=False, errors=(422,))
 async def number_graph(req: web.Request, ctx: Ctx) -> GraphOut:
     e164 = normalise_phone(ctx.body.number, field="number")
-    visible = await visible_facility_ids(ctx.db, ctx.user)
+    visible = ctx.scope.facility_ids
     return GraphOut(**await links.number_links(ctx.db, e164, visible_facility_ids=visible, days=ctx.body.days,
                                                redaction_key=req.app[keys.SECRET_KEY]))
 
@@ -57,7 +56,7 @@ class DaysQuery(QueryModel):
             errors=(404,))
 async def inmate_graph(req: web.Request, ctx: Ctx) -> GraphOut:
     # Scoped lookup: an inmate elsewhere and one that does not exist answer alike (inmate_not_found).
-    await get_inmate(ctx.db, ctx.user, ctx.path.inmate_id)
-    visible = await visible_facility_ids(ctx.db, ctx.user)
+    await ctx.scope.require_inmate(ctx.db, ctx.path.inmate_id)
+    visible = ctx.scope.facility_ids
     return GraphOut(**await links.inmate_links(ctx.db, ctx.path.inmate_id, visible_facility_ids=visible,
                                                days=ctx.query.days, redaction_key=req.app[keys.SECRET_KEY]))

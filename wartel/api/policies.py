@@ -9,14 +9,15 @@ from aiohttp import web
 from pydantic import Field
 
 from schedules import policy as domain
-from wartel.auth.principal import require_facility, require_region, visible_facility_ids
 from wartel.errors import NotFound
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, QueryModel
+from wartel.scope import Act, roles
+from wartel.usecases import policies as policy_usecase
 
 routes = EndpointTable()
 TAGS = ["call-policies"]
-SETTERS = ("regional", "admin")
+SETTERS = roles(Act.SET_POLICY)
 
 Allowance = Literal["family", "legal"]
 RiskLevel = Literal["low", "medium", "high"]
@@ -92,14 +93,8 @@ def _out(p: domain.PolicyVersion) -> PolicyOut:
 @routes.get("/api/v1/call-policies", summary="Current call rights policies you can see", tags=TAGS,
             response=PolicyList)
 async def list_policies(req: web.Request, ctx: Ctx) -> PolicyList:
-    facilities = await visible_facility_ids(ctx.db, ctx.user)
-    regions: list[int] | None = None
-    if facilities is not None:
-        regions = [r["region_id"] for r in await ctx.db.fetch(
-            "SELECT DISTINCT region_id FROM facilities WHERE id = ANY($1::bigint[])", facilities)]
-        if ctx.user.region_id is not None:
-            regions.append(ctx.user.region_id)
-    items = await domain.list_policies(ctx.db, region_ids=regions, facility_ids=facilities)
+    regions = await ctx.scope.region_ids_in_view(ctx.db)
+    items = await domain.list_policies(ctx.db, region_ids=regions, facility_ids=ctx.scope.facility_ids)
     return PolicyList(items=[_out(p) for p in items])
 
 
@@ -109,33 +104,23 @@ async def list_policies(req: web.Request, ctx: Ctx) -> PolicyList:
                          "sets the national default. Bookings already made keep the version they were made under.")
 async def set_policy(req: web.Request, ctx: Ctx) -> PolicyOut:
     b = ctx.body
-    if b.scope == "national" and not ctx.user.is_admin:
-        raise NotFound("only the national office sets the national policy", code="policy_scope_forbidden",
-                       field="scope")
-    if b.region_id is not None:
-        await require_region(ctx.db, ctx.user, b.region_id)
-    if b.facility_id is not None:
-        await require_facility(ctx.db, ctx.user, b.facility_id)
     settings = domain.PolicySettings(
         period=b.period, calls_allowed=b.calls_allowed, max_minutes=b.max_minutes,
         min_lead_minutes=b.min_lead_minutes, max_days_ahead=b.max_days_ahead,
         cancel_cutoff_minutes=b.cancel_cutoff_minutes, no_show_consumes=b.no_show_consumes,
         booth_kinds=tuple(b.booth_kinds))
-    p = await domain.set_policy(ctx.db, scope=b.scope, region_id=b.region_id, facility_id=b.facility_id,
-                                risk_level=b.risk_level, allowance=b.allowance, settings=settings, note=b.note,
-                                user_id=ctx.user.user_id, actor=ctx.actor)
+    p = await policy_usecase.set_policy(ctx.db, ctx.scope, level=b.scope, region_id=b.region_id,
+                                        facility_id=b.facility_id, risk_level=b.risk_level, allowance=b.allowance,
+                                        settings=settings, note=b.note, actor=ctx.actor)
     return _out(p)
 
 
 async def _visible(ctx: Ctx, p: domain.PolicyVersion) -> bool:
-    if ctx.user.is_admin or p.scope == "national":
+    if ctx.scope.is_national or p.scope == "national":
         return True
-    facilities = await visible_facility_ids(ctx.db, ctx.user) or []
     if p.scope == "facility":
-        return p.facility_id in facilities
-    regions = {r["region_id"] for r in await ctx.db.fetch(
-        "SELECT region_id FROM facilities WHERE id = ANY($1::bigint[])", facilities)}
-    return p.region_id in regions or p.region_id == ctx.user.region_id
+        return ctx.scope.sees(p.facility_id)
+    return p.region_id in (await ctx.scope.region_ids_in_view(ctx.db) or [])
 
 
 @routes.get("/api/v1/call-policies/{policy_id}/versions", summary="Every version of one policy", tags=TAGS,
@@ -152,6 +137,6 @@ async def policy_versions(req: web.Request, ctx: Ctx) -> PolicyList:
             summary="The policy that applies at a facility to a risk level and allowance", tags=TAGS,
             path_params=FacilityPath, query=EffectiveQuery, response=PolicyOut, errors=(404,))
 async def effective_policy(req: web.Request, ctx: Ctx) -> PolicyOut:
-    await require_facility(ctx.db, ctx.user, ctx.path.facility_id)
+    await ctx.scope.require_facility(ctx.db, ctx.path.facility_id)
     return _out(await domain.resolve_policy(ctx.db, ctx.path.facility_id, ctx.query.risk_level,
                                             ctx.query.allowance))

@@ -10,6 +10,7 @@ from pydantic import Field
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel
 from wartel.registry import regions
+from wartel.scope import Act, roles
 
 routes = EndpointTable()
 
@@ -35,7 +36,7 @@ async def list_regions(req: web.Request, ctx: Ctx) -> list[RegionOut]:
     return [RegionOut.model_validate(dict(r)) for r in await regions.list_regions(ctx.db, ctx.user)]
 
 
-@routes.post("/api/v1/regions", summary="Create a region", tags=["registry"], roles=["admin"], body=RegionIn,
+@routes.post("/api/v1/regions", summary="Create a region", tags=["registry"], roles=roles(Act.ORGANISE), body=RegionIn,
              response=RegionOut, status=201, errors=(409,))
 async def create_region(req: web.Request, ctx: Ctx) -> RegionOut:
     row = await regions.create_region(ctx.db, code=ctx.body.code, name=ctx.body.name, actor=ctx.actor)

@@ -13,10 +13,12 @@ from wartel.auth.passwords import MIN_PASSWORD_LENGTH
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, Cursor, OutModel, Page, QueryModel, decode_cursor, encode_cursor
 from wartel.registry.phones import normalise_phone
+from wartel.scope import Act, roles
+from wartel.usecases import directory
 from wartel.users import UserInput, check_may_create, create_user, list_users
 
 routes = EndpointTable()
-MANAGERS = ("regional", "admin")
+MANAGERS = roles(Act.MANAGE_USERS)
 
 
 class UserIn(ApiModel):
@@ -65,7 +67,5 @@ async def users_create(req: web.Request, ctx: Ctx) -> UserOut:
     user_id = await create_user(ctx.db, UserInput(
         username=b.username, full_name=b.full_name, role=b.role, password=b.password, facility_id=b.facility_id,
         region_id=b.region_id, phone_e164=phone), actor=ctx.actor)
-    row = await ctx.db.fetchrow(
-        "SELECT id, username, full_name, role, scope_facility_id, scope_region_id, active, created_at"
-        " FROM users WHERE id = $1", user_id)
+    row = await directory.user_row(ctx.db, user_id)
     return UserOut.model_validate(dict(row))

@@ -24,10 +24,11 @@ from audit import Actor
 from wartel import keys
 from wartel.auth.principal import Principal
 from wartel.config import Settings
-from wartel.db import acquire
+from wartel.db import acquire, in_transaction
 from wartel.http.cost import heavy_connection
 from wartel.http.problems import Problem
 from wartel.i18n import LANGUAGES
+from wartel.scope import Scope, build_scope
 
 Handler = Callable[[web.Request, "Ctx"], Awaitable[Any]]
 
@@ -43,6 +44,16 @@ class Ctx:
     body: Any = None
     query: Any = None
     path: Any = None
+    scope_: Scope | None = None  # built once the connection is there (wartel.scope.build_scope)
+
+    @property
+    def scope(self) -> Scope:
+        assert self.scope_ is not None, "endpoint declared public or db=False but needs a scope"
+        return self.scope_
+
+    @scope.setter
+    def scope(self, value: Scope) -> None:
+        self.scope_ = value
 
     @property
     def actor(self) -> Actor:
@@ -208,7 +219,6 @@ def render(ep: Endpoint, result: Any) -> web.StreamResponse:
     return web.Response(status=ep.status, text=payload, content_type="application/json")
 
 
-_TX_ATTEMPTS = 3
 _PATH_PARAM = re.compile(r"{(\w+)}")
 
 
@@ -254,19 +264,15 @@ def make_view(ep: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRespo
             checkout = acquire(req.app[keys.POOL], settings.db_acquire_timeout_s)
         async with checkout as conn:
             ctx.conn = conn
-            for attempt in range(1, _TX_ATTEMPTS + 1):
-                try:
-                    tx = conn.transaction() if ep.write else contextlib.nullcontext()
-                    async with tx:
-                        if key is not None:
-                            return await _run_idempotent(ep, req, ctx, key)
-                        return render(ep, await ep.handler(req, ctx))
-                except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
-                    # PostgreSQL rolled the whole transaction back (two changes locking the same rows in
-                    # opposite orders): nothing of it stands, so running it again is safe.
-                    if not ep.write or attempt == _TX_ATTEMPTS:
-                        raise
-        raise AssertionError("unreachable")
+            if principal is not None:
+                ctx.scope = await build_scope(conn, principal)
+
+            async def body() -> web.StreamResponse:
+                if key is not None:
+                    return await _run_idempotent(ep, req, ctx, key)
+                return render(ep, await ep.handler(req, ctx))
+
+            return await in_transaction(conn, body, write=ep.write)
 
     view.__name__ = ep.handler.__name__
     # Read by the auth middleware: it hands its interactive connection on, except to streams (db=False) and

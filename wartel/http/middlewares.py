@@ -48,6 +48,12 @@ async def request_context(req: web.Request, handler: Handler) -> web.StreamRespo
         status = response.status
         response.headers["X-Request-ID"] = request_id
         return response
+    except web.HTTPException as exc:
+        # aiohttp answers a raised HTTPException (a page's 303 after a form post, a login redirect, the
+        # router's 404) with the exception itself: it is that status, not a failure of ours.
+        status = exc.status
+        exc.headers["X-Request-ID"] = request_id
+        raise
     finally:
         elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
         principal = req.get(keys.PRINCIPAL)

@@ -14,6 +14,8 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def setup_pages(app: web.Application) -> None:
+    # Imported here, not at the top: importing wartel.pages.templating (the printable report does) must not
+    # drag in every page handler.
     from wartel.pages import framework, officer, policies, regional, security, session
 
     framework.install(app)

@@ -7,7 +7,6 @@ a handler does not catch itself becomes an error page with the error's localized
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,17 +16,21 @@ import asyncpg
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from pydantic import ValidationError
 
 from audit import Actor
 from audit.errors import DomainError
 from wartel import keys
 from wartel.auth.principal import Principal
 from wartel.config import Settings
-from wartel.db import DatabaseUnavailable, acquire
+from wartel.db import DatabaseUnavailable, acquire, in_transaction
+from wartel.http import middlewares
 from wartel.http.cost import heavy_connection
-from wartel.http.problems import STATUS_BY_KIND, Problem
-from wartel.i18n import t
+from wartel.http.endpoints import validation_problem
+from wartel.http.problems import CONSTRAINT_PROBLEMS, STATUS_BY_KIND, Problem
+from wartel.i18n import DEFAULT_LANGUAGE, catalogue, t
 from wartel.pages.templating import render_template
+from wartel.scope import Scope, build_scope
 
 log = structlog.get_logger("wartel.pages")
 
@@ -58,6 +61,7 @@ class PageCtx:
     settings: Settings
     language: str
     request_id: str
+    scope: Scope
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -116,9 +120,10 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 def page(*roles: str, write: bool = False,
          heavy: bool = False) -> Callable[[PageHandler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
-    """Require a logged-in user with one of ``roles``; give the handler a connection (a transaction if
-    ``write``, so a change and its audit record commit together; from the heavy pool if ``heavy``: reports,
-    searches and link views, see :mod:`wartel.http.cost`)."""
+    """Require a logged-in user with one of ``roles`` (from :data:`wartel.scope.ROLES`, as the API's); give
+    the handler a connection and the request's :class:`Scope` (a transaction if ``write``, so a change and
+    its audit record commit together, run again after a deadlock exactly as an API call is; from the heavy
+    pool if ``heavy``: reports, searches and link views, see :mod:`wartel.http.cost`)."""
 
     def wrap(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def view(req: web.Request) -> web.StreamResponse:
@@ -134,29 +139,94 @@ def page(*roles: str, write: bool = False,
                         else acquire(req.app[keys.POOL], settings.db_acquire_timeout_s))
             async with checkout as conn:
                 pc = PageCtx(request=req, user=user, conn=conn, settings=settings,
-                             language=req.get(keys.LANGUAGE, "id"), request_id=req.get(keys.REQUEST_ID, "-"))
-                tx = conn.transaction() if write else contextlib.nullcontext()
-                async with tx:
+                             language=req.get(keys.LANGUAGE, "id"), request_id=req.get(keys.REQUEST_ID, "-"),
+                             scope=await build_scope(conn, user))
+
+                async def body() -> web.StreamResponse | web.HTTPRedirection:
                     try:
                         return await handler(req, pc)
                     except web.HTTPRedirection as done:
                         # Post/redirect/get: a redirect is success, so the transaction commits first.
-                        after = done
-            raise after
+                        return done
+
+                outcome = await in_transaction(conn, body, write=write)
+            if isinstance(outcome, web.HTTPRedirection):
+                raise outcome
+            return outcome
 
         view.__name__ = handler.__name__
         view.__doc__ = handler.__doc__
+        view.roles = frozenset(roles)  # type: ignore[attr-defined]  # read by the page authorisation matrix
         return view
 
     return wrap
 
 
-def error_text(lang: str, exc: BaseException) -> tuple[str, str | None, str | None]:
-    """(title, detail, field) of a domain error or problem, localized by its stable code."""
-    code = getattr(exc, "code", None) or "internal_error"
-    title = t(lang, f"problem.{code}", code.replace("_", " "))
-    detail = getattr(exc, "detail", None)
-    return title, detail, getattr(exc, "field", None)
+def _has_text(lang: str, key: str) -> bool:
+    texts = catalogue()
+    return key in texts.get(lang, {}) or key in texts[DEFAULT_LANGUAGE]
+
+
+def field_label(lang: str, field_name: str, labels: str | None = None) -> str:
+    """The label a form shows for ``field_name``: the page's own (``labels`` + name), else the shared one."""
+    for key in ((labels + field_name) if labels else None, f"page.field.{field_name}"):
+        if key and _has_text(lang, key):
+            return t(lang, key)
+    return field_name
+
+
+def refusal(lang: str, exc: BaseException, *, labels: str | None = None) -> dict[str, Any] | None:
+    """A refusal to show on a page, in the page's language: ``{title, detail, field, code, status}``.
+
+    Domain errors, problems, constraint violations (never with the constraint's name), values PostgreSQL
+    cannot hold and form values the shared request models refuse; ``None`` for anything else. The detail
+    is the page's text for the code, else (on an English page) the domain's English detail, else a pointer to
+    the field in the page's language: an Indonesian page never shows the API's English detail.
+    """
+    status: int
+    field_name: str | None
+    # The domain's own detail is written in English: shown as it is on an English page only.
+    english: str | None = None
+    if isinstance(exc, Problem):
+        status, code, field_name, english = exc.status, exc.code, exc.field, exc.detail
+    elif isinstance(exc, DomainError):
+        status, code, field_name = STATUS_BY_KIND.get(exc.problem_kind, 409), exc.code, exc.field
+        english = exc.detail
+    elif isinstance(exc, ValidationError):
+        p = validation_problem(exc)
+        status, code, field_name = p.status, p.code, p.field
+    elif isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+        code, status, field_name = CONSTRAINT_PROBLEMS.get(getattr(exc, "constraint_name", None) or "",
+                                                           ("constraint_violation", 409, None))
+    elif isinstance(exc, asyncpg.DataError):
+        status, code, field_name = 422, "invalid_value", None
+    else:
+        return None
+    title = t(lang, f"problem.{code}", t(lang, "page.error"))
+    if _has_text(lang, f"problem_detail.{code}"):
+        detail: str | None = t(lang, f"problem_detail.{code}")
+    elif lang == "en" and english:
+        detail = english
+    elif field_name:
+        detail = t(lang, "page.check_field", field=field_label(lang, field_name, labels))
+    else:
+        detail = None
+    return {"title": title, "detail": detail, "field": field_name, "code": code, "status": status}
+
+
+# What a page action may refuse with and still draw its page again (form kept): everything refusal() knows.
+REFUSALS = (DomainError, Problem, ValidationError, asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
+
+
+async def attempt(pc: PageCtx, step: Callable[[], Awaitable[Any]], *,
+                  labels: str | None = None) -> tuple[Any, dict[str, Any] | None]:
+    """Run ``step`` in a savepoint; a refusal rolls back only that step and comes back as a displayable
+    error (see :func:`refusal`), not an exception, so the page is drawn again with what the user typed."""
+    try:
+        async with pc.conn.transaction():
+            return await step(), None
+    except REFUSALS as exc:
+        return None, refusal(pc.language, exc, labels=labels)
 
 
 _NOT_PAGES = ("/api/", "/healthz", "/readyz", "/metrics", "/static/")
@@ -184,7 +254,6 @@ def _error_page(req: web.Request, exc: Exception) -> web.Response | None:
     # Read after the handler ran: authentication sets the session's language and user on the way in.
     lang = req.get(keys.LANGUAGE, "id")
     user = req.get(keys.PRINCIPAL)
-    code: str
     if isinstance(exc, web.HTTPException):
         if exc.status < 400:
             return None
@@ -193,31 +262,22 @@ def _error_page(req: web.Request, exc: Exception) -> web.Response | None:
     elif isinstance(exc, DatabaseUnavailable):
         status, code = 503, "database_unavailable"
         title, detail = t(lang, "problem.database_unavailable", "database unavailable"), t(lang, "page.retry")
-    elif isinstance(exc, asyncpg.DataError):
-        # A value the form allowed but PostgreSQL cannot hold (an id beyond bigint): bad input, as in the API.
-        status, code = 422, "invalid_value"
-        title, detail = t(lang, "problem.invalid_value", "invalid value"), None
     elif isinstance(exc, (TimeoutError, asyncpg.QueryCanceledError)):
         status, code = 503, "timeout"
         title, detail = t(lang, "problem.timeout", "the request took too long"), t(lang, "page.retry")
-    elif isinstance(exc, Problem):
-        status, code = exc.status, exc.code
-        title, detail, _ = error_text(lang, exc)
-        if exc.code == "csrf_failed":
-            detail = t(lang, "page.csrf_failed")
-    elif isinstance(exc, DomainError):
-        status, code = STATUS_BY_KIND.get(exc.problem_kind, 409), exc.code
-        title, detail, _ = error_text(lang, exc)
     else:
-        return None
+        shown = refusal(lang, exc)
+        if shown is None:
+            return None
+        status, code, title, detail = shown["status"], shown["code"], shown["title"], shown["detail"]
+        if code == "csrf_failed":
+            detail = t(lang, "page.csrf_failed")
     return render_page(req, "error.html", status=status, user=user, title=title, detail=detail, code=code)
 
 
 def install(app: web.Application) -> None:
     """Insert the page error middleware inside the problem middleware, before authentication, so a CSRF or
     login failure on a page is a page too."""
-    from wartel.http import middlewares
-
     position = list(app.middlewares).index(middlewares.authenticate)
     app.middlewares.insert(position, page_errors)
 

@@ -6,30 +6,33 @@ that step and the page is drawn again with the refusal's localized title and det
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from audit.errors import DomainError
 from schedules import booking as bookings
 from schedules import calls
-from schedules import sanctions as sanction_rules
 from schedules.availability import free_slots, load_facility
 from schedules.board import facility_board
 from schedules.rights import inmate_rights
 from wartel import keys
-from wartel.auth.principal import require_facility, visible_facility_ids
 from wartel.errors import InvalidInput
-from wartel.http.problems import STATUS_BY_KIND
-from wartel.pages.framework import PageCtx, add_nav, error_text, page, redirect
+from wartel.pages.framework import PageCtx, add_nav, attempt, page, redirect
 from wartel.registry import contacts as contact_registry
 from wartel.registry import inmates as inmate_registry
+from wartel.scope import Act, roles
+from wartel.usecases import directory
+from wartel.usecases import sanctions as sanction_usecase
 
 routes = web.RouteTableDef()
-OFFICER_ROLES = ("officer", "admin")
+BOOKING_ROLES = roles(Act.BOOK)
+READ_ROLES = roles(Act.READ)
+REGISTER_ROLES = roles(Act.REGISTER)
+# What each inmate-page form needs (the same role sets as the API's endpoints for the same acts).
+INMATE_ACTIONS = {"contacts": Act.REGISTER, "verify": Act.REGISTER, "reject": Act.REGISTER,
+                  "revoke": Act.REVOKE_CONTACT, "sanctions": Act.SANCTION, "lift": Act.SANCTION}
 ACTIONS = ("check-in", "start", "end", "cancel")
 END_OUTCOMES = ("completed", "cut_off", "technical_failure", "not_answered")
 CANCEL_REASONS = ("inmate", "family", "facility", "technical")
@@ -38,31 +41,23 @@ VERIFY_METHODS = ("ktp", "callback", "in_person", "bar_card")
 
 
 def setup() -> None:
-    add_nav("nav.board", "/officer", OFFICER_ROLES)
-    add_nav("nav.book", "/officer/book", OFFICER_ROLES)
-    add_nav("nav.inmates", "/officer/inmates", OFFICER_ROLES)
-
-
-async def attempt(pc: PageCtx, step: Callable[[], Awaitable[Any]]) -> tuple[Any, dict[str, Any] | None]:
-    """Run ``step`` in a savepoint; a domain refusal comes back as a displayable error, not an exception."""
-    try:
-        async with pc.conn.transaction():
-            return await step(), None
-    except DomainError as exc:
-        title, detail, field = error_text(pc.language, exc)
-        return None, {"title": title, "detail": detail, "field": field, "code": exc.code,
-                      "status": STATUS_BY_KIND.get(exc.problem_kind, 409)}
+    add_nav("nav.board", "/officer", BOOKING_ROLES)
+    add_nav("nav.book", "/officer/book", BOOKING_ROLES)
+    add_nav("nav.inmates", "/officer/inmates", READ_ROLES)
 
 
 async def _facility_id(pc: PageCtx) -> int:
-    """The officer's own facility; an admin names one with ?facility_id=."""
+    """The facility named with ?facility_id= (or the form's), if it is in scope (404 otherwise, as the API
+    answers); without one, the user's own facility. Regional staff and admins must name one."""
+    raw = pc.request.query.get("facility_id") or (await pc.request.post()).get("facility_id")
+    if raw:
+        if not str(raw).isdigit():
+            raise InvalidInput("facility_id must be a number", code="validation_failed", field="facility_id")
+        await pc.scope.require_facility(pc.conn, int(raw))
+        return int(raw)
     if pc.user.facility_id is not None:
         return pc.user.facility_id
-    raw = pc.request.query.get("facility_id") or (await pc.request.post()).get("facility_id")
-    if not raw or not str(raw).isdigit():
-        raise InvalidInput("choose a facility", code="validation_failed", field="facility_id")
-    await require_facility(pc.conn, pc.user, int(raw))
-    return int(raw)
+    raise InvalidInput("choose a facility", code="validation_failed", field="facility_id")
 
 
 def _local_day(tz: str, raw: str | None) -> date:
@@ -87,15 +82,13 @@ async def _board_page(pc: PageCtx, *, status: int = 200, error: dict[str, Any] |
     since, until = _day_bounds(day, facility.time_zone)
     board = await facility_board(pc.conn, fid, next_per_booth=6)
     day_bookings = await bookings.list_bookings(pc.conn, facility_ids=[fid], since=since, until=until, limit=500)
-    names = {r["id"]: r for r in await pc.conn.fetch(
-        "SELECT id, full_name, registration_no FROM inmates WHERE id = ANY($1::bigint[])",
-        list({b["inmate_id"] for b in day_bookings}))}
+    names = await directory.inmate_labels(pc.conn, list({b["inmate_id"] for b in day_bookings}))
     live = {c["booking_id"]: c for c in board["calls"]}
     by_booth: dict[int, list[dict[str, Any]]] = {}
     for b in day_bookings:
         by_booth.setdefault(b["booth_id"], []).append({**b, "inmate": names.get(b["inmate_id"]),
                                                        "call": live.get(b["booking_id"])})
-    name = await pc.conn.fetchval("SELECT name FROM facilities WHERE id = $1", fid)
+    name = await directory.facility_name(pc.conn, fid)
     msg = pc.request.query.get("msg")
     return pc.render("officer/board.html", status=status, error=error, facility_id=fid, facility_name=name,
                      tz=facility.time_zone, day=day, board=board, by_booth=by_booth,
@@ -105,15 +98,13 @@ async def _board_page(pc: PageCtx, *, status: int = 200, error: dict[str, Any] |
 
 
 async def _choose_facility(pc: PageCtx) -> web.Response:
-    """An admin works at no facility: pick one first (officers never see this)."""
-    rows = await pc.conn.fetch(
-        "SELECT f.id, f.code, f.name, r.name AS region FROM facilities f JOIN regions r ON r.id = f.region_id"
-        " ORDER BY r.code, f.code")
+    """Regional staff and admins work at no one facility: pick one of theirs first (officers never see this)."""
+    rows = await directory.facilities_in_view(pc.conn, pc.scope)
     return pc.render("officer/choose_facility.html", facilities=rows, target=pc.request.path)
 
 
 @routes.get("/officer", name="page_officer_board")
-@page(*OFFICER_ROLES)
+@page(*BOOKING_ROLES)
 async def board(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     """Today's bookings per booth with their actions; live calls count down to their limit."""
     if pc.user.facility_id is None and "facility_id" not in req.query:
@@ -122,14 +113,14 @@ async def board(req: web.Request, pc: PageCtx) -> web.StreamResponse:
 
 
 @routes.post("/officer/bookings/{booking_id:\\d+}/{action}", name="page_booking_action")
-@page(*OFFICER_ROLES, write=True)
+@page(*BOOKING_ROLES, write=True)
 async def booking_action(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     action = req.match_info["action"]
     if action not in ACTIONS:
         raise web.HTTPNotFound()
     booking_id = int(req.match_info["booking_id"])
     form = await req.post()
-    scope = await visible_facility_ids(pc.conn, pc.user)
+    scope = pc.scope.facility_ids
     uid = pc.user.user_id
 
     async def step() -> Any:
@@ -179,7 +170,7 @@ async def _booking_form(pc: PageCtx, *, status: int = 200, error: dict[str, Any]
 
 
 @routes.get("/officer/book", name="page_book")
-@page(*OFFICER_ROLES)
+@page(*BOOKING_ROLES)
 async def book_form(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     """Find the inmate, see what is left of the quota, pick a verified contact and a free slot."""
     if pc.user.facility_id is None and "facility_id" not in req.query:
@@ -188,7 +179,7 @@ async def book_form(req: web.Request, pc: PageCtx) -> web.StreamResponse:
 
 
 @routes.post("/officer/book", name="page_book_submit")
-@page(*OFFICER_ROLES, write=True)
+@page(*BOOKING_ROLES, write=True)
 async def book_submit(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     form = {k: str(v) for k, v in (await req.post()).items()}
     fid = await _facility_id(pc)
@@ -220,7 +211,7 @@ async def book_submit(req: web.Request, pc: PageCtx) -> web.StreamResponse:
 
 
 @routes.get("/officer/inmates", name="page_inmates")
-@page(*OFFICER_ROLES)
+@page(*READ_ROLES)
 async def inmates_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     if pc.user.facility_id is None and "facility_id" not in req.query:
         return await _choose_facility(pc)
@@ -228,11 +219,12 @@ async def inmates_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     q = req.query.get("q", "").strip()
     rows = await inmate_registry.search_inmates(pc.conn, pc.user, facility_id=fid, q=q or None, limit=100)
     return pc.render("officer/inmates.html", rows=rows, q=q, facility_id=fid, form={},
+                     can_register=pc.scope.may(Act.REGISTER),
                      message=pc.t(f"page.msg.{req.query['msg']}") if req.query.get("msg") else None)
 
 
 @routes.post("/officer/inmates", name="page_inmate_create")
-@page(*OFFICER_ROLES, write=True)
+@page(*REGISTER_ROLES, write=True)
 async def inmate_create(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     fid = await _facility_id(pc)
     form = {k: str(v).strip() for k, v in (await req.post()).items()}
@@ -252,7 +244,7 @@ async def inmate_create(req: web.Request, pc: PageCtx) -> web.StreamResponse:
             raise redirect(f"/officer/inmates/{row['id']}", msg="inmate_created")
     rows = await inmate_registry.search_inmates(pc.conn, pc.user, facility_id=fid, limit=100)
     return pc.render("officer/inmates.html", status=error.get("status", 422), rows=rows, q="", facility_id=fid,
-                     form=form, error=error)
+                     form=form, error=error, can_register=True)
 
 
 async def _inmate_page(pc: PageCtx, inmate_id: int, *, status: int = 200,
@@ -264,13 +256,14 @@ async def _inmate_page(pc: PageCtx, inmate_id: int, *, status: int = 200,
         "officer/inmate.html", status=status, error=error, inmate=inmate, tz=facility.time_zone,
         rights=await inmate_rights(pc.conn, inmate_id),
         contacts=await contact_registry.list_contacts(pc.conn, pc.user, inmate_id),
-        sanctions=await sanction_rules.list_sanctions(pc.conn, inmate_id),
+        sanctions=await sanction_usecase.list_sanctions(pc.conn, pc.scope, inmate_id),
+        can={act.value: pc.scope.may(act) for act in set(INMATE_ACTIONS.values())},
         relations=RELATIONS, methods=VERIFY_METHODS, now=datetime.now(UTC),
         message=pc.t(f"page.msg.{msg}") if msg else None)
 
 
 @routes.get("/officer/inmates/{inmate_id:\\d+}", name="page_inmate")
-@page(*OFFICER_ROLES)
+@page(*READ_ROLES)
 async def inmate_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     """One inmate: call rights left, contacts (register, verify, reject, revoke) and sanctions."""
     return await _inmate_page(pc, int(req.match_info["inmate_id"]))
@@ -285,10 +278,13 @@ def _local(raw: str, tz: str, field: str) -> datetime:
 
 
 @routes.post("/officer/inmates/{inmate_id:\\d+}/{action}", name="page_inmate_action")
-@page(*OFFICER_ROLES, write=True)
+@page(*READ_ROLES, write=True)
 async def inmate_action(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     inmate_id = int(req.match_info["inmate_id"])
     action = req.match_info["action"]
+    if action not in INMATE_ACTIONS:
+        raise web.HTTPNotFound()
+    pc.scope.require(INMATE_ACTIONS[action])
     form = {k: str(v).strip() for k, v in (await req.post()).items()}
     inmate = await inmate_registry.get_inmate(pc.conn, pc.user, inmate_id)
     tz = (await load_facility(pc.conn, inmate["current_facility_id"])).time_zone
@@ -314,17 +310,16 @@ async def inmate_action(req: web.Request, pc: PageCtx) -> web.StreamResponse:
                 raise InvalidInput("choose suspend or reduce", code="validation_failed", field="kind")
             calls_allowed = int(form["calls_allowed"]) if form.get("calls_allowed", "").isdigit() else None
             max_minutes = int(form["max_minutes"]) if form.get("max_minutes", "").isdigit() else None
-            return await sanction_rules.impose_sanction(
-                pc.conn, inmate_id=inmate_id, facility_id=inmate["current_facility_id"], kind=kind,  # type: ignore[arg-type]
+            return await sanction_usecase.impose_sanction(
+                pc.conn, pc.scope, inmate_id=inmate_id, kind=kind,  # type: ignore[arg-type]
                 starts_at=_local(form.get("starts_at", ""), tz, "starts_at"),
                 ends_at=_local(form.get("ends_at", ""), tz, "ends_at"), reason=form.get("reason", ""),
-                calls_allowed=calls_allowed, max_minutes=max_minutes, user_id=pc.user.user_id, actor=pc.actor)
+                calls_allowed=calls_allowed, max_minutes=max_minutes, actor=pc.actor)
         if action == "lift":
             sanction_id = int(form["sanction_id"]) if form.get("sanction_id", "").isdigit() else 0
-            return await sanction_rules.lift_sanction(
-                pc.conn, sanction_id, facility_ids=await visible_facility_ids(pc.conn, pc.user),
-                reason=form.get("reason", ""), user_id=pc.user.user_id, actor=pc.actor)
-        raise web.HTTPNotFound()
+            return await sanction_usecase.lift_sanction(pc.conn, pc.scope, sanction_id, reason=form.get("reason", ""),
+                                                        actor=pc.actor)
+        raise AssertionError(f"unhandled inmate action {action}")
 
     _, error = await attempt(pc, step)
     if error is not None:

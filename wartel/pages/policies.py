@@ -7,13 +7,15 @@ from typing import Any
 from aiohttp import web
 
 from schedules import policy as policies
-from wartel.auth.principal import require_facility, require_region
+from wartel.api.policies import PolicySettingsModel
 from wartel.errors import InvalidInput
-from wartel.pages.framework import PageCtx, add_nav, page, redirect
-from wartel.pages.officer import attempt
+from wartel.pages.framework import PageCtx, add_nav, attempt, page, redirect
+from wartel.scope import Act, roles
+from wartel.usecases import directory
+from wartel.usecases import policies as policy_usecase
 
 routes = web.RouteTableDef()
-POLICY_ROLES = ("regional", "admin")
+POLICY_ROLES = roles(Act.SET_POLICY)
 _NUMBERS = ("calls_allowed", "max_minutes", "min_lead_minutes", "max_days_ahead", "cancel_cutoff_minutes")
 
 
@@ -26,14 +28,13 @@ async def _region_id(pc: PageCtx, raw: str | None) -> int:
         return pc.user.region_id
     if not raw or not raw.isdigit():
         raise InvalidInput("choose a region", code="validation_failed", field="region_id")
-    await require_region(pc.conn, pc.user, int(raw))
+    await pc.scope.require_region(pc.conn, int(raw))
     return int(raw)
 
 
 async def _page(pc: PageCtx, region_id: int, *, status: int = 200, error: dict[str, Any] | None = None,
                 form: dict[str, str] | None = None) -> web.Response:
-    facilities = await pc.conn.fetch("SELECT id, code, name FROM facilities WHERE region_id = $1 ORDER BY code",
-                                     region_id)
+    facilities = await directory.facilities_in_view(pc.conn, pc.scope, region_id=region_id)
     current = await policies.list_policies(pc.conn, region_ids=[region_id], facility_ids=[f["id"] for f in facilities])
     codes = {f["id"]: f["code"] for f in facilities}
     msg = pc.request.query.get("msg")
@@ -58,30 +59,23 @@ async def policy_set(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     target = form.get("target", "region")
 
     async def step() -> Any:
-        for name in _NUMBERS:
-            if not form.get(name, "").isdigit():
-                raise InvalidInput(f"{name} must be a whole number", code="validation_failed", field=name)
-        facility_id = None
-        if target.startswith("f:") and target[2:].isdigit():
-            facility_id = int(target[2:])
-            await require_facility(pc.conn, pc.user, facility_id)
-        kinds = tuple(str(k) for k in raw.getall("booth_kinds", []) if str(k) in ("phone", "video"))
-        if not kinds:
-            raise InvalidInput("choose at least one booth kind", code="validation_failed", field="booth_kinds")
-        if form.get("period") not in ("week", "month") or form.get("allowance") not in ("family", "legal"):
-            raise InvalidInput("choose a period and an allowance", code="validation_failed", field="period")
-        settings = policies.PolicySettings(
-            period=form["period"], calls_allowed=int(form["calls_allowed"]),  # type: ignore[arg-type]
-            max_minutes=int(form["max_minutes"]), min_lead_minutes=int(form["min_lead_minutes"]),
-            max_days_ahead=int(form["max_days_ahead"]), cancel_cutoff_minutes=int(form["cancel_cutoff_minutes"]),
-            no_show_consumes=form.get("no_show_consumes") == "on", booth_kinds=kinds)
-        return await policies.set_policy(
-            pc.conn, scope="facility" if facility_id else "region", region_id=None if facility_id else region_id,
-            facility_id=facility_id, risk_level=form.get("risk_level") or None,
-            allowance=form["allowance"], settings=settings, note=form.get("note") or None,  # type: ignore[arg-type]
-            user_id=pc.user.user_id, actor=pc.actor)
+        # The API's model parses the form, so both faces accept and refuse the same values (a refusal names
+        # the field; the page says it in its language).
+        parsed = PolicySettingsModel.model_validate({
+            **{name: form.get(name, "") for name in _NUMBERS}, "period": form.get("period", ""),
+            "no_show_consumes": form.get("no_show_consumes") == "on",
+            "booth_kinds": [str(k) for k in raw.getall("booth_kinds", [])]})
+        if form.get("allowance") not in ("family", "legal"):
+            raise InvalidInput("choose an allowance", code="validation_failed", field="allowance")
+        facility_id = int(target[2:]) if target.startswith("f:") and target[2:].isdigit() else None
+        settings = policies.PolicySettings(**{**parsed.model_dump(), "booth_kinds": tuple(parsed.booth_kinds)})
+        return await policy_usecase.set_policy(
+            pc.conn, pc.scope, level="facility" if facility_id else "region",
+            region_id=None if facility_id else region_id, facility_id=facility_id,
+            risk_level=form.get("risk_level") or None, allowance=form["allowance"],  # type: ignore[arg-type]
+            settings=settings, note=form.get("note") or None, actor=pc.actor)
 
-    _, error = await attempt(pc, step)
+    _, error = await attempt(pc, step, labels="page.policies.")
     if error is not None:
         return await _page(pc, region_id, status=error["status"], error=error, form=form)
     raise redirect("/regional/policies", region_id=region_id if pc.user.region_id is None else None,

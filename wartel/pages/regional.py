@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import ValidationError
 
-from wartel.auth.principal import require_region
+from wartel.api.reports import csv_response, html_response
 from wartel.errors import InvalidInput
 from wartel.pages.framework import PageCtx, add_nav, page
 from wartel.reports.archive import stored_months
@@ -22,9 +22,11 @@ from wartel.reports.service import (
     pull_compliance_report,
     pull_stored_report,
 )
+from wartel.scope import Act, roles
+from wartel.usecases import directory
 
 routes = web.RouteTableDef()
-DASHBOARD_ROLES = ("regional", "admin", "security")
+DASHBOARD_ROLES = roles(Act.REPORT)
 
 
 def setup() -> None:
@@ -39,12 +41,7 @@ def _today_wib() -> datetime:
 
 
 async def _regions_for(pc: PageCtx) -> list[dict]:
-    if pc.user.is_admin:
-        return [dict(r) for r in await pc.conn.fetch("SELECT id, code, name FROM regions ORDER BY code")]
-    if pc.user.region_id is None:
-        return []
-    row = await pc.conn.fetchrow("SELECT id, code, name FROM regions WHERE id = $1", pc.user.region_id)
-    return [dict(row)] if row else []
+    return await directory.regions_in_view(pc.conn, pc.scope)
 
 
 async def _chosen_region(pc: PageCtx, regions: list[dict]) -> int | None:
@@ -52,7 +49,7 @@ async def _chosen_region(pc: PageCtx, regions: list[dict]) -> int | None:
     if raw:
         if not raw.isdigit():
             raise InvalidInput("region_id must be a number", code="validation_failed", field="region_id")
-        await require_region(pc.conn, pc.user, int(raw))
+        await pc.scope.require_region(pc.conn, int(raw))
         return int(raw)
     return regions[0]["id"] if regions else None
 
@@ -72,8 +69,8 @@ async def dashboard(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     this_month = month_period(f"{today:%Y-%m}")
     to_date = Period(this_month.start, today, this_month.label)
     report = await compliance_report(pc.conn, period=to_date, region_id=region_id)
-    region = next((r for r in regions if r["id"] == region_id), None) or dict(
-        await pc.conn.fetchrow("SELECT id, code, name FROM regions WHERE id = $1", region_id))
+    # _chosen_region required the region to be in view, and regions_in_view lists every region in view.
+    region = next(r for r in regions if r["id"] == region_id)
     stored = await stored_months(pc.conn, region_id)
     return pc.render("regional/dashboard.html", regions=regions, region=region, report=report,
                      charts=report_charts(report, pc.language), stored=stored, this_month=this_month,
@@ -88,14 +85,9 @@ async def reports_index(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     region_id = None
     if pc.user.facility_id is None:
         region_id = await _chosen_region(pc, regions)
-    if region_id is not None:
-        facilities = await pc.conn.fetch(
-            "SELECT id, code, name FROM facilities WHERE region_id = $1 ORDER BY code", region_id)
-    else:
-        facilities = await pc.conn.fetch("SELECT id, code, name FROM facilities WHERE id = $1",
-                                         pc.user.facility_id)
+    facilities = await directory.facilities_in_view(pc.conn, pc.scope, region_id=region_id)
     stored = (await stored_months(pc.conn, region_id)
-              if region_id is not None and pc.user.role in ARCHIVE_ROLES else [])
+              if region_id is not None and pc.scope.may(Act.ARCHIVE) else [])
     today = _today_wib().date()
     return pc.render("reports/index.html", regions=regions, region_id=region_id, facilities=facilities,
                      stored=stored, default_month=f"{previous_month(today).start:%Y-%m}",
@@ -132,7 +124,6 @@ def _query_from(req: web.Request) -> tuple[ComplianceCsvQuery, str]:
 @page(*REPORT_ROLES, heavy=True)
 async def report_view(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     """The report as asked in the form: the printable page, or a CSV or JSON download."""
-    from wartel.api.reports import csv_response, html_response
 
     q, fmt = _query_from(req)
     report, _ = await pull_compliance_report(pc.conn, pc.user, q, actor=pc.actor,
@@ -149,8 +140,6 @@ async def report_view(req: web.Request, pc: PageCtx) -> web.StreamResponse:
 @routes.get("/reports/monthly/{region_id:\\d+}/{month:\\d{4}-\\d{2}}", name="page_report_monthly")
 @page(*ARCHIVE_ROLES)
 async def stored_view(req: web.Request, pc: PageCtx) -> web.StreamResponse:
-    from wartel.api.reports import csv_response, html_response
-
     fmt = req.query.get("format", "html")
     section = req.query.get("section", "facilities")
     if fmt not in ("html", "csv") or section not in ComplianceCsvQuery.model_fields["section"].annotation.__args__:

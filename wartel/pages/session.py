@@ -9,7 +9,7 @@ from aiohttp import web
 from wartel import keys
 from wartel.auth import credentials
 from wartel.db import acquire
-from wartel.i18n import LANGUAGES
+from wartel.i18n import LANGUAGES, t
 from wartel.pages.framework import PageCtx, page, redirect, render_page, safe_next
 
 routes = web.RouteTableDef()
@@ -44,8 +44,6 @@ async def login_page(req: web.Request) -> web.StreamResponse:
 async def login_submit(req: web.Request) -> web.StreamResponse:
     form = await req.post()
     lang = req.get(keys.LANGUAGE, "id")
-    from wartel.i18n import t
-
     sent = str(form.get("login_token", ""))
     expected = req.cookies.get(LOGIN_CSRF_COOKIE, "")
     username = str(form.get("username", "")).strip()[:40]

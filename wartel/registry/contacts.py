@@ -8,11 +8,12 @@ import asyncpg
 
 from audit import Actor, LogRef, append
 from audit.detection.watchlist import ensure_not_blocked
-from wartel.auth.principal import Principal, visible_facility_ids
+from wartel.auth.principal import Principal
 from wartel.errors import Conflict, NotFound, Unprocessable
 from wartel.registry.hooks import FacilityChange, notify
 from wartel.registry.inmates import get_inmate
 from wartel.registry.phones import normalise_phone, phone_ref
+from wartel.scope import visible_facility_ids
 
 VERIFICATION_METHODS = ("ktp", "callback", "in_person", "bar_card")
 _CONTACT = """

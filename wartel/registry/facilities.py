@@ -7,9 +7,10 @@ from typing import Any
 import asyncpg
 
 from audit import Actor, LogRef, append
-from wartel.auth.principal import Principal, require_facility, visible_facility_ids
+from wartel.auth.principal import Principal
 from wartel.errors import Conflict, NotFound
 from wartel.registry.hooks import FacilityChange, notify
+from wartel.scope import require_facility, visible_facility_ids
 
 # Settings a regional office or the administrator may change after creation.
 UPDATABLE = ("name", "class", "slot_minutes", "family_contact_cap")

@@ -29,9 +29,10 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from audit import Actor, LogRef, append
-from wartel.auth.principal import Principal, visible_facility_ids
+from wartel.auth.principal import Principal
 from wartel.errors import Conflict, Unprocessable
 from wartel.registry.inmates import register_date_problem
+from wartel.scope import visible_facility_ids
 
 REQUIRED = ("registration_no", "full_name", "facility_code", "admitted_on")
 OPTIONAL = ("block", "risk_level")

@@ -12,9 +12,10 @@ from typing import Any
 import asyncpg
 
 from audit import Actor, LogRef, append
-from wartel.auth.principal import Principal, require_facility, visible_facility_ids
+from wartel.auth.principal import Principal
 from wartel.errors import Conflict, NotFound, Unprocessable
 from wartel.registry.hooks import FacilityChange, notify
+from wartel.scope import require_facility, visible_facility_ids
 
 UPDATABLE = ("full_name", "block", "risk_level")
 _INMATE = "SELECT i.* FROM inmates i WHERE i.id = $1 AND ($2::bigint[] IS NULL OR i.current_facility_id = ANY($2))"

@@ -10,8 +10,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from wartel.cli import command
+from audit import Actor
+from wartel import migrations
+from wartel.commands import command
 from wartel.config import Settings
+from wartel.db import connect, resolve_target
+from wartel.reports.archive import store_monthly_report
+from wartel.reports.compliance import compliance_report
+from wartel.reports.csv_export import report_csv
+from wartel.reports.period import month_period, resolve_period
+from wartel.reports.pulls import record_pull
 
 EXIT_OK, EXIT_USAGE, EXIT_NOT_FOUND = 0, 2, 3
 
@@ -44,16 +52,11 @@ def add_report_commands(sub: Any) -> None:
 
 
 def _actor() -> Any:
-    from audit import Actor
-
     # The operator's OS account is what we know at a console; the pull is audited like a web one.
     return Actor(type="system", id=f"cli:{getpass.getuser()}", role="operator")
 
 
 async def _connect(settings: Settings) -> Any:
-    from wartel import migrations
-    from wartel.db import connect, resolve_target
-
     conn = await connect(resolve_target(settings).owner_dsn)
     await migrations.migrate(conn)
     return conn
@@ -61,12 +64,6 @@ async def _connect(settings: Settings) -> Any:
 
 @command("report compliance")
 def cmd_report_compliance(args: argparse.Namespace, settings: Settings) -> int:
-    from wartel.reports.compliance import compliance_report
-    from wartel.reports.csv_export import report_csv
-    from wartel.reports.html import report_html
-    from wartel.reports.period import resolve_period
-    from wartel.reports.pulls import record_pull
-
     async def go() -> tuple[int, str]:
         try:
             period = resolve_period(month=args.month, quarter=args.quarter, start=args.start, end=args.end)
@@ -93,6 +90,9 @@ def cmd_report_compliance(args: argparse.Namespace, settings: Settings) -> int:
         if args.format == "csv":
             text = report_csv(report, args.section)
         elif args.format == "html":
+            # Imported here: the HTML report loads the page templates (and aiohttp), which CSV and JSON do not need.
+            from wartel.reports.html import report_html
+
             text = report_html(report, args.lang)
         else:
             text = report.model_dump_json(indent=2) + "\n"
@@ -110,9 +110,6 @@ def cmd_report_compliance(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("report store-monthly")
 def cmd_report_store_monthly(args: argparse.Namespace, settings: Settings) -> int:
-    from wartel.reports.archive import store_monthly_report
-    from wartel.reports.period import month_period
-
     async def go() -> int:
         try:
             period = month_period(args.month)

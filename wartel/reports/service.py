@@ -11,7 +11,7 @@ import asyncpg
 from pydantic import Field, WithJsonSchema
 
 from audit import Actor
-from wartel.auth.principal import Principal, require_facility, require_region
+from wartel.auth.principal import Principal
 from wartel.errors import InvalidInput
 from wartel.http.bounds import BoundedDate
 from wartel.http.models import QueryModel
@@ -27,10 +27,11 @@ from wartel.reports.period import (
     resolve_period,
 )
 from wartel.reports.pulls import record_pull
+from wartel.scope import Act, require_facility, require_region, roles
 
-REPORT_ROLES = ("security", "regional", "admin")
+REPORT_ROLES = roles(Act.REPORT)
 # The monthly archive is the regional office's record; security staff pull live reports instead.
-ARCHIVE_ROLES = ("regional", "admin")
+ARCHIVE_ROLES = roles(Act.ARCHIVE)
 
 
 _Month = Annotated[str, WithJsonSchema({"type": "string", "pattern": MONTH_PATTERN, "maxLength": 7})]

@@ -1,0 +1,88 @@
+"""Names and lists the pages show beside the domain's data: facilities, regions, inmates, users, audit logs.
+
+Reads only, each scoped by the caller's :class:`Scope` where it lists things, so a page handler holds no
+SQL and no visibility rule of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from audit import LogRef
+from audit.search import log_ids_of
+from wartel.scope import Scope
+
+
+async def facilities_in_view(
+    conn: asyncpg.Connection, scope: Scope, *, region_id: int | None = None
+) -> list[asyncpg.Record]:
+    """Facilities in the caller's scope (of one region, if given), with their region's name."""
+    return await conn.fetch(
+        """SELECT f.id, f.code, f.name, r.name AS region FROM facilities f JOIN regions r ON r.id = f.region_id
+            WHERE ($1::bigint[] IS NULL OR f.id = ANY($1::bigint[])) AND ($2::bigint IS NULL OR f.region_id = $2)
+            ORDER BY r.code, f.code""",
+        scope.facility_ids,
+        region_id,
+    )
+
+
+async def regions_in_view(conn: asyncpg.Connection, scope: Scope) -> list[dict[str, Any]]:
+    """Regions the caller manages: every region for admins, their own for regional staff, none otherwise."""
+    rows = await conn.fetch(
+        "SELECT id, code, name FROM regions WHERE $1 OR id = $2 ORDER BY code",
+        scope.is_national,
+        scope.own_region_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def facility_name(conn: asyncpg.Connection, facility_id: int) -> str | None:
+    return await conn.fetchval("SELECT name FROM facilities WHERE id = $1", facility_id)
+
+
+async def inmate_labels(conn: asyncpg.Connection, inmate_ids: list[int]) -> dict[int, asyncpg.Record]:
+    """Name and registration number by inmate id (ids the caller already holds from a scoped read)."""
+    rows = await conn.fetch(
+        "SELECT id, full_name, registration_no FROM inmates WHERE id = ANY($1::bigint[])", inmate_ids
+    )
+    return {r["id"]: r for r in rows}
+
+
+async def usernames(conn: asyncpg.Connection, user_ids: list[int]) -> dict[int, str]:
+    rows = await conn.fetch("SELECT id, username FROM users WHERE id = ANY($1::bigint[])", user_ids)
+    return {r["id"]: r["username"] for r in rows}
+
+
+async def audit_logs_in_view(
+    conn: asyncpg.Connection, scope: Scope
+) -> tuple[list[int] | None, list[asyncpg.Record], dict[int, asyncpg.Record]]:
+    """(log ids in view, or None for all; each log with its facility or region code; latest checkpoint by log)."""
+    logs: list[LogRef] | None = scope.visible_logs()
+    log_ids = None if logs is None else await log_ids_of(conn, logs)
+    rows = await conn.fetch(
+        "SELECT l.log_id, l.scope, l.scope_id, l.size, f.code AS facility_code, r.code AS region_code"
+        " FROM audit.logs l LEFT JOIN facilities f ON l.scope = 'facility' AND f.id = l.scope_id"
+        " LEFT JOIN regions r ON l.scope = 'region' AND r.id = l.scope_id"
+        " WHERE $1::bigint[] IS NULL OR l.log_id = ANY($1::bigint[]) ORDER BY l.scope, l.scope_id",
+        log_ids,
+    )
+    checkpoints = {
+        r["log_id"]: r
+        for r in await conn.fetch(
+            "SELECT DISTINCT ON (log_id) log_id, size, signed_at FROM audit.checkpoints"
+            " WHERE log_id = ANY($1::bigint[]) ORDER BY log_id, size DESC",
+            [r["log_id"] for r in rows],
+        )
+    }
+    return log_ids, rows, checkpoints
+
+
+async def user_row(conn: asyncpg.Connection, user_id: int) -> asyncpg.Record | None:
+    """A user as the users API shows them (no password hash, no phone)."""
+    return await conn.fetchrow(
+        "SELECT id, username, full_name, role, scope_facility_id, scope_region_id, active, created_at"
+        " FROM users WHERE id = $1",
+        user_id,
+    )
