@@ -29,13 +29,16 @@ async def page_login(client: TestClient, username: str, *, lang: str = "id", nex
     return fields["csrf_token"]
 
 
-async def open_all_day_facility(factory, owner_conn, *, code: str = "LP-PADANG"):  # type: ignore[no-untyped-def]
+async def open_all_day_facility(factory, owner_conn, *, code: str = "LP-PADANG", time_zone: str | None = None):  # type: ignore[no-untyped-def]
     """A facility open around the clock whose family policy needs no lead time, so a test can book the
-    next slot and run the call at once, whatever the hour. Returns (region, facility, booth, inmate, contact)."""
+    next slot and run the call at once, whatever the hour (its zone is one whose day has an hour left,
+    unless ``time_zone`` is given). Returns (region, facility, booth, inmate, contact)."""
     from datetime import time
 
+    from tests.schedules_support import zone_with_day_left
+
     rid = await factory.region()
-    fid = await factory.facility(rid, code=code, hours=False)
+    fid = await factory.facility(rid, code=code, hours=False, time_zone=time_zone or zone_with_day_left())
     for weekday in range(1, 8):
         await factory.opening_hours(fid, weekday, time(0, 0), time(23, 45))
     booth = await factory.booth(fid, name="Bilik 1")

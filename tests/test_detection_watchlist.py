@@ -71,19 +71,22 @@ async def test_a_number_blocked_after_booking_can_be_neither_moved_nor_connected
 
 
 async def test_blocking_a_number_cancels_its_upcoming_bookings_and_gives_the_calls_back(factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    from tests.schedules_support import next_week_slot, used_in_period
+
+    # Both bookings in next week (Tuesday, Wednesday): one quota period whatever day the test runs.
     site = await make_site(factory)
     number = await owner_conn.fetchval("SELECT phone_e164 FROM contacts WHERE id = $1", site.contact_id)
-    doomed = await (await site.officer.post("/api/v1/bookings", json=booking_body(site, slot_start(site.tz)))).json()
+    doomed = await (await site.officer.post("/api/v1/bookings", json=booking_body(site, next_week_slot(site.tz, 1)))).json()
     other = await factory.contact(site.inmate_id)
     kept = await (await site.officer.post("/api/v1/bookings", json=booking_body(
-        site, slot_start(site.tz, days_ahead=3), contact_id=other))).json()
+        site, next_week_slot(site.tz, 2), contact_id=other))).json()
     elsewhere = await make_site(factory)  # another region: the region's block does not reach it
     await owner_conn.execute("UPDATE contacts SET phone_e164 = $1 WHERE id = $2", number, elsewhere.contact_id)
     far = await (await elsewhere.officer.post("/api/v1/bookings",
-                                              json=booking_body(elsewhere, slot_start(elsewhere.tz)))).json()
-    # Summed over periods: the two slots (two and three days ahead) can lie in different weeks.
-    charged = "SELECT sum(used) FROM quota_ledger WHERE inmate_id = $1"
-    assert await owner_conn.fetchval(charged, site.inmate_id) == 2
+                                              json=booking_body(elsewhere, next_week_slot(elsewhere.tz, 1)))).json()
+    week = doomed["period_start"]
+    assert kept["period_start"] == week
+    assert await used_in_period(owner_conn, site.inmate_id, week) == 2
 
     security = await factory.as_role("security", region_id=site.region_id)
     r = await security.post("/api/v1/watchlist", json={"pattern": number, "mode": "watched", "scope": "region",
@@ -101,7 +104,7 @@ async def test_blocking_a_number_cancels_its_upcoming_bookings_and_gives_the_cal
         [doomed["booking_id"], kept["booking_id"], far["booking_id"]]))
     assert statuses == {doomed["booking_id"]: "cancelled/facility", kept["booking_id"]: "booked/",
                         far["booking_id"]: "booked/"}
-    assert await owner_conn.fetchval(charged, site.inmate_id) == 1  # the blocked number's call is given back
+    assert await used_in_period(owner_conn, site.inmate_id, week) == 1  # the blocked number's call is given back
     audit = await owner_conn.fetchval(
         "SELECT payload->>'cause' FROM audit.entries WHERE action = 'booking.cancelled' AND subject_id = $1",
         str(doomed["booking_id"]))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from audit import Actor, LogRef, append
 from tests import reports_data as rd
@@ -163,8 +164,10 @@ async def test_the_scheduled_job_stores_last_month_for_every_region(client, fact
         await pool.close()
     rows = await owner_conn.fetch("SELECT region_id, month FROM compliance_reports")
     assert len(rows) == 2 and len({r["month"] for r in rows}) == 1
-    month = rows[0]["month"]
-    assert month < date.today().replace(day=1)
+    # Last month as Indonesia's westernmost zone counts it (a month is over when it is over in WIB), not as the
+    # machine's own zone does: at 00:05 WIB on the 1st the machine in UTC is still in the old month.
+    this_month = datetime.now(ZoneInfo("Asia/Jakarta")).date().replace(day=1)
+    assert rows[0]["month"] == (this_month - timedelta(days=1)).replace(day=1)
 
 
 def test_a_month_is_over_only_when_it_is_over_in_wib() -> None:

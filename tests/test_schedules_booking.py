@@ -28,7 +28,7 @@ async def test_officer_books_a_free_slot_and_it_is_taken_in_availability(factory
         "SELECT count(*) FROM audit.entries WHERE action = 'booking.created' AND subject_id = $1",
         str(body["booking_id"]))
     assert audit == 1
-    assert await used(site) == 1
+    assert await used(site, at=slot_start(site.tz)) == 1
 
 
 async def test_second_booking_of_the_same_booth_slot_is_slot_taken(factory) -> None:  # type: ignore[no-untyped-def]
@@ -45,7 +45,7 @@ async def test_second_booking_of_the_same_booth_slot_is_slot_taken(factory) -> N
     r = await site.officer.post("/api/v1/bookings", json=booking_body(site, start, booth=1))
     assert r.status == 409, await r.text()
     assert (await r.json())["code"] == "inmate_busy"
-    assert await used(site) == 1
+    assert await used(site, at=slot_start(site.tz)) == 1
 
 
 async def _refused(site, body, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
@@ -128,7 +128,7 @@ async def test_quota_is_exhausted_then_an_officer_override_books_with_a_reason(f
     body = await r.json()
     assert body["is_override"] is True and body["charged"] is False
     assert body["override_reason"] == "ibu sakit keras"
-    assert await used(site) == 2
+    assert await used(site, at=slot_start(site.tz)) == 2
     entry = await owner_conn.fetchrow(
         "SELECT actor_id, payload FROM audit.entries WHERE action = 'booking.override' AND subject_id = $1",
         str(body["booking_id"]))
@@ -145,7 +145,8 @@ async def test_legal_counsel_calls_have_their_own_allowance(factory) -> None:  #
     r = await site.officer.post("/api/v1/bookings", json=booking_body(site, starts[2], contact_id=lawyer))
     assert r.status == 201, await r.text()
     assert (await r.json())["allowance"] == "legal"
-    assert await used(site) == 2 and await used(site, allowance="legal") == 1
+    day = slot_start(site.tz)
+    assert await used(site, at=day) == 2 and await used(site, allowance="legal", at=day) == 1
     # A suspension does not touch the right to counsel.
     security = await factory.as_role("security", facility_id=site.facility_id)
     r = await security.post("/api/v1/sanctions", json={
@@ -154,7 +155,7 @@ async def test_legal_counsel_calls_have_their_own_allowance(factory) -> None:  #
     assert r.status == 201, await r.text()
     created = await r.json()
     assert len(created["cancelled_booking_ids"]) == 2
-    assert await used(site) == 0
+    assert await used(site, at=slot_start(site.tz)) == 0
     r = await site.officer.post("/api/v1/bookings", json=booking_body(site, starts[3], contact_id=lawyer))
     assert r.status == 201, await r.text()
 
@@ -178,7 +179,7 @@ async def test_a_retried_create_returns_the_first_response_and_books_once(factor
     assert {a.status for a in answers} == {201}, [a.status for a in answers]
     assert len({(await a.json())["booking_id"] for a in answers}) == 1
     assert await owner_conn.fetchval("SELECT count(*) FROM bookings") == 2
-    assert await used(site) == 2
+    assert await used(site, at=slot_start(site.tz)) == 2
 
 
 async def test_cancel_refunds_before_the_cutoff_and_keeps_the_charge_after(factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
@@ -188,7 +189,7 @@ async def test_cancel_refunds_before_the_cutoff_and_keeps_the_charge_after(facto
     assert r.status == 200, await r.text()
     body = await r.json()
     assert body["status"] == "cancelled" and body["refunded"] is True and body["cancel_reason"] == "family"
-    assert await used(site) == 0
+    assert await used(site, at=slot_start(site.tz)) == 0
     r = await site.officer.post(f"/api/v1/bookings/{a['booking_id']}/cancel", json={"reason": "family"})
     assert r.status == 409 and (await r.json())["code"] == "invalid_transition"
     # A cutoff longer than the lead time: the family's cancellation now keeps the charge, the facility's not.
@@ -196,13 +197,13 @@ async def test_cancel_refunds_before_the_cutoff_and_keeps_the_charge_after(facto
     b = await (await site.officer.post("/api/v1/bookings", json=booking_body(site, slot_start(site.tz)))).json()
     c = await (await site.officer.post("/api/v1/bookings", json=booking_body(
         site, slot_start(site.tz, at=time(11, 0))))).json()
-    assert await used(site) == 2
+    assert await used(site, at=slot_start(site.tz)) == 2
     r = await site.officer.post(f"/api/v1/bookings/{b['booking_id']}/cancel", json={"reason": "inmate"})
     assert (await r.json())["refunded"] is False
-    assert await used(site) == 2
+    assert await used(site, at=slot_start(site.tz)) == 2
     r = await site.officer.post(f"/api/v1/bookings/{c['booking_id']}/cancel", json={"reason": "technical"})
     assert (await r.json())["refunded"] is True
-    assert await used(site) == 1
+    assert await used(site, at=slot_start(site.tz)) == 1
     r = await site.officer.post(f"/api/v1/bookings/{c['booking_id']}/cancel", json={"reason": "nope"})
     assert r.status == 422 and (await r.json())["field"] == "reason"
 
@@ -226,7 +227,7 @@ async def test_reschedule_moves_the_booking_atomically(factory, owner_conn) -> N
     moved = await r.json()
     assert moved["booking_id"] == mine["booking_id"] and moved["booth_id"] == site.booths[1]
     assert datetime.fromisoformat(moved["starts_at"]) == taken
-    assert await used(site) == 1
+    assert await used(site, at=slot_start(site.tz)) == 1
     # Moving it back onto its own booth and time is not refused as taken by itself.
     r = await site.officer.post(f"/api/v1/bookings/{mine['booking_id']}/reschedule",
                                 json={"starts_at": taken.isoformat(), "booth_id": site.booths[1]})
@@ -251,7 +252,7 @@ async def test_booth_outage_and_closure_cancel_refund_and_list_the_inmates(facto
     assert r.status == 200, await r.text()
     affected = (await r.json())["cancelled_bookings"]
     assert [x["inmate_id"] for x in affected] == [site.inmate_id]
-    assert await used(site) == 0
+    assert await used(site, at=slot_start(site.tz)) == 0
     row = await owner_conn.fetchrow("SELECT status, cancel_reason, refunded FROM bookings WHERE booking_id = $1",
                                     a["booking_id"])
     assert dict(row) == {"status": "cancelled", "cancel_reason": "facility", "refunded": True}
@@ -263,7 +264,7 @@ async def test_booth_outage_and_closure_cancel_refund_and_list_the_inmates(facto
         "reason": "inspection"})
     assert r.status == 201, await r.text()
     assert [x["booking_id"] for x in (await r.json())["cancelled_bookings"]] == [b["booking_id"]]
-    assert await used(site, inmate_id=other) == 0
+    assert await used(site, inmate_id=other, at=start + timedelta(days=1)) == 0
 
 
 async def test_registry_changes_cancel_and_credit_the_bookings_they_make_impossible(factory, owner_conn) -> None:  # type: ignore[no-untyped-def]

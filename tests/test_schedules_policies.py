@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from tests.schedules_support import booking_body, make_site, slot_start
+from tests.schedules_support import booking_body, make_site, rights_at, slot_start
 
 POLICY = {"period": "week", "calls_allowed": 3, "max_minutes": 10, "min_lead_minutes": 30, "max_days_ahead": 7,
           "cancel_cutoff_minutes": 60, "no_show_consumes": False, "booth_kinds": ["phone"]}
@@ -79,7 +79,8 @@ async def test_a_reducing_sanction_shortens_and_limits_calls_until_lifted(factor
     second = booking_body(site, slot_start(site.tz, at=time(10, 0)))
     r = await site.officer.post("/api/v1/bookings", json=second)
     assert r.status == 409 and (await r.json())["code"] == "quota_exhausted"
-    rights = await (await site.officer.get(f"/api/v1/inmates/{site.inmate_id}/call-rights")).json()
+    # The rights of the booked day's period (two days ahead: next week's on a Saturday or Sunday).
+    rights = await rights_at(site, slot_start(site.tz))
     family = rights["allowances"][0]
     assert (family["calls_allowed"], family["used"], family["remaining"]) == (1, 1, 0)
     assert rights["sanction_ids"] == [sanction["sanction_id"]]

@@ -1,0 +1,185 @@
+"""``make test-calendar``: the calendar-sensitive tests at fixed instants that have hurt real systems.
+
+Each instant runs pytest under libfaketime (``LD_PRELOAD``), so Python *and* the embedded PostgreSQL it
+starts see the same instant and the clock still ticks from there. The server runs on its own data
+directory (``.wartel-calendar``), stopped before and after each instant, so each instant's server is started
+under that instant's clock; the normal test server (``.wartel-test``) is never touched.
+
+Why libfaketime rather than a clock passed into every function: PostgreSQL's ``now()`` (bookings' lead
+time, quota periods, sweeps, expiry, session lifetime) must agree with Python's, and only a clock below both
+processes does that without changing every time-sensitive call site in the product.
+
+The fake clock is an offset (``FAKETIME="+<seconds>"``) computed at each launch, not a start instant
+(``"@…"``): with ``@`` every process starts its own clock at that instant when *it* starts, so PostgreSQL,
+started seconds after pytest, would lag Python by those seconds; with an offset every process reads the same
+shifted clock. Monotonic clocks are faked too (the default): libfaketime 0.9.10 answers EINVAL to Python's
+``time.sleep`` (``clock_nanosleep`` with an absolute monotonic deadline) when
+``FAKETIME_DONT_FAKE_MONOTONIC=1``; with both clocks shifted by the same offset, asyncio's timers still
+tick at the real rate.
+
+Usage: ``python tests/calendar/run.py [--all] [--only NAME[,NAME]] [pytest args]``. ``--all`` runs the
+whole suite (except the fault scenarios) instead of the calendar-sensitive files. The last line printed is
+one JSON object: each instant's name, UTC instant, pytest exit code and seconds. Exit code 0 only when every
+instant passed; 2 when libfaketime is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+DATA_DIR = ROOT / ".wartel-calendar"
+LIBFAKETIME_CANDIDATES = (
+    os.environ.get("WARTEL_LIBFAKETIME", ""),
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/faketime/libfaketime.so.1",
+    "/usr/local/lib/faketime/libfaketime.so.1",
+)
+
+# (name, instant in UTC, why it hurts, machine time zone for the run). WIB = UTC+7, WITA = UTC+8, WIT = UTC+9.
+# The machine's own zone varies too, so a test that reads the machine's local date (date.today()) is caught.
+INSTANTS: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "fri-2330-wib",
+        "2026-12-04T16:30:00",
+        "Friday 23:30 WIB: Saturday in WITA and WIT, the week ends in 30 min",
+        "UTC",
+    ),
+    (
+        "sun-2350-wit",
+        "2026-12-06T14:50:00",
+        "Sunday 23:50 WIT: the week's last ten minutes in the east",
+        "Asia/Jayapura",
+    ),
+    (
+        "mon-0005-wit",
+        "2026-12-06T15:05:00",
+        "Monday 00:05 WIT: a new week in WIT only (Sunday in WIB and WITA)",
+        "UTC",
+    ),
+    (
+        "mon-0005-wita",
+        "2026-12-06T16:05:00",
+        "Monday 00:05 WITA: Monday in WITA and WIT, Sunday 23:05 in WIB",
+        "Asia/Makassar",
+    ),
+    (
+        "dec31-2350-wib",
+        "2026-12-31T16:50:00",
+        "31 December 23:50 WIB: already 1 January in WITA and WIT",
+        "Asia/Jakarta",
+    ),
+    (
+        "jan01-0005-wib",
+        "2026-12-31T17:05:00",
+        "1 January 00:05 WIB: new year, month and week-year everywhere",
+        "UTC",
+    ),
+    ("feb28-2028-2350-wib", "2028-02-28T16:50:00", "28 February 2028 23:50 WIB: a leap day follows", "UTC"),
+    (
+        "feb29-2028-2350-wita",
+        "2028-02-29T15:50:00",
+        "29 February 2028 23:50 WITA: the leap day's end",
+        "Asia/Jakarta",
+    ),
+    (
+        "apr30-2027-2350-wib",
+        "2027-04-30T16:50:00",
+        "30 April 2027 23:50 WIB: last day of a 30-day month, a Friday",
+        "UTC",
+    ),
+)
+
+# The tests that book, expire, sweep, report, detect or render times: what can depend on the instant.
+CALENDAR_TESTS = (
+    "tests/test_schedules_booking.py",
+    "tests/test_schedules_periods.py",
+    "tests/test_schedules_policies.py",
+    "tests/test_schedules_calls.py",
+    "tests/test_schedules_kiosk.py",
+    "tests/test_schedules_board.py",
+    "tests/test_idempotency_expiry.py",
+    "tests/test_reports_compliance.py",
+    "tests/test_reports_transfers.py",
+    "tests/test_reports_api.py",
+    "tests/test_detection_rules.py",
+    "tests/test_detection_incremental.py",
+    "tests/test_detection_review.py",
+    "tests/test_detection_watchlist.py",
+    "tests/test_pages_officer.py",
+    "tests/test_pages_security.py",
+)
+
+
+def libfaketime() -> str | None:
+    return next((p for p in LIBFAKETIME_CANDIDATES if p and Path(p).is_file()), None)
+
+
+def _stop_server(env: dict[str, str]) -> None:
+    """Stop this target's embedded server, if one runs, so the next instant starts it under its own clock."""
+    code = "import sys; from pathlib import Path; from wartel.db import stop_embedded; stop_embedded(Path(sys.argv[1]))"
+    subprocess.run([sys.executable, "-c", code, str(DATA_DIR)], cwd=ROOT, env=env, check=False)
+
+
+def run_instant(name: str, instant: str, zone: str, lib: str, pytest_args: list[str]) -> dict[str, object]:
+    target = datetime.fromisoformat(instant).replace(tzinfo=UTC)
+    plain = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")}
+    plain["WARTEL_TEST_DATA_DIR"] = str(DATA_DIR)
+    _stop_server(plain)
+    # The offset is computed at launch, so the run starts at the instant (within a second) and ticks from it.
+    offset = int(target.timestamp() - time.time())
+    env = dict(plain, LD_PRELOAD=lib, FAKETIME=f"{offset:+d}", TZ=zone)
+    started = time.monotonic()
+    print(f"== {name}: {instant} UTC (machine zone {zone})", flush=True)
+    rc = subprocess.call(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args], cwd=ROOT, env=env
+    )
+    _stop_server(plain)
+    return {
+        "instant": name,
+        "utc": instant,
+        "pytest_exit": rc,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def main(argv: list[str]) -> int:
+    lib = libfaketime()
+    if lib is None:
+        print(
+            "make test-calendar needs libfaketime: apt-get install faketime (Debian) or set WARTEL_LIBFAKETIME",
+            file=sys.stderr,
+        )
+        return 2
+    whole_suite = "--all" in argv
+    argv = [a for a in argv if a != "--all"]
+    only: set[str] | None = None
+    if "--only" in argv:
+        i = argv.index("--only")
+        only = set(argv[i + 1].split(","))
+        argv = argv[:i] + argv[i + 2 :]
+    selection = ["-m", "not faults"] if whole_suite else ["-m", "not faults and not browser", *CALENDAR_TESTS]
+    results = [
+        run_instant(name, instant, zone, lib, [*selection, *argv])
+        for name, instant, _why, zone in INSTANTS
+        if only is None or name in only
+    ]
+    if not results:
+        print(f"no instant named {sorted(only or ())}; known: {[i[0] for i in INSTANTS]}", file=sys.stderr)
+        return 2
+    failed = [r["instant"] for r in results if r["pytest_exit"] != 0]
+    print(json.dumps({"passed": not failed, "failed": failed, "instants": results}), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
