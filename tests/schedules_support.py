@@ -153,7 +153,7 @@ async def rights_at(site: Site, at: datetime, inmate_id: int | None = None) -> d
 
     The view itself answers for now only; the domain function takes the instant, so a test chooses it.
     """
-    from schedules.quota import inmate_rights
+    from schedules.rights import inmate_rights
 
     assert site.conn is not None
     return await inmate_rights(site.conn, inmate_id or site.inmate_id, at=at)
