@@ -4,23 +4,33 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from wartel.db import _with_database, embedded_server_settings, start_embedded, stop_embedded
-
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-async def test_a_new_embedded_server_gets_its_sizing_and_keeps_it_across_restarts() -> None:
-    # Not pytest's tmp_path: as root the embedded server runs as its own user, which cannot enter pytest's
-    # private /tmp/pytest-of-root (mode 0700). The checkout's data area is where the test server lives too.
+@pytest.fixture
+def server_dir() -> Iterator[Path]:
+    """A new directory the embedded server's own user can enter.
+
+    Not pytest's tmp_path: as root the embedded server runs as its own user, which cannot enter pytest's
+    private /tmp/pytest-of-root (mode 0700). The checkout is where the test server lives too."""
     base = ROOT / ".wartel-test-tmp"
     base.mkdir(exist_ok=True)
-    tmp_path = Path(tempfile.mkdtemp(prefix="sizing-", dir=base))
-    tmp_path.chmod(0o755)
+    path = Path(tempfile.mkdtemp(prefix="sizing-", dir=base))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+async def test_a_new_embedded_server_gets_its_sizing_and_keeps_it_across_restarts(server_dir: Path) -> None:
+    tmp_path = server_dir
     wanted = embedded_server_settings()
     assert int(wanted["shared_buffers"].removesuffix("MB")) >= 128
     dsn = start_embedded(tmp_path)
@@ -40,7 +50,6 @@ async def test_a_new_embedded_server_gets_its_sizing_and_keeps_it_across_restart
         assert (tmp_path / "pg" / "postgresql.conf").read_text().count("wartel: embedded server sizing") == 1
     finally:
         stop_embedded(tmp_path)
-        shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 def _pg_size(mb: str) -> str:

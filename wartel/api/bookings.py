@@ -75,12 +75,6 @@ class AffectedBooking(OutModel):
     ends_at: datetime
 
 
-async def facility_cancellations(conn: object, facility_id: int) -> list[AffectedBooking]:
-    """The bookings the current transaction cancelled at ``facility_id`` (for registry responses)."""
-    rows = await domain.cancelled_by_facility_in_this_transaction(conn, facility_id)  # type: ignore[arg-type]
-    return [AffectedBooking(**r) for r in rows]
-
-
 class BookingIn(ApiModel):
     facility_id: int
     booth_id: int

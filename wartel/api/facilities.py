@@ -9,12 +9,13 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import Field, model_validator
 
-from wartel.api.bookings import AffectedBooking, facility_cancellations
+from wartel.api.bookings import AffectedBooking
 from wartel.http.bounds import BoundedDate, LocalDateTime, LocalTime
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, QueryModel
 from wartel.registry import facilities, hours
 from wartel.scope import Act, roles
+from wartel.usecases import facility as facility_usecase
 
 routes = EndpointTable()
 
@@ -159,11 +160,11 @@ async def create_booth(req: web.Request, ctx: Ctx) -> BoothOut:
             tags=["registry"], roles=OPERATORS, path_params=BoothPath, body=BoothServiceIn, response=BoothOut,
             errors=(404,))
 async def set_booth_service(req: web.Request, ctx: Ctx) -> BoothOut:
-    await ctx.scope.require_facility(ctx.db, ctx.path.facility_id)
-    row = await facilities.set_booth_service(ctx.db, ctx.path.facility_id, ctx.path.booth_id,
-                                             in_service=ctx.body.in_service, note=ctx.body.note, actor=ctx.actor)
+    row, cancelled = await facility_usecase.set_booth_service(
+        ctx.db, ctx.scope, ctx.path.facility_id, ctx.path.booth_id, in_service=ctx.body.in_service,
+        note=ctx.body.note, actor=ctx.actor)
     out = BoothOut.model_validate(dict(row))
-    out.cancelled_bookings = await facility_cancellations(ctx.db, ctx.path.facility_id)
+    out.cancelled_bookings = [AffectedBooking(**c) for c in cancelled]
     return out
 
 
@@ -270,12 +271,12 @@ async def list_closures(req: web.Request, ctx: Ctx) -> list[ClosureOut]:
              tags=["registry"], roles=OPERATORS, path_params=FacilityPath, body=ClosureIn, response=ClosureOut,
              status=201, errors=(404,))
 async def add_closure(req: web.Request, ctx: Ctx) -> ClosureOut:
-    await ctx.scope.require_facility(ctx.db, ctx.path.facility_id)
     b = ctx.body
-    row = await hours.add_closure(ctx.db, ctx.path.facility_id, starts_local=b.starts, ends_local=b.ends,
-                                  kind=b.kind, reason=b.reason, created_by=ctx.user.user_id, actor=ctx.actor)
+    row, cancelled = await facility_usecase.add_closure(
+        ctx.db, ctx.scope, ctx.path.facility_id, starts_local=b.starts, ends_local=b.ends, kind=b.kind,
+        reason=b.reason, actor=ctx.actor)
     out = _closure(row, await hours.facility_zone(ctx.db, ctx.path.facility_id))
-    out.cancelled_bookings = await facility_cancellations(ctx.db, ctx.path.facility_id)
+    out.cancelled_bookings = [AffectedBooking(**c) for c in cancelled]
     return out
 
 

@@ -207,7 +207,7 @@ def refusal(lang: str, exc: BaseException, *, labels: str | None = None) -> dict
         detail: str | None = t(lang, f"problem_detail.{code}")
     elif lang == "en" and english:
         detail = english
-    elif field_name:
+    elif field_name and status in (400, 422):  # bad input: point at the field; otherwise the title says it
         detail = t(lang, "page.check_field", field=field_label(lang, field_name, labels))
     else:
         detail = None

@@ -18,6 +18,12 @@ from schedules.availability import free_slots, load_facility
 from schedules.board import facility_board
 from schedules.rights import inmate_rights
 from wartel import keys
+from wartel.api.bookings import CancelIn
+from wartel.api.calls import EndCallIn
+from wartel.api.contacts import ContactIn, VerifyIn
+from wartel.api.contacts import ReasonIn as ContactReasonIn
+from wartel.api.inmates import InmateIn
+from wartel.api.sanctions import SanctionIn
 from wartel.errors import InvalidInput
 from wartel.pages.framework import PageCtx, add_nav, attempt, page, redirect
 from wartel.registry import contacts as contact_registry
@@ -129,16 +135,13 @@ async def booking_action(req: web.Request, pc: PageCtx) -> web.StreamResponse:
         if action == "start":
             return await calls.start_call(pc.conn, booking_id, facility_ids=scope, supervisor_id=uid, actor=pc.actor)
         if action == "end":
-            outcome = str(form.get("outcome", ""))
-            if outcome not in END_OUTCOMES:
-                raise InvalidInput("choose how the call ended", code="validation_failed", field="outcome")
-            return await calls.end_call(pc.conn, booking_id, facility_ids=scope, outcome=outcome,  # type: ignore[arg-type]
-                                        reason=str(form.get("reason", "")) or None, user_id=uid, actor=pc.actor)
-        reason = str(form.get("reason", ""))
-        if reason not in CANCEL_REASONS:
-            raise InvalidInput("choose why the booking is cancelled", code="validation_failed", field="reason")
-        return await bookings.cancel_booking(pc.conn, booking_id, facility_ids=scope, reason=reason,
-                                             note=str(form.get("note", "")) or None, user_id=uid, actor=pc.actor)
+            # The API's request models parse the forms: both faces accept and refuse the same values.
+            ended = EndCallIn.model_validate({"outcome": form.get("outcome", ""), "reason": _opt(form, "reason")})
+            return await calls.end_call(pc.conn, booking_id, facility_ids=scope, outcome=ended.outcome,
+                                        reason=ended.reason, user_id=uid, actor=pc.actor)
+        cancel = CancelIn.model_validate({"reason": form.get("reason", ""), "note": _opt(form, "note")})
+        return await bookings.cancel_booking(pc.conn, booking_id, facility_ids=scope, reason=cancel.reason,
+                                             note=cancel.note, user_id=uid, actor=pc.actor)
 
     _, error = await attempt(pc, step)
     if error is not None:
@@ -228,20 +231,18 @@ async def inmates_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
 async def inmate_create(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     fid = await _facility_id(pc)
     form = {k: str(v).strip() for k, v in (await req.post()).items()}
-    error = None
-    try:
-        admitted = date.fromisoformat(form.get("admitted_on", ""))
-    except ValueError:
-        admitted = None
-        error = {"title": pc.t("problem.validation_failed"), "detail": pc.t("page.inmates.admitted_invalid"),
-                 "field": "admitted_on", "status": 422}
+
+    async def step() -> Any:
+        # The API's request model parses the form: both faces accept and refuse the same values.
+        new = InmateIn.model_validate({
+            "registration_no": form.get("registration_no", ""), "full_name": form.get("full_name", ""),
+            "block": _opt(form, "block"), "risk_level": _opt(form, "risk_level"),
+            "admitted_on": form.get("admitted_on", ""), "facility_id": fid})
+        return await inmate_registry.create_inmate(pc.conn, pc.user, new.model_dump(), actor=pc.actor)
+
+    row, error = await attempt(pc, step)
     if error is None:
-        data = {"registration_no": form.get("registration_no", ""), "full_name": form.get("full_name", ""),
-                "block": form.get("block") or None, "risk_level": form.get("risk_level") or None,
-                "admitted_on": admitted, "facility_id": fid}
-        row, error = await attempt(pc, lambda: inmate_registry.create_inmate(pc.conn, pc.user, data, actor=pc.actor))
-        if error is None:
-            raise redirect(f"/officer/inmates/{row['id']}", msg="inmate_created")
+        raise redirect(f"/officer/inmates/{row['id']}", msg="inmate_created")
     rows = await inmate_registry.search_inmates(pc.conn, pc.user, facility_id=fid, limit=100)
     return pc.render("officer/inmates.html", status=error.get("status", 422), rows=rows, q="", facility_id=fid,
                      form=form, error=error, can_register=True)
@@ -269,6 +270,12 @@ async def inmate_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     return await _inmate_page(pc, int(req.match_info["inmate_id"]))
 
 
+def _opt(form: Any, key: str) -> str | None:
+    """A form field left empty is a field not given."""
+    value = str(form.get(key, "")).strip()
+    return value or None
+
+
 def _local(raw: str, tz: str, field: str) -> datetime:
     try:
         value = datetime.fromisoformat(raw)
@@ -291,30 +298,28 @@ async def inmate_action(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     contact_id = int(form["contact_id"]) if form.get("contact_id", "").isdigit() else 0
 
     async def step() -> Any:
+        # The API's request models parse the forms: both faces accept and refuse the same values.
         if action == "contacts":
+            new = ContactIn.model_validate({k: form.get(k, "") for k in ("phone", "name", "relation")})
             return await contact_registry.register_contact(
-                pc.conn, pc.user, inmate_id, phone=form.get("phone", ""), name=form.get("name", ""),
-                relation=form.get("relation", ""), actor=pc.actor, ref_key=pc.request.app[keys.SECRET_KEY])
+                pc.conn, pc.user, inmate_id, phone=new.phone, name=new.name, relation=new.relation, actor=pc.actor,
+                ref_key=pc.request.app[keys.SECRET_KEY])
         if action == "verify":
-            return await contact_registry.verify_contact(pc.conn, pc.user, contact_id, method=form.get("method", ""),
-                                                         actor=pc.actor)
-        if action == "reject":
-            return await contact_registry.reject_contact(pc.conn, pc.user, contact_id, reason=form.get("reason", ""),
-                                                         actor=pc.actor)
-        if action == "revoke":
-            return await contact_registry.revoke_contact(pc.conn, pc.user, contact_id, reason=form.get("reason", ""),
-                                                         actor=pc.actor)
+            method = VerifyIn.model_validate({"method": form.get("method", "")}).method
+            return await contact_registry.verify_contact(pc.conn, pc.user, contact_id, method=method, actor=pc.actor)
+        if action in ("reject", "revoke"):
+            reason = ContactReasonIn.model_validate({"reason": form.get("reason", "")}).reason
+            withdraw = contact_registry.reject_contact if action == "reject" else contact_registry.revoke_contact
+            return await withdraw(pc.conn, pc.user, contact_id, reason=reason, actor=pc.actor)
         if action == "sanctions":
-            kind = form.get("kind", "")
-            if kind not in ("suspend", "reduce"):
-                raise InvalidInput("choose suspend or reduce", code="validation_failed", field="kind")
-            calls_allowed = int(form["calls_allowed"]) if form.get("calls_allowed", "").isdigit() else None
-            max_minutes = int(form["max_minutes"]) if form.get("max_minutes", "").isdigit() else None
+            b = SanctionIn.model_validate({
+                "inmate_id": inmate_id, "kind": form.get("kind", ""), "reason": form.get("reason", ""),
+                "starts_at": _local(form.get("starts_at", ""), tz, "starts_at"),
+                "ends_at": _local(form.get("ends_at", ""), tz, "ends_at"),
+                "calls_allowed": _opt(form, "calls_allowed"), "max_minutes": _opt(form, "max_minutes")})
             return await sanction_usecase.impose_sanction(
-                pc.conn, pc.scope, inmate_id=inmate_id, kind=kind,  # type: ignore[arg-type]
-                starts_at=_local(form.get("starts_at", ""), tz, "starts_at"),
-                ends_at=_local(form.get("ends_at", ""), tz, "ends_at"), reason=form.get("reason", ""),
-                calls_allowed=calls_allowed, max_minutes=max_minutes, actor=pc.actor)
+                pc.conn, pc.scope, inmate_id=inmate_id, kind=b.kind, starts_at=b.starts_at, ends_at=b.ends_at,
+                reason=b.reason, calls_allowed=b.calls_allowed, max_minutes=b.max_minutes, actor=pc.actor)
         if action == "lift":
             sanction_id = int(form["sanction_id"]) if form.get("sanction_id", "").isdigit() else 0
             return await sanction_usecase.lift_sanction(pc.conn, pc.scope, sanction_id, reason=form.get("reason", ""),

@@ -12,6 +12,7 @@ from audit import verification_status
 from audit.detection import links, review
 from audit.search import EntryFilter, search_entries
 from wartel import keys
+from wartel.api.watchlist import EntryIn
 from wartel.errors import InvalidInput, NotFound
 from wartel.pages.framework import PageCtx, add_nav, attempt, page, redirect
 from wartel.pages.graph import link_svg
@@ -170,10 +171,13 @@ async def watchlist_change(req: web.Request, pc: PageCtx) -> web.StreamResponse:
             return []  # removing an entry cancels nothing
         # Facility staff add to their facility's list, regional staff to their region's, admins the national one.
         list_scope, list_scope_id = pc.scope.default_watch_scope()
+        # The API's request model parses the form: both faces accept and refuse the same values.
+        b = EntryIn.model_validate({"pattern": form.get("pattern", ""), "mode": form.get("mode", ""),
+                                    "pattern_kind": form.get("pattern_kind", "number"), "scope": list_scope,
+                                    "scope_id": list_scope_id, "reason": form.get("reason", "")})
         _, cancelled = await watch_usecase.block_or_watch(
-            pc.conn, pc.scope, list_scope=list_scope, list_scope_id=list_scope_id,
-            pattern_kind=form.get("pattern_kind", "number"), pattern=form.get("pattern", ""),
-            mode=form.get("mode", ""), reason=form.get("reason", ""), actor=pc.actor)
+            pc.conn, pc.scope, list_scope=b.scope, list_scope_id=b.scope_id, pattern_kind=b.pattern_kind,
+            pattern=b.pattern, mode=b.mode, reason=b.reason, actor=pc.actor)
         return cancelled
 
     result, error = await attempt(pc, step)
