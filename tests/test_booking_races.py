@@ -203,6 +203,80 @@ async def test_a_closure_added_while_bookings_are_made_leaves_none_inside_it(rac
     assert set(causes := await _cancelled_by(race.factory.conn)) == {"closure"}, causes
 
 
+async def test_bookings_moved_into_a_day_being_closed_are_refused_or_cancelled(race: Race) -> None:
+    """Rescheduling takes the same locks as booking (then the booking row): no move lands in a new closure."""
+    from schedules.booking import reschedule_booking
+    from wartel.registry.hours import add_closure
+
+    await race.site()
+    for round_no in range(ROUNDS):
+        people = [await race.inmate_with_contact() for _ in range(BOOKINGS_PER_ROUND)]
+        made = []
+        for i, (inmate, contact) in enumerate(people):
+            async with race.conns[0].transaction():
+                request = BookingRequest(
+                    race.facility_id,
+                    race.booths[i],
+                    inmate,
+                    contact,
+                    local(1, time(8)) + timedelta(minutes=15 * round_no),
+                )
+                made.append(
+                    (await book_call(race.conns[0], request, user_id=race.admin_id, actor=ACTOR, now=NOW))[
+                        "booking_id"
+                    ]
+                )
+        day = 2 + round_no
+
+        async def move(conn: asyncpg.Connection, booking_id: int, starts_at: datetime) -> None:
+            try:
+                async with conn.transaction():
+                    await reschedule_booking(
+                        conn,
+                        booking_id,
+                        facility_ids=None,
+                        starts_at=starts_at,
+                        booth_id=None,
+                        reason="facility",
+                        user_id=race.admin_id,
+                        actor=ACTOR,
+                        now=NOW,
+                    )
+                race._count("moved")
+            except ScheduleError as exc:
+                race._count(exc.code)
+
+        moves: list[Job] = [
+            functools.partial(move, booking_id=b, starts_at=s)
+            for b, s in zip(made, _slots(BOOKINGS_PER_ROUND, day), strict=True)
+        ]
+
+        async def close(conn: asyncpg.Connection, day: int = day) -> None:
+            async with conn.transaction():
+                await add_closure(
+                    conn,
+                    race.facility_id,
+                    starts_local=datetime.combine(BASE + timedelta(days=day), time(8)),
+                    ends_local=datetime.combine(BASE + timedelta(days=day), time(16)),
+                    kind="closure",
+                    reason="race test",
+                    created_by=None,
+                    actor=ACTOR,
+                )
+
+        await race.race(moves, close, round_no)
+    assert (
+        await _active_count(
+            race.factory.conn,
+            """EXISTS (SELECT 1 FROM closures c
+        WHERE c.facility_id = b.facility_id AND c.during && b.slot)""",
+        )
+        == 0
+    ), race.outcomes
+    assert race.outcomes.get("facility_closed", 0) > 0 and race.outcomes.get("moved", 0) > 0, race.outcomes
+    assert set(causes := await _cancelled_by(race.factory.conn)) == {"closure"}, causes
+
+
 async def test_a_contact_revoked_while_it_is_booked_leaves_no_booking_to_it(race: Race) -> None:
     from wartel.registry.contacts import revoke_contact
 
