@@ -8,7 +8,7 @@ slots it accepts). Booth state and existing bookings decide whether it is free.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,23 +37,19 @@ async def load_facility(conn: asyncpg.Connection, facility_id: int) -> Facility:
     return Facility(row["id"], row["region_id"], row["time_zone"], row["slot_minutes"])
 
 
-async def opening_windows(conn: asyncpg.Connection, facility: Facility, day: date) -> list[tuple[datetime, datetime]]:
-    """The kiosk's opening windows on a facility-local day, as UTC intervals."""
-    rows = await conn.fetch(
-        "SELECT opens, closes FROM opening_hours WHERE facility_id = $1 AND weekday = $2 ORDER BY opens",
-        facility.id, day.isoweekday())
-    return [(datetime.combine(day, r["opens"], tzinfo=facility.zone).astimezone(UTC),
-             datetime.combine(day, r["closes"], tzinfo=facility.zone).astimezone(UTC)) for r in rows]
-
-
-def _slots_in(window: tuple[datetime, datetime], minutes: int) -> list[tuple[datetime, datetime]]:
-    step = timedelta(minutes=minutes)
-    start, end = window
-    out = []
-    while start + step <= end:
-        out.append((start, start + step))
-        start += step
-    return out
+# The day's slots: candidates every slot length from each opening time, kept when facility_slot (sql/0024),
+# the rule a booking is judged by, accepts them, so the grid shown and the slots bookable cannot differ.
+_DAY_SLOTS = """
+SELECT g.starts_at, w.ends_at
+  FROM facilities f
+  JOIN opening_hours oh ON oh.facility_id = f.id AND oh.weekday = $3
+ CROSS JOIN LATERAL generate_series(($2::date + oh.opens) AT TIME ZONE f.time_zone,
+                                    ($2::date + oh.closes) AT TIME ZONE f.time_zone,
+                                    make_interval(mins => f.slot_minutes)) AS g(starts_at)
+ CROSS JOIN LATERAL facility_slot(f.id, g.starts_at) w
+ WHERE f.id = $1 AND w.aligned
+ ORDER BY g.starts_at
+"""
 
 
 async def free_slots(conn: asyncpg.Connection, facility: Facility, day: date, *, booth_id: int | None = None,
@@ -65,8 +61,8 @@ async def free_slots(conn: asyncpg.Connection, facility: Facility, day: date, *,
         "AND ($2::bigint IS NULL OR booth_id = $2) ORDER BY booth_id", facility.id, booth_id)
     if booth_id is not None and not booths:
         raise NotFound(f"booth {booth_id} not found", code="booth_not_found", field="booth_id")
-    windows = await opening_windows(conn, facility, day)
-    slots = [s for w in windows for s in _slots_in(w, facility.slot_minutes)]
+    slots = [(r["starts_at"], r["ends_at"])
+             for r in await conn.fetch(_DAY_SLOTS, facility.id, day, day.isoweekday())]
     if not slots:
         return [{"booth_id": b["booth_id"], "name": b["name"], "kind": b["kind"], "in_service": b["in_service"],
                  "slots": []} for b in booths]

@@ -315,6 +315,16 @@ async def cancel_booking(conn: asyncpg.Connection, booking_id: int, *, facility_
                          extra={"before_cutoff": before_cutoff})
 
 
+def _refuse_move(booking: dict[str, Any], policy: PolicyVersion, *, reason: str, now: datetime) -> None:
+    if booking["status"] != "booked":
+        raise InvalidTransition(f"a booking that is {booking['status']} cannot be rescheduled",
+                                booking_status=booking["status"])
+    cutoff = booking["starts_at"] - timedelta(minutes=policy.settings.cancel_cutoff_minutes)
+    if reason not in REFUNDED_CANCEL_REASONS and now > cutoff:
+        raise CancellationCutoffPassed("too late to move this booking; the cutoff has passed",
+                                       cutoff=cutoff.isoformat())
+
+
 async def reschedule_booking(conn: asyncpg.Connection, booking_id: int, *, facility_ids: list[int] | None,
                              starts_at: datetime, booth_id: int | None, reason: CancelReason, user_id: int,
                              actor: Actor, now: datetime | None = None) -> dict[str, Any]:
@@ -328,23 +338,15 @@ async def reschedule_booking(conn: asyncpg.Connection, booking_id: int, *, facil
     # before the booking row, which a registry change locks last when it cancels. The booking row is locked
     # after _terms_for and its state checked again then.
     booking = await get_booking(conn, booking_id, facility_ids=facility_ids)
-    if booking["status"] != "booked":
-        raise InvalidTransition(f"a booking that is {booking['status']} cannot be rescheduled",
-                                booking_status=booking["status"])
     policy = await policy_version(conn, booking["policy_id"], booking["policy_version"])
-    cutoff = booking["starts_at"] - timedelta(minutes=policy.settings.cancel_cutoff_minutes)
-    if reason not in REFUNDED_CANCEL_REASONS and now > cutoff:
-        raise CancellationCutoffPassed("too late to move this booking; the cutoff has passed",
-                                       cutoff=cutoff.isoformat())
+    _refuse_move(booking, policy, reason=reason, now=now)
     facility = await load_facility(conn, booking["facility_id"])
     new_booth_id = booth_id or booking["booth_id"]
     terms = await _terms_for(conn, facility_id=facility.id, booth_id=new_booth_id, inmate_id=booking["inmate_id"],
                              contact_id=booking["contact_id"], starts_at=starts_at, now=now,
                              override=booking["is_override"], moving=booking_id)
     booking = await get_booking(conn, booking_id, facility_ids=facility_ids, lock=True)
-    if booking["status"] != "booked":
-        raise InvalidTransition(f"a booking that is {booking['status']} cannot be rescheduled",
-                                booking_status=booking["status"])
+    _refuse_move(booking, policy, reason=reason, now=now)  # again, on the locked row
     new_period_start = period_of(terms.slot[0], facility.time_zone, booking["period"])  # type: ignore[arg-type]
     try:
         row = await conn.fetchrow(
