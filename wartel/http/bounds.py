@@ -20,9 +20,11 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from wartel.registry.inmates import EARLIEST_ADMISSION
+
 DATE_MIN = date(2000, 1, 1)
 DATE_MAX = date(2100, 12, 31)
-HISTORY_MIN = date(1950, 1, 1)  # admission and release dates of people serving long sentences
+HISTORY_MIN = EARLIEST_ADMISSION  # the registry's rule for admission and release dates (long sentences)
 # The longest range a report or a search covers: what a regional office asks for is a month, a quarter or a
 # year (366 days in a leap year). Longer ones are refused, not left to the statement budget.
 MAX_RANGE_DAYS = 366
