@@ -210,7 +210,10 @@ def _error_page(req: web.Request, exc: Exception) -> web.Response | None:
         title, detail, _ = error_text(lang, exc)
     else:
         return None
-    return render_page(req, "error.html", status=status, user=user, title=title, detail=detail, code=code)
+    page = render_page(req, "error.html", status=status, user=user, title=title, detail=detail, code=code)
+    if status in (429, 503):  # a busy heavy pool or a timeout: tell the browser when to try again
+        page.headers["Retry-After"] = getattr(exc, "headers", {}).get("Retry-After", "5")
+    return page
 
 
 def install(app: web.Application) -> None:
