@@ -173,6 +173,15 @@ async def test_the_cases_issue_15_found_are_refused_precisely(client, factory: F
             "expires_at",
             json={"name": "t", "expires_at": "0001-01-01T00:00:00Z"},
         )
+        await check.expect(
+            officer,
+            "POST",
+            "/api/v1/auth/tokens",
+            422,
+            "token_expiry_past",
+            "expires_at",
+            json={"name": "t", "expires_at": "2001-01-01T00:00:00Z"},
+        )
 
         # Reports: the edge of the calendar and ranges beyond a year are refused at once.
         base = f"/api/v1/reports/compliance?region_id={region}"

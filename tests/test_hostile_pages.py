@@ -94,6 +94,10 @@ _JUNK = [
     "2026-01",
     "2026-Q1",
     "range",
+    "1|0001-01-01T00:00:00+00:00",
+    "1|9999-12-31T23:59:59+00:00",
+    "1|2026-01-01T08:00",
+    "99999999999999999999|2026-01-01T01:00:00+00:00",
 ]
 
 
@@ -223,6 +227,35 @@ async def test_page_forms_and_queries_never_break_for_any_role(client, factory, 
             for _ in range(FORMS_PER_TARGET):
                 form = {**_form(rng, names), "csrf_token": csrf}
                 await send(f"{role} POST {url} {sorted(form)}", "POST", url, data=form)
+        # The edge of the calendar in the forms' date and time fields, deterministically.
+        for edge in ("1|0001-01-01T00:00:00+00:00", "1|9999-12-31T23:59:59+00:00", "1|2026-01-01T08:00"):
+            await send(
+                f"{role} POST /officer/book slot={edge}",
+                "POST",
+                "/officer/book",
+                data={"csrf_token": csrf, "slot": edge, "inmate_id": "1", "contact_id": "1"},
+            )
+        for edge in ("0001-01-01T00:00", "9999-12-31T23:59", "2026-01-01T08:00+09:00"):
+            url = f"/officer/inmates/{world['ids']['own']['inmate']}/sanctions"
+            await send(
+                f"{role} POST sanctions starts_at={edge}",
+                "POST",
+                url,
+                data={
+                    "csrf_token": csrf,
+                    "kind": "suspend",
+                    "starts_at": edge,
+                    "ends_at": "2026-02-01T08:00",
+                    "reason": "uji",
+                },
+            )
+        # The edge of the calendar in every date-like query parameter, on every page without ids.
+        for url in _get_targets({}):
+            for name in ("day", "from", "to", "month", "quarter", "days"):
+                for edge in ("0001-01-01", "9999-12-31", "-1", "99999999999999999999"):
+                    await send(
+                        f"{role} GET {url}?{name}={edge}", "GET", url, params={name: edge, "period": "range"}
+                    )
         for url in _get_targets(world["ids"]):
             for _ in range(QUERIES_PER_PAGE):
                 await send(f"{role} GET {url}", "GET", url, params=_form(rng, names, huge=False))

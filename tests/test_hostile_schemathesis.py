@@ -37,9 +37,17 @@ class Findings:
     not_problem: list[str] = field(default_factory=list)
     written_on_refusal: list[str] = field(default_factory=list)
     transport_errors: list[str] = field(default_factory=list)
+    over_budget: list[str] = field(default_factory=list)
+    slowest_s: float = 0.0
 
     def failures(self) -> list[str]:
-        return self.server_errors + self.not_problem + self.written_on_refusal + self.transport_errors
+        return (
+            self.server_errors
+            + self.not_problem
+            + self.written_on_refusal
+            + self.transport_errors
+            + self.over_budget
+        )
 
 
 async def _world(factory: Any) -> dict[str, Any]:
@@ -57,19 +65,31 @@ async def _world(factory: Any) -> dict[str, Any]:
 
 
 async def _tokens(factory: Any, world: dict[str, Any]) -> dict[str, str]:
-    scope = {"officer": {"facility_id": world["facility"]}, "security": {"facility_id": world["facility"]},
-             "regional": {"region_id": world["region"]}, "admin": {}}
+    scope = {
+        "officer": {"facility_id": world["facility"]},
+        "security": {"facility_id": world["facility"]},
+        "regional": {"region_id": world["region"]},
+        "admin": {},
+    }
     return {role: (await factory.as_role(role, **scope[role])).token for role in ROLES}
 
 
 def _bind(exercise: Any, mode: Any) -> Any:
     def run_case(case: Any, role: str) -> None:
         exercise(case, role, mode)
+
     return run_case
 
 
-def run_schemathesis(spec: dict[str, Any], base_url: str, tokens: dict[str, str], total_cases: int,
-                     loop: asyncio.AbstractEventLoop, probe: WriteProbe, reissue: Any) -> Findings:
+def run_schemathesis(
+    spec: dict[str, Any],
+    base_url: str,
+    tokens: dict[str, str],
+    total_cases: int,
+    loop: asyncio.AbstractEventLoop,
+    probe: WriteProbe,
+    reissue: Any,
+) -> Findings:
     """Runs in a worker thread: the service and the probe live on ``loop``, which stays free meanwhile."""
     import requests
     import schemathesis
@@ -91,13 +111,24 @@ def run_schemathesis(spec: dict[str, Any], base_url: str, tokens: dict[str, str]
         label = f"{role} {mode.value} {case.method} {case.formatted_path}"
         before = last["snapshot"]
         try:
-            resp = case.call(base_url=base_url, session=session, timeout=15,
-                             headers={"Authorization": f"Bearer {tokens[role]}"})
+            resp = case.call(
+                base_url=base_url,
+                session=session,
+                timeout=15,
+                headers={"Authorization": f"Bearer {tokens[role]}"},
+            )
         except requests.RequestException as exc:
             found.transport_errors.append(f"{label}: {type(exc).__name__}: {exc}")
             return
         status = resp.status_code
         found.requests += 1
+        # Each class's answer comes within its connection wait plus its statement budget (defaults), plus slack.
+        heavy = spec["paths"].get(case.operation.path, {}).get(case.method.lower(), {}).get("x-request-class")
+        budget = (2 + 15 if heavy == "heavy" else 5 + 5) + 3
+        elapsed = resp.elapsed if isinstance(resp.elapsed, float) else resp.elapsed.total_seconds()
+        found.slowest_s = max(found.slowest_s, elapsed)
+        if elapsed > budget:
+            found.over_budget.append(f"{label} took {elapsed:.1f}s > {budget}s")
         found.by_status[status] = found.by_status.get(status, 0) + 1
         body = resp.content
         after = last["snapshot"] = on_loop(probe.snapshot())
@@ -106,8 +137,14 @@ def run_schemathesis(spec: dict[str, Any], base_url: str, tokens: dict[str, str]
         if status >= 500:
             found.server_errors.append(f"{label} -> {status} {body[:600]!r}")
         if status >= 400:
-            ctype = next((v[0] if isinstance(v, list) else v for k, v in resp.headers.items()
-                          if k.lower() == "content-type"), "")
+            ctype = next(
+                (
+                    v[0] if isinstance(v, list) else v
+                    for k, v in resp.headers.items()
+                    if k.lower() == "content-type"
+                ),
+                "",
+            )
             wrong = is_problem(status, ctype, body)
             if wrong:
                 found.not_problem.append(f"{label} -> {status}: {wrong}")
@@ -123,9 +160,15 @@ def run_schemathesis(spec: dict[str, Any], base_url: str, tokens: dict[str, str]
     for op in operations:
         for mode in modes:
             run = given(case=op.as_strategy(generation_mode=mode), role=st.sampled_from(ROLES))(
-                settings(max_examples=per_run, deadline=None, database=None, derandomize=True,
-                         phases=[Phase.explicit, Phase.generate],
-                         suppress_health_check=list(HealthCheck))(_bind(exercise, mode)))
+                settings(
+                    max_examples=per_run,
+                    deadline=None,
+                    database=None,
+                    derandomize=True,
+                    phases=[Phase.explicit, Phase.generate],
+                    suppress_health_check=list(HealthCheck),
+                )(_bind(exercise, mode))
+            )
             try:
                 run()
             except Unsatisfiable:
@@ -137,8 +180,12 @@ def run_schemathesis(spec: dict[str, Any], base_url: str, tokens: dict[str, str]
 async def test_generated_requests_never_break_the_service(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
     world = await _world(factory)
     tokens = await _tokens(factory, world)
-    scope = {"officer": {"facility_id": world["facility"]}, "security": {"facility_id": world["facility"]},
-             "regional": {"region_id": world["region"]}, "admin": {}}
+    scope = {
+        "officer": {"facility_id": world["facility"]},
+        "security": {"facility_id": world["facility"]},
+        "regional": {"region_id": world["region"]},
+        "admin": {},
+    }
 
     async def reissue(role: str) -> str:
         return (await factory.as_role(role, **scope[role])).token
@@ -148,16 +195,32 @@ async def test_generated_requests_never_break_the_service(client, factory, owner
     total = int(os.environ.get("WARTEL_HOSTILE_CASES", DEFAULT_CASES))
     probe = WriteProbe(owner_conn)
     started = time.monotonic()
-    found = await asyncio.to_thread(run_schemathesis, spec, base_url, tokens, total,
-                                    asyncio.get_running_loop(), probe, reissue)
+    found = await asyncio.to_thread(
+        run_schemathesis, spec, base_url, tokens, total, asyncio.get_running_loop(), probe, reissue
+    )
     elapsed = time.monotonic() - started
-    print(f"schemathesis: {found.requests} requests in {elapsed:.1f}s, statuses {sorted(found.by_status.items())}")
-    record("hostile_schemathesis", requests=found.requests, server_errors=len(found.server_errors),
-           not_problem=len(found.not_problem), written_on_refusal=len(found.written_on_refusal),
-           transport_errors=len(found.transport_errors), seconds=round(elapsed, 1),
-           statuses={str(k): v for k, v in sorted(found.by_status.items())})
-    tally = Tally("hostile_schemathesis", requests=found.requests, server_errors=len(found.server_errors),
-                  writes_from_refused=len(found.written_on_refusal))
+    print(
+        f"schemathesis: {found.requests} requests in {elapsed:.1f}s, statuses {sorted(found.by_status.items())}"
+    )
+    record(
+        "hostile_schemathesis",
+        requests=found.requests,
+        server_errors=len(found.server_errors),
+        not_problem=len(found.not_problem),
+        written_on_refusal=len(found.written_on_refusal),
+        transport_errors=len(found.transport_errors),
+        seconds=round(elapsed, 1),
+        statuses={str(k): v for k, v in sorted(found.by_status.items())},
+    )
+    tally = Tally(
+        "hostile_schemathesis",
+        requests=found.requests,
+        server_errors=len(found.server_errors),
+        writes_from_refused=len(found.written_on_refusal),
+        over_budget=len(found.over_budget),
+        slowest_ms=round(found.slowest_s * 1000, 1),
+        started=started,
+    )
     tally.record(not_problem=len(found.not_problem), transport_errors=len(found.transport_errors))
     assert found.requests > 0
     assert not found.failures(), "\n".join(found.failures()[:40])
@@ -169,16 +232,29 @@ async def test_generated_requests_larger_run(client, factory, owner_conn, monkey
     await test_generated_requests_never_break_the_service(client, factory, owner_conn)
 
 
-def _sequences(base: Any, role: str, base_url: str, session: Any, tokens: dict[str, str], on_loop: Any,
-               probe: WriteProbe, tally: Tally, reissue: Any) -> Any:
+def _sequences(
+    base: Any,
+    role: str,
+    base_url: str,
+    session: Any,
+    tokens: dict[str, str],
+    on_loop: Any,
+    probe: WriteProbe,
+    tally: Tally,
+    reissue: Any,
+) -> Any:
     """The schema's state machine, calling the service as ``role`` and checking every answer."""
 
     class Sequences(base):  # type: ignore[valid-type, misc]
         before: dict[str, tuple[int, str]] = {}
 
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
-            return {"base_url": base_url, "session": session, "timeout": 15,
-                    "headers": {"Authorization": f"Bearer {tokens[role]}"}}
+            return {
+                "base_url": base_url,
+                "session": session,
+                "timeout": 15,
+                "headers": {"Authorization": f"Bearer {tokens[role]}"},
+            }
 
         def before_call(self, case: Any) -> None:
             Sequences.before = on_loop(probe.snapshot())
@@ -201,8 +277,16 @@ def _sequences(base: Any, role: str, base_url: str, session: Any, tokens: dict[s
     return Sequences
 
 
-def run_stateful(spec: dict[str, Any], base_url: str, tokens: dict[str, str], examples: int,
-                 loop: asyncio.AbstractEventLoop, probe: WriteProbe, tally: Tally, reissue: Any) -> None:
+def run_stateful(
+    spec: dict[str, Any],
+    base_url: str,
+    tokens: dict[str, str],
+    examples: int,
+    loop: asyncio.AbstractEventLoop,
+    probe: WriteProbe,
+    tally: Tally,
+    reissue: Any,
+) -> None:
     """Schemathesis' stateful phase: sequences that follow the document's links (a create, then the operations
     on what it created), once per role. Same checks as the stateless run, counted in ``tally``."""
     import requests
@@ -214,32 +298,58 @@ def run_stateful(spec: dict[str, Any], base_url: str, tokens: dict[str, str], ex
     schema = schemathesis.openapi.from_dict(spec)
     session = requests.Session()
     for role in ROLES:
-        machine = _sequences(schema.as_state_machine(), role, base_url, session, tokens, on_loop, probe, tally,
-                             reissue)
-        machine.run(settings=settings(max_examples=examples, stateful_step_count=6, deadline=None, database=None,
-                                      derandomize=True, suppress_health_check=list(HealthCheck)))
+        machine = _sequences(
+            schema.as_state_machine(), role, base_url, session, tokens, on_loop, probe, tally, reissue
+        )
+        machine.run(
+            settings=settings(
+                max_examples=examples,
+                stateful_step_count=6,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+            )
+        )
     session.close()
 
 
 async def test_stateful_sequences_never_break_the_service(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
     world = await _world(factory)
     tokens = await _tokens(factory, world)
-    scope = {"officer": {"facility_id": world["facility"]}, "security": {"facility_id": world["facility"]},
-             "regional": {"region_id": world["region"]}, "admin": {}}
+    scope = {
+        "officer": {"facility_id": world["facility"]},
+        "security": {"facility_id": world["facility"]},
+        "regional": {"region_id": world["region"]},
+        "admin": {},
+    }
 
     async def reissue(role: str) -> str:
         return (await factory.as_role(role, **scope[role])).token
 
     spec = await (await client.get("/api/openapi.json")).json()
-    links = sum(len(r.get("links", {})) for ops in spec["paths"].values() for op in ops.values()
-                for r in op["responses"].values())
+    links = sum(
+        len(r.get("links", {}))
+        for ops in spec["paths"].values()
+        for op in ops.values()
+        for r in op["responses"].values()
+    )
     assert links > 50, links
     tally = Tally("hostile_schemathesis_stateful")
     base_url = str(client.make_url("")).rstrip("/")
     examples = int(os.environ.get("WARTEL_HOSTILE_STATEFUL_EXAMPLES", 15))
     try:
-        await asyncio.to_thread(run_stateful, spec, base_url, tokens, examples, asyncio.get_running_loop(),
-                                WriteProbe(owner_conn), tally, reissue)
+        await asyncio.to_thread(
+            run_stateful,
+            spec,
+            base_url,
+            tokens,
+            examples,
+            asyncio.get_running_loop(),
+            WriteProbe(owner_conn),
+            tally,
+            reissue,
+        )
     finally:
         tally.record(links=links)
     assert tally.requests > 0

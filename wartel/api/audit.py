@@ -285,7 +285,7 @@ class CheckpointNowOut(OutModel):
                                            "last checkpoint; run `wartel audit verify`")
 
 
-@routes.post("/api/v1/audit/checkpoints", summary="Sign a checkpoint now of every visible log that grew",
+@routes.post("/api/v1/audit/checkpoints", cost="heavy", summary="Sign a checkpoint now of every visible log that grew",
              tags=TAGS, roles=READERS, body=CheckpointNowIn, response=CheckpointNowOut, errors=(404,))
 async def make_audit_checkpoints(req: web.Request, ctx: Ctx) -> CheckpointNowOut:
     if ctx.body.log is not None:

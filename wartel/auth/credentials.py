@@ -11,6 +11,7 @@ import asyncpg
 from audit import Actor, LogRef, append
 from wartel.auth.passwords import verify_password
 from wartel.auth.principal import Principal
+from wartel.errors import Unprocessable
 
 SESSION_COOKIE = "wartel_session"
 TOKEN_PREFIX = "wtl_"
@@ -107,12 +108,16 @@ async def set_session_language(conn: asyncpg.Connection, token: str, language: s
 
 async def create_api_token(conn: asyncpg.Connection, user_id: int, name: str, *, actor: Actor,
                            expires_at: datetime | None = None) -> tuple[int, str]:
-    """Returns (id, token). The token is shown once; only its hash is kept."""
+    """Returns (id, token). The token is shown once; only its hash is kept. An expiry must lie ahead (by the
+    database's clock): a token born expired is a mistake, not a token."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     async with conn.transaction():
         token_id = await conn.fetchval(
-            "INSERT INTO api_tokens (user_id, name, token_hash, expires_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO api_tokens (user_id, name, token_hash, expires_at) SELECT $1, $2, $3, $4"
+            " WHERE $4::timestamptz IS NULL OR $4::timestamptz > now() RETURNING id",
             user_id, name, _digest(token), expires_at)
+        if token_id is None:
+            raise Unprocessable("expires_at must lie in the future", code="token_expiry_past", field="expires_at")
         await append(conn, LogRef.national(), action="auth.token_created", subject_type="api_token",
                      subject_id=token_id, payload={"user_id": user_id}, actor=actor)
     return token_id, token

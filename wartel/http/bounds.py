@@ -17,12 +17,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, WithJsonSchema
+from pydantic import AfterValidator, TypeAdapter, ValidationError, WithJsonSchema
 from pydantic_core import PydanticCustomError
+
+from wartel.errors import InvalidInput
+from wartel.registry.inmates import EARLIEST_ADMISSION
 
 DATE_MIN = date(2000, 1, 1)
 DATE_MAX = date(2100, 12, 31)
-HISTORY_MIN = date(1950, 1, 1)  # admission and release dates of people serving long sentences
+HISTORY_MIN = EARLIEST_ADMISSION  # the registry's rule for admission and release dates (long sentences)
 # The longest range a report or a search covers: what a regional office asks for is a month, a quarter or a
 # year (366 days in a leap year). Longer ones are refused, not left to the statement budget.
 MAX_RANGE_DAYS = 366
@@ -91,6 +94,28 @@ def _timestamp(value: datetime) -> datetime:
             {"low": DATE_MIN.isoformat(), "high": DATE_MAX.isoformat()},
         )
     return value
+
+
+def _parse(adapter: TypeAdapter[Any], raw: str, field: str) -> Any:
+    try:
+        return adapter.validate_python(raw.strip())
+    except ValidationError as exc:
+        raise InvalidInput(f"{field}: {exc.errors()[0]['msg']}", code="validation_failed", field=field) from exc
+
+
+def parse_date(raw: str, field: str) -> date:
+    """A date typed into a page's form or query, within the service's bounds; InvalidInput on ``field``."""
+    return _parse(_DATE, raw, field)
+
+
+def parse_local_datetime(raw: str, field: str) -> datetime:
+    """A page form's local date and time (``datetime-local``): no offset, within the bounds."""
+    return _parse(_LOCAL_DATETIME, raw, field)
+
+
+def parse_timestamp(raw: str, field: str) -> datetime:
+    """An instant a page handed out (a slot's start): with its offset, within the bounds."""
+    return _parse(_TIMESTAMP, raw, field)
 
 
 def _schema(fmt: str, pattern: str, low: str, high: str, about: str) -> WithJsonSchema:
@@ -172,3 +197,7 @@ Timestamp = Annotated[
         f"{DATE_MIN} to {DATE_MAX} UTC.",
     ),
 ]
+
+_DATE: TypeAdapter[date] = TypeAdapter(BoundedDate)
+_LOCAL_DATETIME: TypeAdapter[datetime] = TypeAdapter(LocalDateTime)
+_TIMESTAMP: TypeAdapter[datetime] = TypeAdapter(Timestamp)

@@ -272,7 +272,10 @@ def _error_page(req: web.Request, exc: Exception) -> web.Response | None:
         status, code, title, detail = shown["status"], shown["code"], shown["title"], shown["detail"]
         if code == "csrf_failed":
             detail = t(lang, "page.csrf_failed")
-    return render_page(req, "error.html", status=status, user=user, title=title, detail=detail, code=code)
+    page = render_page(req, "error.html", status=status, user=user, title=title, detail=detail, code=code)
+    if status in (429, 503):  # a busy heavy pool or a timeout: tell the browser when to try again
+        page.headers["Retry-After"] = getattr(exc, "headers", {}).get("Retry-After", "5")
+    return page
 
 
 def install(app: web.Application) -> None:

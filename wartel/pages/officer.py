@@ -25,6 +25,7 @@ from wartel.api.contacts import ReasonIn as ContactReasonIn
 from wartel.api.inmates import InmateIn
 from wartel.api.sanctions import SanctionIn
 from wartel.errors import InvalidInput
+from wartel.http.bounds import parse_date, parse_local_datetime, parse_timestamp
 from wartel.pages.framework import PageCtx, add_nav, attempt, page, redirect
 from wartel.registry import contacts as contact_registry
 from wartel.registry import inmates as inmate_registry
@@ -68,10 +69,7 @@ async def _facility_id(pc: PageCtx) -> int:
 
 def _local_day(tz: str, raw: str | None) -> date:
     if raw:
-        try:
-            return date.fromisoformat(raw)
-        except ValueError as exc:
-            raise InvalidInput("day must look like 2026-01-31", code="validation_failed", field="day") from exc
+        return parse_date(raw, "day")  # within the service's bounds: year 1 at UTC+9 is no day to show
     return datetime.now(UTC).astimezone(ZoneInfo(tz)).date()
 
 
@@ -193,9 +191,9 @@ async def book_submit(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     if not (form.get("contact_id") or "").isdigit():
         problems.append("contact_id")
     try:
-        starts_at = datetime.fromisoformat(start_raw)
+        starts_at = parse_timestamp(start_raw, "slot")  # as the page wrote it: an instant with its offset
         booth_id = int(booth_raw)
-    except ValueError:
+    except (ValueError, InvalidInput):
         problems.append("slot")
     if problems:
         error = {"title": pc.t("problem.validation_failed"), "detail": pc.t("page.book.missing"),
@@ -277,11 +275,9 @@ def _opt(form: Any, key: str) -> str | None:
 
 
 def _local(raw: str, tz: str, field: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError as exc:
-        raise InvalidInput(f"{field} must be a date and time", code="validation_failed", field=field) from exc
-    return value.replace(tzinfo=ZoneInfo(tz)) if value.tzinfo is None else value
+    # The form's datetime-local field is the facility's wall clock: an offset is refused, as in the API's
+    # local times, and the date is within the service's bounds.
+    return parse_local_datetime(raw, field).replace(tzinfo=ZoneInfo(tz))
 
 
 @routes.post("/officer/inmates/{inmate_id:\\d+}/{action}", name="page_inmate_action")

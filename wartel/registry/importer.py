@@ -164,9 +164,12 @@ async def _check_against_registry(conn: asyncpg.Connection, principal: Principal
                                   report: ImportReport) -> None:
     visible = await visible_facility_ids(conn, principal)
     codes = sorted({r.facility_code for r in rows})
-    facilities = {r["code"]: r["id"] for r in await conn.fetch(
-        "SELECT code, id FROM facilities WHERE code = ANY($1) AND ($2::bigint[] IS NULL OR id = ANY($2))",
-        codes, visible)}
+    # Each facility's own today, by the database's clock: the parse only refused dates past the latest one.
+    found = await conn.fetch(
+        "SELECT code, id, (now() AT TIME ZONE time_zone)::date AS today FROM facilities"
+        " WHERE code = ANY($1) AND ($2::bigint[] IS NULL OR id = ANY($2))", codes, visible)
+    facilities = {r["code"]: r["id"] for r in found}
+    today = {r["code"]: r["today"] for r in found}
     existing = {r["registration_no"] for r in await conn.fetch(
         "SELECT registration_no FROM inmates WHERE registration_no = ANY($1)", [r.registration_no for r in rows])}
     seen: dict[str, int] = {}
@@ -176,6 +179,9 @@ async def _check_against_registry(conn: asyncpg.Connection, principal: Principal
             report.add(r.line, "facility_code", f"no facility {r.facility_code} in your scope")
         else:
             r.facility_id = facilities[r.facility_code]
+            problem = register_date_problem(r.admitted_on, today[r.facility_code])
+            if problem is not None:
+                report.add(r.line, "admitted_on", problem)
         if r.registration_no in existing:
             report.add(r.line, "registration_no", "already registered")
         if r.registration_no in seen:
