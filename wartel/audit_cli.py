@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
 from audit.checkpoints import (
     Checkpoint,
     export_document,
@@ -114,7 +116,8 @@ async def _log_names_for(conn: Any, facility: str | None) -> list[str] | None:
 
 @command("audit verify")
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from wartel.audit_service import log_labels
+    from audit.witnessing import fetch_witnessed
+    from wartel.audit_service import log_labels, witnesses
     from wartel.cli import _owner_conn
     from wartel.db import connect
 
@@ -145,13 +148,17 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
             except AuditError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return EXIT_USAGE
+            configured = witnesses(settings)
+            witnessed, problems = await fetch_witnessed(configured) if configured else ([], [])
+            for problem in problems:
+                print(f"warning: {problem}", file=sys.stderr)
             # A second reader lets the database's share of the work use a second core.
             extra = [await connect(target.owner_dsn)] if (os.cpu_count() or 1) > 1 else []
             try:
                 results = await verify_database(conn, names=names, external=external,
                                                 external_keys=external_keys, progress=progress,
                                                 workers=args.workers, store=not args.no_store, more_conns=extra,
-                                                dsn=target.owner_dsn)
+                                                dsn=target.owner_dsn, witnesses=configured, witnessed=witnessed)
             finally:
                 for c in extra:
                     await c.close()
@@ -186,9 +193,52 @@ def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
             print(f"NOT signed: {problem}", file=sys.stderr)
         if not made and not problems:
             print("every log's last checkpoint is current")
-        return EXIT_FAILED if problems else EXIT_OK
+        refused = await _witness(settings)
+        return EXIT_FAILED if problems or refused else EXIT_OK
 
     return asyncio.run(go())
+
+
+async def _witness(settings: Settings) -> bool:
+    """Submit the newest checkpoints to the configured witnesses; True when one refused."""
+    from audit.checkpoints import TreeCache
+    from audit.witnessing import submit_checkpoints
+    from wartel.audit_service import signing_key, witnesses
+    from wartel.db import resolve_target
+
+    configured = witnesses(settings)
+    if not configured:
+        return False
+    pool = await asyncpg.create_pool(resolve_target(settings).owner_dsn, min_size=1, max_size=2)
+    try:
+        outcome = await submit_checkpoints(pool, signing_key(settings), configured, TreeCache())
+    finally:
+        await pool.close()
+    for name, size in outcome.cosigned:
+        print(f"cosigned {name} at size {size}")
+    for name, status, reason in outcome.refused:
+        print(f"REFUSED by a witness: {name} ({status}): {reason}", file=sys.stderr)
+    for name in outcome.unreachable:
+        print(f"witness {name} unreachable: it catches up at the next checkpoint", file=sys.stderr)
+    return bool(outcome.refused)
+
+
+@command("witness")
+def cmd_witness(args: argparse.Namespace, settings: Settings) -> int:
+    """Run a witness (C2SP tlog-witness) with its own key and storage under ``--dir``."""
+    from aiohttp import web
+
+    from audit.witness import WitnessConfig, create_witness_app
+
+    directory = Path(args.dir)
+    config = WitnessConfig(name=args.name, directory=directory,
+                           log_keys=tuple(bytes.fromhex(k) for k in args.log_key or []),
+                           log_key_files=tuple(Path(f) for f in args.log_key_file or []))
+    app = create_witness_app(config)
+    print(f"witness {args.name} on http://{args.host}:{args.port} (public key in {directory / 'witness.pub'})",
+          file=sys.stderr, flush=True)
+    web.run_app(app, host=args.host, port=args.port, print=None)
+    return EXIT_OK
 
 
 @command("audit rotate-key")
@@ -287,6 +337,18 @@ def add_audit_commands(sub: Any) -> None:
     p.add_argument("--no-store", action="store_true", help="do not record the outcome in the database")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(cmd="audit verify")
+
+    p = sub.add_parser("witness", help="run a witness of the audit logs (C2SP tlog-witness) with its own key and "
+                                       "storage: the regional office's check the service cannot rewrite")
+    p.add_argument("--dir", required=True, help="the witness's own directory (key, SQLite state)")
+    p.add_argument("--name", default="wartel-witness", help="the witness's key name in its cosignatures")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8091)
+    p.add_argument("--log-key", action="append", metavar="HEX", help="trusted log public key (raw Ed25519, hex)")
+    p.add_argument("--log-key-file", action="append", metavar="FILE",
+                   help="a file holding a trusted log key: hex public key, or the service's PEM key (demo), "
+                        "read again when it changes")
+    p.set_defaults(cmd="witness")
 
     p = actions.add_parser("checkpoint", help="sign a checkpoint of every log that grew, now")
     p.add_argument("--facility", help="facility code: only its log")
