@@ -13,6 +13,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -21,6 +22,8 @@ import pytest
 
 from audit import Actor, LogRef, append
 from audit.checkpoints import TreeCache, make_checkpoint
+from audit.detection.catalogue import BY_ID
+from audit.detection.engine import run_rule
 from audit.signing import SigningKey, load_or_create
 from audit.tlog import checkpoint_text, cosign, parse_add_checkpoint, verify_cosignature
 from audit.verify import LogResult, verify_database
@@ -227,6 +230,12 @@ async def test_a_rollback_re_signed_with_the_service_key_is_refused_flagged_and_
     )
     assert flag is not None and (flag["severity"], flag["witness"]) == ("high", "kanwil-test"), flag
     assert await _witness_state(witness) == {"facility:1": 10}  # the witness keeps what it saw
+    # Detection raises it as a high-severity flag (rule audit_tamper), in the window around the refusal.
+    at = await app_conn.fetchval("SELECT recorded_at FROM audit.entries WHERE action = $1", REFUSED_ACTION)
+    async with app_conn.transaction():
+        await run_rule(app_conn, BY_ID["audit_tamper"], since=at - timedelta(days=1), until=at + timedelta(days=1))
+    flagged = await app_conn.fetch("SELECT severity FROM detection_flags WHERE rule_id = 'audit_tamper'")
+    assert flagged and all(r["severity"] == "high" for r in flagged), flagged
     # Refused again at the next run: flagged once, not once per run.
     await submit_checkpoints(pool, key, [witness.ref], TreeCache())
     assert (

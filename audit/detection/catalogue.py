@@ -170,8 +170,9 @@ RULES: tuple[Rule, ...] = (
          ro.SELF_CORRECTION, content=False),
     Rule("audit_tamper", 1, "high", 10, "officer", "any",
          {"id": "Percobaan mengubah data audit", "en": "Attempt to change audit data"},
-         {"id": "Setiap percobaan yang diblokir untuk mengubah atau menghapus data audit.",
-          "en": "Every blocked attempt to change or delete audit data."},
+         {"id": "Setiap percobaan yang diblokir untuk mengubah atau menghapus data audit, dan setiap checkpoint "
+                "yang ditolak saksi (witness).",
+          "en": "Every blocked attempt to change or delete audit data, and every checkpoint a witness refused."},
          {}, ro.AUDIT_TAMPER, content=False),
     Rule("rights_starvation", 1, "medium", 2, "inmate", "inmate",
          {"id": "Hak komunikasi tidak terpenuhi", "en": "No completed call"},
