@@ -42,8 +42,15 @@ def signing_key(settings: Settings) -> SigningKey:
 
 
 def witnesses(settings: Settings) -> list[WitnessRef]:
-    """The configured witnesses (``WARTEL_AUDIT_WITNESSES``)."""
-    return [WitnessRef.from_config(item) for item in settings.audit_witnesses]
+    """The configured witnesses (``WARTEL_AUDIT_WITNESSES``); one whose key cannot be read yet (the demo
+    witness writes its public key file when it starts) is left out of this run, with a warning."""
+    found = []
+    for item in settings.audit_witnesses:
+        try:
+            found.append(WitnessRef.from_config(item))
+        except (KeyError, OSError, ValueError) as exc:
+            log.warning("audit witness not configured correctly", witness=item.get("name"), error=str(exc))
+    return found
 
 
 async def checkpoint_job(pool: asyncpg.Pool, settings: Settings) -> None:
