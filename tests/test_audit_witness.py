@@ -233,7 +233,9 @@ async def test_a_rollback_re_signed_with_the_service_key_is_refused_flagged_and_
     # Detection raises it as a high-severity flag (rule audit_tamper), in the window around the refusal.
     at = await app_conn.fetchval("SELECT recorded_at FROM audit.entries WHERE action = $1", REFUSED_ACTION)
     async with app_conn.transaction():
-        await run_rule(app_conn, BY_ID["audit_tamper"], since=at - timedelta(days=1), until=at + timedelta(days=1))
+        await run_rule(
+            app_conn, BY_ID["audit_tamper"], since=at - timedelta(days=1), until=at + timedelta(days=1)
+        )
     flagged = await app_conn.fetch("SELECT severity FROM detection_flags WHERE rule_id = 'audit_tamper'")
     assert flagged and all(r["severity"] == "high" for r in flagged), flagged
     # Refused again at the next run: flagged once, not once per run.
@@ -241,6 +243,17 @@ async def test_a_rollback_re_signed_with_the_service_key_is_refused_flagged_and_
     assert (
         await app_conn.fetchval("SELECT count(*) FROM audit.entries WHERE action = $1", REFUSED_ACTION) == 1
     )
+    # The whole log gone, row and all: the witness still names it.
+    await _tamper(
+        owner_conn,
+        "DELETE FROM audit.entries WHERE log_name = 'facility:1'",
+        "DELETE FROM audit.checkpoints",
+        "DELETE FROM audit.witness_cosignatures",
+        "DELETE FROM audit.logs WHERE scope = 'facility' AND scope_id = 1",
+    )
+    witnessed, _ = await fetch_witnessed([witness.ref])
+    gone = {r.log_name: r for r in await verify_database(app_conn, store=False, witnessed=witnessed)}
+    assert not gone["facility:1"].ok and "missing" in gone["facility:1"].problem, gone["facility:1"].summary()
 
 
 async def test_a_fork_shown_to_the_witness_is_refused_and_fails(
