@@ -18,6 +18,7 @@ import aiohttp
 import asyncpg
 
 from audit.checkpoints import Checkpoint, TreeCache, latest_checkpoint
+from audit.errors import HistoryRewritten
 from audit.log import Actor, LogRef, append
 from audit.signing import SigningKey
 from audit.tlog import (
@@ -95,6 +96,10 @@ async def submit_checkpoints(
             for log_id in log_ids:
                 try:
                     await _submit_one(pool, session, key, witness, log_id, cache, outcome, now)
+                except HistoryRewritten:
+                    # The log's rows no longer hold: nothing of it is submitted (verification names it;
+                    # the checkpoint job already refused to sign over it).
+                    continue
                 except (TimeoutError, aiohttp.ClientError, OSError):
                     # Down or unreachable: the next run catches up from the size it last cosigned.
                     outcome.unreachable.append(witness.name)
