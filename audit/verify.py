@@ -68,7 +68,7 @@ class LogResult:
     checkpoints_checked: int = 0
     present: int | None = None  # entries 1..present are all there (None: all ``size``)
     notes: list[str] = field(default_factory=list)
-    witnessed: dict[str, int] = field(default_factory=dict)  # witness -> largest size it cosigned that holds
+    witnessed: dict[str, set[int]] = field(default_factory=dict)  # witness -> sizes it cosigned that hold
 
     def fail(self, seq: int | None, problem: str) -> None:
         """Record a failure; the earliest sequence number wins, the others become notes."""
@@ -82,10 +82,19 @@ class LogResult:
         else:
             self.notes.append(problem)
 
+    def witness_report(self) -> str:
+        """Which checkpoints each witness cosigned, e.g. ``, witness kanwil cosigned 3 checkpoints (4, 7, 13)``."""
+        parts = []
+        for w, sizes in sorted(self.witnessed.items()):
+            shown = sorted(sizes)
+            listed = ", ".join(map(str, shown[:3] + (["…"] if len(shown) > 4 else []) + shown[3:][-1:]))
+            parts.append(f", witness {w} cosigned {len(shown)} checkpoint{'s' * (len(shown) != 1)} ({listed})")
+        return "".join(parts)
+
     def summary(self) -> str:
         if self.ok:
             return (f"{self.log_name}: {self.size} entries hold, {self.checkpoints_checked} checkpoints match"
-                    + "".join(f", witness {w} cosigned {n}" for w, n in sorted(self.witnessed.items())))
+                    + self.witness_report())
         where = f" at seq {self.first_bad_seq}" if self.first_bad_seq is not None else ""
         return f"{self.log_name}: FAILED{where}: {self.problem}"
 
@@ -311,9 +320,8 @@ def check_checkpoints(result: LogResult, checkpoints: list[tuple[Checkpoint, dic
             return
         held.append(cp.size)
         result.checkpoints_checked += 1
-        if keys is None and origin.startswith("witness "):
-            witness = origin.split(" ")[1]
-            result.witnessed[witness] = max(result.witnessed.get(witness, 0), cp.size)
+        if origin.startswith("witness "):
+            result.witnessed.setdefault(origin.split(" ")[1], set()).add(cp.size)
 
 
 def _reader_pool(dsn: str | None, total: int, workers: int | None, chunk: int) -> ProcessPoolExecutor | None:

@@ -163,8 +163,8 @@ async def test_checkpoints_are_cosigned_with_consistency_proofs_and_reported(
     stored = await app_conn.fetch("SELECT size, cosignature FROM audit.witness_cosignatures ORDER BY size")
     assert [r["size"] for r in stored] == [10, 15]
     result = await _verify(app_conn, witness)
-    assert result.ok and result.witnessed == {"kanwil-test": 15}, result.summary()
-    assert "witness kanwil-test cosigned 15" in result.summary()
+    assert result.ok and result.witnessed == {"kanwil-test": {10, 15}}, result.summary()
+    assert "witness kanwil-test cosigned 2 checkpoints (10, 15)" in result.summary()
     # Nothing new: nothing submitted.
     assert (await submit_checkpoints(pool, key, [witness.ref])).cosigned == []
 
@@ -189,7 +189,7 @@ async def test_a_witness_that_is_down_stops_nothing_and_catches_up(app_conn, poo
     outcome = await submit_checkpoints(pool, key, [witness.ref])
     assert outcome.cosigned == [("facility:1", 13)], outcome  # one proof from 4 covers every checkpoint since
     result = await _verify(app_conn, witness)
-    assert result.ok and result.witnessed == {"kanwil-test": 13} and result.checkpoints_checked >= 5, (
+    assert result.ok and result.witnessed == {"kanwil-test": {4, 13}} and result.checkpoints_checked >= 5, (
         result.summary()
     )
 
@@ -322,3 +322,51 @@ async def test_the_witness_refuses_what_the_protocol_refuses(tmp_path, key, witn
     assert parse_add_checkpoint(add_checkpoint_body(4, tree.consistency_proof(4, 6), b"x"))[0] == 4
     line = cosign(text, "w", key.private, key.public_raw, 1_700_000_000)
     assert verify_cosignature(text, line, "w", key.public_raw) == 1_700_000_000
+
+
+async def test_the_regional_offices_nightly_check_with_a_witness(
+    database, owner_conn, tmp_path, witness
+) -> None:
+    """`wartel audit checkpoint` and `wartel audit verify` as the operator and the Kanwil run them, the
+    witness configured through WARTEL_AUDIT_WITNESSES: cosigned, reported; after a rollback re-signed with
+    the service's key and every trace in the database removed, the check without any export fails."""
+    from tests.factory import Factory
+    from tests.test_audit_cli import _wartel
+
+    facility = await Factory(owner_conn).facility(code="LP-SAKSI", hours=False)
+    for i in range(6):
+        async with owner_conn.transaction():
+            await append(
+                owner_conn,
+                LogRef.facility(facility),
+                action="booking.created",
+                subject_type="booking",
+                subject_id=i,
+                actor=Actor.system("test"),
+            )
+    config = (
+        f'[{{"name": "{witness.ref.name}", "url": "{witness.ref.url}", '
+        f'"public_key_file": "{witness.directory / "witness.pub"}"}}]'
+    )
+    os.environ["WARTEL_AUDIT_WITNESSES"] = config
+    try:
+        code, out, err = await _wartel(database, tmp_path, "audit", "checkpoint")
+        assert code == 0 and f"cosigned facility:{facility} at size 6" in out, (out, err)
+        code, out, err = await _wartel(database, tmp_path, "audit", "verify", "--facility", "LP-SAKSI")
+        assert code == 0 and "witness kanwil-test cosigned 1 checkpoint (6)" in out, (out, err)
+
+        await _tamper(
+            owner_conn,
+            "DELETE FROM audit.entries WHERE seq > 4 AND log_name LIKE 'facility:%'",
+            "UPDATE audit.logs SET size = 4 WHERE size = 6",
+            "DELETE FROM audit.checkpoints",
+            "DELETE FROM audit.witness_cosignatures",
+        )
+        code, out, err = await _wartel(database, tmp_path, "audit", "checkpoint")  # re-signed at 4: refused
+        assert code == 1 and "REFUSED by a witness" in err, (out, err)
+        code, out, err = await _wartel(database, tmp_path, "audit", "verify", "--facility", "LP-SAKSI")
+        # The refusal itself was recorded as entry 5 of the rolled-back log; the witness saw 6.
+        assert code == 1 and "FAILED  LP-SAKSI" in out and "first bad seq 6" in out, (out, err)
+        assert "witness kanwil-test checkpoint covers 6 entries" in out, out
+    finally:
+        del os.environ["WARTEL_AUDIT_WITNESSES"]

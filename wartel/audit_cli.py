@@ -75,9 +75,8 @@ def _report(results: list[LogResult], labels: dict[str, str]) -> int:
     for r in results:
         label = labels.get(r.log_name, r.log_name)
         if r.ok:
-            witnessed = "".join(f", witness {w} cosigned {n}" for w, n in sorted(r.witnessed.items()))
             print(f"ok      {label} ({r.log_name}): {r.size} entries, {r.checkpoints_checked} checkpoints match"
-                  f"{witnessed}")
+                  f"{r.witness_report()}")
         else:
             where = f" first bad seq {r.first_bad_seq}:" if r.first_bad_seq is not None else ""
             print(f"FAILED  {label} ({r.log_name}):{where} {r.problem}")
