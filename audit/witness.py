@@ -177,6 +177,24 @@ class Witness:
             return 422, "the consistency proof does not verify: a fork or a rewritten history"
         return None
 
+    def forget(self, origin: str, reason: str, now: int | None = None) -> int | None:
+        """The witness operator's decision after a legitimate rollback (a restore from backup): drop what
+        it holds for ``origin`` (recorded in its refusals table with the reason), so the log is cosigned
+        again from size 0. Returns the size it held, ``None`` if it held nothing."""
+        at = int(time.time()) if now is None else now
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            row = self.db.execute("SELECT size, root FROM logs WHERE origin = ?", (origin,)).fetchone()
+            if row is not None:
+                self.db.execute("INSERT INTO refusals VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                (at, origin, 0, f"forgotten by the operator: {reason}", row[0], None, row[1]))
+                self.db.execute("DELETE FROM logs WHERE origin = ?", (origin,))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return None if row is None else int(row[0])
+
     def logs(self) -> str:
         """Every log's latest cosigned checkpoint: the note and its cosignature, notes separated by a line
         holding only ``--``."""

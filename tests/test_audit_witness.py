@@ -370,3 +370,39 @@ async def test_the_regional_offices_nightly_check_with_a_witness(
         assert "witness kanwil-test checkpoint covers 6 entries" in out, out
     finally:
         del os.environ["WARTEL_AUDIT_WITNESSES"]
+
+
+async def test_after_a_confirmed_restore_the_witness_operator_forgets_and_cosigning_resumes(
+    app_conn, owner_conn, pool, key, witness
+) -> None:
+    log_id = await _seed(app_conn, 10)
+    await make_checkpoint(app_conn, key, log_id)
+    await submit_checkpoints(pool, key, [witness.ref])
+    # A restore from a backup taken at 7 entries, as far as the witness can tell.
+    await _tamper(
+        owner_conn,
+        "DELETE FROM audit.entries WHERE seq > 7",
+        "UPDATE audit.logs SET size = 7 WHERE size = 10",
+        "DELETE FROM audit.checkpoints WHERE size > 7",
+        "DELETE FROM audit.witness_cosignatures",
+    )
+    await make_checkpoint(app_conn, key, log_id, TreeCache())
+    assert (await submit_checkpoints(pool, key, [witness.ref], TreeCache())).refused
+    proc = await asyncio.create_subprocess_exec(
+        WARTEL,
+        "witness",
+        "--dir",
+        str(witness.directory),
+        "--name",
+        witness.ref.name,
+        "--forget",
+        "facility:1",
+        "--reason",
+        "restore confirmed by the Kanwil",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0 and b"forgot size 10" in out, out
+    await make_checkpoint(app_conn, key, log_id, TreeCache())  # the refusal's own entry made it 8
+    outcome = await submit_checkpoints(pool, key, [witness.ref], TreeCache())
+    assert outcome.cosigned == [("facility:1", 8)] and not outcome.refused, outcome

@@ -232,6 +232,17 @@ def cmd_witness(args: argparse.Namespace, settings: Settings) -> int:
     from audit.witness import WitnessConfig, create_witness_app
 
     directory = Path(args.dir)
+    if args.forget:
+        from audit.tlog import origin_of
+        from audit.witness import Witness
+
+        if not (args.reason or "").strip():
+            print("error: --forget needs --reason (e.g. the restore it follows)", file=sys.stderr)
+            return EXIT_USAGE
+        held = Witness(WitnessConfig(name=args.name, directory=directory)).forget(origin_of(args.forget),
+                                                                                  args.reason.strip())
+        print(f"{args.forget}: forgot size {held}" if held is not None else f"{args.forget}: nothing held")
+        return EXIT_OK
     config = WitnessConfig(name=args.name, directory=directory,
                            log_keys=tuple(bytes.fromhex(k) for k in args.log_key or []),
                            log_key_files=tuple(Path(f) for f in args.log_key_file or []))
@@ -349,6 +360,9 @@ def add_audit_commands(sub: Any) -> None:
     p.add_argument("--log-key-file", action="append", metavar="FILE",
                    help="a file holding a trusted log key: hex public key, or the service's PEM key (demo), "
                         "read again when it changes")
+    p.add_argument("--forget", metavar="LOG", help="operator's decision after a restore: drop what the witness "
+                                                    "holds for LOG (e.g. facility:3), recorded, and exit")
+    p.add_argument("--reason", help="with --forget: why (kept in the witness's refusals table)")
     p.set_defaults(cmd="witness")
 
     p = actions.add_parser("checkpoint", help="sign a checkpoint of every log that grew, now")
