@@ -21,8 +21,14 @@ $(RUN_STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# A demo witness (docs/audit.md) beside the service: its own key and state under .wartel/witness, trusting
+# the service's checkpoint key; stopped with the service.
+WITNESS_PORT ?= 8091
+DEMO_WITNESS := [{"name": "demo-witness", "url": "http://127.0.0.1:$(WITNESS_PORT)", "public_key_file": ".wartel/witness/witness.pub"}]
 run: $(RUN_STAMP)
-	$(VENV)/bin/wartel serve
+	$(VENV)/bin/wartel witness --dir .wartel/witness --name demo-witness --port $(WITNESS_PORT) \
+		--log-key-file .wartel/audit-signing.key & WITNESS=$$!; trap 'kill $$WITNESS 2>/dev/null' EXIT INT TERM; \
+	WARTEL_AUDIT_WITNESSES='$(DEMO_WITNESS)' $(VENV)/bin/wartel serve
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check wartel schedules audit tests bench

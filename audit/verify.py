@@ -49,6 +49,8 @@ from audit.errors import ExportInvalid
 from audit.log import LogRef
 from audit.merkle import MerkleTree, fold, joined_leaf_hashes
 from audit.signing import format_time, parse_time
+from audit.tlog import checkpoint_text, origin_of, verify_cosignature
+from audit.witnessing import WitnessedCheckpoint, WitnessRef
 
 CHUNK = 1 << 12
 EXPORT_FORMAT = "wartel-audit-export/v1"
@@ -66,6 +68,7 @@ class LogResult:
     checkpoints_checked: int = 0
     present: int | None = None  # entries 1..present are all there (None: all ``size``)
     notes: list[str] = field(default_factory=list)
+    witnessed: dict[str, set[int]] = field(default_factory=dict)  # witness -> sizes it cosigned that hold
 
     def fail(self, seq: int | None, problem: str) -> None:
         """Record a failure; the earliest sequence number wins, the others become notes."""
@@ -79,9 +82,19 @@ class LogResult:
         else:
             self.notes.append(problem)
 
+    def witness_report(self) -> str:
+        """Which checkpoints each witness cosigned, e.g. ``, witness kanwil cosigned 3 checkpoints (4, 7, 13)``."""
+        parts = []
+        for w, sizes in sorted(self.witnessed.items()):
+            shown = sorted(sizes)
+            listed = ", ".join(map(str, shown[:3] + (["…"] if len(shown) > 4 else []) + shown[3:][-1:]))
+            parts.append(f", witness {w} cosigned {len(shown)} checkpoint{'s' * (len(shown) != 1)} ({listed})")
+        return "".join(parts)
+
     def summary(self) -> str:
         if self.ok:
-            return f"{self.log_name}: {self.size} entries hold, {self.checkpoints_checked} checkpoints match"
+            return (f"{self.log_name}: {self.size} entries hold, {self.checkpoints_checked} checkpoints match"
+                    + self.witness_report())
         where = f" at seq {self.first_bad_seq}" if self.first_bad_seq is not None else ""
         return f"{self.log_name}: FAILED{where}: {self.problem}"
 
@@ -264,7 +277,7 @@ class _ChunkRoots:
         return fold(self.tree.pieces(0, q) + [self.cut_roots[size]])
 
 
-def check_checkpoints(result: LogResult, checkpoints: list[tuple[Checkpoint, dict[str, bytes], str]],
+def check_checkpoints(result: LogResult, checkpoints: list[tuple[Checkpoint, dict[str, bytes] | None, str]],
                       root_at: Callable[[int], bytes | None], retired: dict[str, datetime] | None = None) -> None:
     """Hold the roots over the stored leaf hashes against each checkpoint, smallest first.
 
@@ -272,13 +285,15 @@ def check_checkpoints(result: LogResult, checkpoints: list[tuple[Checkpoint, dic
     key), and so is one signed with a key after that key was retired (``retired``: key id -> time). A checkpoint beyond a missing entry cannot be computed; the missing entry is named. The first root
     that disagrees names the first entry after the last checkpoint that held.
     """
-    last_good = 0
+    held: list[int] = [0]  # sizes of the checkpoints that matched so far
     present = result.size if result.present is None else result.present
     for cp, keys, origin in sorted(checkpoints, key=lambda c: c[0].size):
-        if not signature_holds(cp, keys):
+        # A witness's checkpoint comes with ``keys`` None: its cosignature was verified with the witness's
+        # key when it was read (audit/witnessing.py); the log key's signature is not what it rests on.
+        if keys is not None and not signature_holds(cp, keys):
             result.fail(None, f"{origin} checkpoint at size {cp.size} has no valid signature (key {cp.key_id})")
             continue
-        late = signed_after_retirement(cp, retired or {})
+        late = signed_after_retirement(cp, retired or {}) if keys is not None else None
         if late is not None:
             result.fail(None, f"{origin} checkpoint at size {cp.size} was signed with key {cp.key_id} at "
                               f"{cp.signed_at.isoformat()}, after that key was retired at {late.isoformat()}")
@@ -291,6 +306,9 @@ def check_checkpoints(result: LogResult, checkpoints: list[tuple[Checkpoint, dic
         if root is None:
             continue
         if root != cp.root_hash:
+            # From the largest smaller checkpoint that held: one of the same size that held (two signed roots
+            # for one size, a fork) proves nothing about which of the two the entries are.
+            last_good = max(s for s in held if s < cp.size)
             problem = (f"entries {last_good + 1}..{cp.size} do not match the {origin} checkpoint signed at "
                        f"{cp.signed_at.isoformat()}")
             if result.first_bad_seq is not None and last_good < result.first_bad_seq <= cp.size:
@@ -300,8 +318,10 @@ def check_checkpoints(result: LogResult, checkpoints: list[tuple[Checkpoint, dic
             else:
                 result.fail(last_good + 1, problem)
             return
-        last_good = max(last_good, cp.size)
+        held.append(cp.size)
         result.checkpoints_checked += 1
+        if origin.startswith("witness "):
+            result.witnessed.setdefault(origin.split(" ")[1], set()).add(cp.size)
 
 
 def _reader_pool(dsn: str | None, total: int, workers: int | None, chunk: int) -> ProcessPoolExecutor | None:
@@ -333,6 +353,25 @@ def _executor(total: int, workers: int | None, chunk: int) -> Executor | None:
                                mp_context=get_context("fork" if "fork" in methods else methods[0]))
 
 
+async def _stored_cosignatures(conn: asyncpg.Connection, witnesses: list[WitnessRef], log_ids: list[int] | None,
+                               by_log: dict[str, list[tuple[Checkpoint, dict[str, bytes] | None, str]]]) -> None:
+    """The cosignatures kept in the database, each checked with its witness's key over the checkpoint it
+    names; one that does not verify is itself reported (as a checkpoint whose signature fails)."""
+    keys = {w.name: w.public_key for w in witnesses}
+    rows = await conn.fetch(
+        "SELECT w.*, l.scope, l.scope_id FROM audit.witness_cosignatures w JOIN audit.logs l USING (log_id) "
+        "WHERE $1::bigint[] IS NULL OR w.log_id = ANY($1)", log_ids)
+    for r in rows:
+        if r["witness"] not in keys:
+            continue
+        name = _name(r)
+        root = bytes(r["root_hash"])
+        text = checkpoint_text(origin_of(name), r["size"], root)
+        ok = verify_cosignature(text, r["cosignature"], r["witness"], keys[r["witness"]]) is not None
+        cp = Checkpoint(r["log_id"], name, r["size"], root, r["cosigned_at"], f"witness:{r['witness']}", b"")
+        by_log.setdefault(name, []).append((cp, None if ok else {}, f"witness {r['witness']} (stored)"))
+
+
 def _name(row: Any) -> str:
     """A log's name from its scope, as the canonical text and the checkpoints carry it."""
     return f"{row['scope']}:{row['scope_id']}"
@@ -348,7 +387,7 @@ async def expected_logs(conn: asyncpg.Connection) -> dict[str, str]:
     return expected
 
 
-def _missing(name: str, why: str, checkpoints: list[tuple[Checkpoint, dict[str, bytes], str]]) -> LogResult:
+def _missing(name: str, why: str, checkpoints: list[tuple[Checkpoint, dict[str, bytes] | None, str]]) -> LogResult:
     """The result for a log that must exist and does not; what its checkpoints covered is gone with it."""
     size = max((c[0].size for c in checkpoints), default=0)
     result = LogResult(name, None, size, present=0)
@@ -364,10 +403,16 @@ async def verify_database(conn: asyncpg.Connection, *, log_ids: list[int] | None
                           progress: Progress | None = None, workers: int | None = None,
                           chunk: int = CHUNK, store: bool = True,
                           more_conns: Iterable[asyncpg.Connection] = (),
-                          dsn: str | None = None) -> list[LogResult]:
+                          dsn: str | None = None,
+                          witnesses: list[WitnessRef] | None = None,
+                          witnessed: list[WitnessedCheckpoint] | None = None) -> list[LogResult]:
     """Verify every log (or ``log_ids``, or the logs ``names``) in the database; store each log's outcome
     unless ``store`` is off. Every log that must exist (:func:`expected_logs`, and any a checkpoint names) and
     is missing fails, naming the log.
+
+    ``witnessed``: what the witnesses hold (:func:`audit.witnessing.fetch_witnessed`), held like exported
+    checkpoints: a log shorter than, or inconsistent with, what a witness cosigned fails. ``witnesses``: their
+    keys, to check the cosignatures stored in the database too; each log reports what each witness cosigned.
 
     ``dsn``: where worker processes connect to read and hash chunks themselves (``workers`` of them, default
     one per core, at least two); they see what is committed. Without it, ``conn`` and ``more_conns`` read
@@ -390,13 +435,17 @@ async def verify_database(conn: asyncpg.Connection, *, log_ids: list[int] | None
     stored = await conn.fetch(
         "SELECT c.*, l.scope, l.scope_id FROM audit.checkpoints c "
         "JOIN audit.logs l USING (log_id) WHERE $1::bigint[] IS NULL OR c.log_id = ANY($1)", log_ids)
-    by_log: dict[str, list[tuple[Checkpoint, dict[str, bytes], str]]] = {}
+    by_log: dict[str, list[tuple[Checkpoint, dict[str, bytes] | None, str]]] = {}
     for r in stored:
         cp = Checkpoint(r["log_id"], _name(r), r["size"], bytes(r["root_hash"]), r["signed_at"],
                         r["key_id"], bytes(r["signature"]))
         by_log.setdefault(cp.log_name, []).append((cp, db_keys, "stored"))
     for cp in external or []:
         by_log.setdefault(cp.log_name, []).append((cp, external_keys or {}, "exported"))
+    for w in witnessed or []:
+        cp = Checkpoint(0, w.log_name, w.size, w.root, w.cosigned_at, f"witness:{w.witness}", b"")
+        by_log.setdefault(w.log_name, []).append((cp, None, f"witness {w.witness}"))
+    await _stored_cosignatures(conn, witnesses or [], log_ids, by_log)
     schema_problem = await derivation_problem(conn)
 
     results: list[LogResult] = []
@@ -407,7 +456,7 @@ async def verify_database(conn: asyncpg.Connection, *, log_ids: list[int] | None
             results.append(_missing(name, why, by_log.get(name, [])))
     for name in sorted(set(by_log) - present - set(expected)):
         if (names is None and log_ids is None) or (names is not None and name in names):
-            results.append(_missing(name, "it has exported checkpoints", by_log[name]))
+            results.append(_missing(name, "it has exported or witnessed checkpoints", by_log[name]))
     for name in sorted(set(names or ()) - present - set(expected) - set(by_log)):
         results.append(_missing(name, "it was asked for", []))
 

@@ -394,3 +394,13 @@ async def test_a_swapped_pair_under_a_checkpoint_names_the_first_swapped_entry(a
     result = await _verify(app_conn, store=False)
     assert (result.ok, result.first_bad_seq) == (False, 9), result.summary()
     assert "columns" in result.problem
+
+
+async def test_row_security_in_front_of_the_table_is_reported(app_conn, owner_conn) -> None:
+    """A policy could show the verifier (the service's role) other rows than the API reads: reported."""
+    await _seed(app_conn, 3)
+    await owner_conn.execute("ALTER TABLE audit.entries ENABLE ROW LEVEL SECURITY")
+    await owner_conn.execute("CREATE POLICY everything ON audit.entries USING (true)")
+    results = await verify_database(app_conn, store=False)
+    assert results and all(not r.ok and "plain table" in (r.problem or "") for r in results), \
+        [r.summary() for r in results]

@@ -11,9 +11,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+from aiohttp import web
+
 from audit import Actor
 from audit.checkpoints import (
     Checkpoint,
+    TreeCache,
     export_document,
     key_retirements,
     list_checkpoints,
@@ -24,11 +28,14 @@ from audit.checkpoints import (
 )
 from audit.errors import AuditError
 from audit.signing import generate, install_successor
+from audit.tlog import origin_of
 from audit.verify import LogResult, export_log_lines, verify_database, verify_export
-from wartel.audit_service import log_labels, signing_key
+from audit.witness import Witness, WitnessConfig, create_witness_app
+from audit.witnessing import fetch_witnessed, submit_checkpoints
+from wartel.audit_service import log_labels, signing_key, witnesses
 from wartel.commands import command, owner_conn
 from wartel.config import Settings
-from wartel.db import connect
+from wartel.db import connect, resolve_target
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -77,7 +84,8 @@ def _report(results: list[LogResult], labels: dict[str, str]) -> int:
     for r in results:
         label = labels.get(r.log_name, r.log_name)
         if r.ok:
-            print(f"ok      {label} ({r.log_name}): {r.size} entries, {r.checkpoints_checked} checkpoints match")
+            print(f"ok      {label} ({r.log_name}): {r.size} entries, {r.checkpoints_checked} checkpoints match"
+                  f"{r.witness_report()}")
         else:
             where = f" first bad seq {r.first_bad_seq}:" if r.first_bad_seq is not None else ""
             print(f"FAILED  {label} ({r.log_name}):{where} {r.problem}")
@@ -145,13 +153,17 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
             except AuditError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return EXIT_USAGE
+            configured = witnesses(settings)
+            witnessed, problems = await fetch_witnessed(configured) if configured else ([], [])
+            for problem in problems:
+                print(f"warning: {problem}", file=sys.stderr)
             # A second reader lets the database's share of the work use a second core.
             extra = [await connect(target.owner_dsn)] if (os.cpu_count() or 1) > 1 else []
             try:
                 results = await verify_database(conn, names=names, external=external,
                                                 external_keys=external_keys, progress=progress,
                                                 workers=args.workers, store=not args.no_store, more_conns=extra,
-                                                dsn=target.owner_dsn)
+                                                dsn=target.owner_dsn, witnesses=configured, witnessed=witnessed)
             finally:
                 for c in extra:
                     await c.close()
@@ -183,9 +195,51 @@ def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
             print(f"NOT signed: {problem}", file=sys.stderr)
         if not made and not problems:
             print("every log's last checkpoint is current")
-        return EXIT_FAILED if problems else EXIT_OK
+        refused = await _witness(settings)
+        return EXIT_FAILED if problems or refused else EXIT_OK
 
     return asyncio.run(go())
+
+
+async def _witness(settings: Settings) -> bool:
+    """Submit the newest checkpoints to the configured witnesses; True when one refused."""
+    configured = witnesses(settings)
+    if not configured:
+        return False
+    pool = await asyncpg.create_pool(resolve_target(settings).owner_dsn, min_size=1, max_size=2)
+    try:
+        outcome = await submit_checkpoints(pool, signing_key(settings), configured, TreeCache())
+    finally:
+        await pool.close()
+    for name, size in outcome.cosigned:
+        print(f"cosigned {name} at size {size}")
+    for name, status, reason in outcome.refused:
+        print(f"REFUSED by a witness: {name} ({status}): {reason}", file=sys.stderr)
+    for name in outcome.unreachable:
+        print(f"witness {name} unreachable: it catches up at the next checkpoint", file=sys.stderr)
+    return bool(outcome.refused)
+
+
+@command("witness")
+def cmd_witness(args: argparse.Namespace, settings: Settings) -> int:
+    """Run a witness (C2SP tlog-witness) with its own key and storage under ``--dir``."""
+    directory = Path(args.dir)
+    if args.forget:
+        if not (args.reason or "").strip():
+            print("error: --forget needs --reason (e.g. the restore it follows)", file=sys.stderr)
+            return EXIT_USAGE
+        held = Witness(WitnessConfig(name=args.name, directory=directory)).forget(origin_of(args.forget),
+                                                                                  args.reason.strip())
+        print(f"{args.forget}: forgot size {held}" if held is not None else f"{args.forget}: nothing held")
+        return EXIT_OK
+    config = WitnessConfig(name=args.name, directory=directory,
+                           log_keys=tuple(bytes.fromhex(k) for k in args.log_key or []),
+                           log_key_files=tuple(Path(f) for f in args.log_key_file or []))
+    app = create_witness_app(config)
+    print(f"witness {args.name} on http://{args.host}:{args.port} (public key in {directory / 'witness.pub'})",
+          file=sys.stderr, flush=True)
+    web.run_app(app, host=args.host, port=args.port, print=None)
+    return EXIT_OK
 
 
 @command("audit rotate-key")
@@ -277,6 +331,21 @@ def add_audit_commands(sub: Any) -> None:
     p.add_argument("--no-store", action="store_true", help="do not record the outcome in the database")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(cmd="audit verify")
+
+    p = sub.add_parser("witness", help="run a witness of the audit logs (C2SP tlog-witness) with its own key and "
+                                       "storage: the regional office's check the service cannot rewrite")
+    p.add_argument("--dir", required=True, help="the witness's own directory (key, SQLite state)")
+    p.add_argument("--name", default="wartel-witness", help="the witness's key name in its cosignatures")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8091)
+    p.add_argument("--log-key", action="append", metavar="HEX", help="trusted log public key (raw Ed25519, hex)")
+    p.add_argument("--log-key-file", action="append", metavar="FILE",
+                   help="a file holding a trusted log key: hex public key, or the service's PEM key (demo), "
+                        "read again when it changes")
+    p.add_argument("--forget", metavar="LOG", help="operator's decision after a restore: drop what the witness "
+                                                    "holds for LOG (e.g. facility:3), recorded, and exit")
+    p.add_argument("--reason", help="with --forget: why (kept in the witness's refusals table)")
+    p.set_defaults(cmd="witness")
 
     p = actions.add_parser("checkpoint", help="sign a checkpoint of every log that grew, now")
     p.add_argument("--facility", help="facility code: only its log")

@@ -12,6 +12,7 @@ from audit import Actor, LogRef, is_refused_audit_change, record_blocked_attempt
 from audit.checkpoints import make_checkpoints, tree_cache_for
 from audit.signing import SigningKey, load_or_create
 from audit.verify import verify_database
+from audit.witnessing import WitnessRef, fetch_witnessed, submit_checkpoints
 from wartel.config import Settings
 
 log = structlog.get_logger("wartel.audit")
@@ -40,8 +41,23 @@ def signing_key(settings: Settings) -> SigningKey:
     return key
 
 
+def witnesses(settings: Settings) -> list[WitnessRef]:
+    """The configured witnesses (``WARTEL_AUDIT_WITNESSES``); one whose key cannot be read yet (the demo
+    witness writes its public key file when it starts) is left out of this run, with a warning."""
+    found = []
+    for item in settings.audit_witnesses:
+        try:
+            found.append(WitnessRef.from_config(item))
+        except (KeyError, OSError, ValueError) as exc:
+            log.warning("audit witness not configured correctly", witness=item.get("name"), error=str(exc))
+    return found
+
+
 async def checkpoint_job(pool: asyncpg.Pool, settings: Settings) -> None:
-    """Sign a checkpoint of every log that grew since its last one."""
+    """Sign a checkpoint of every log that grew since its last one, then have the witnesses cosign them.
+
+    Signing never waits for a witness: the submissions come after, outside any transaction, and a witness
+    that is down catches up at a later run."""
     key = signing_key(settings)
     async with pool.acquire() as conn:
         made, problems = await make_checkpoints(conn, key, cache=tree_cache_for(pool))
@@ -49,6 +65,15 @@ async def checkpoint_job(pool: asyncpg.Pool, settings: Settings) -> None:
         log.error("audit log not checkpointed: its history changed", problem=problem)
     if made:
         log.info("audit checkpoints signed", logs=len(made))
+    configured = witnesses(settings)
+    if configured:
+        outcome = await submit_checkpoints(pool, key, configured, tree_cache_for(pool))
+        for name, status, reason in outcome.refused:
+            log.error("audit witness refused a checkpoint", log=name, status=status, reason=reason)
+        for name in outcome.unreachable:
+            log.warning("audit witness unreachable; it catches up at a later run", witness=name)
+        if outcome.cosigned:
+            log.info("audit checkpoints cosigned", cosignatures=len(outcome.cosigned))
 
 
 async def verification_job(pool: asyncpg.Pool, settings: Settings) -> None:
@@ -56,8 +81,12 @@ async def verification_job(pool: asyncpg.Pool, settings: Settings) -> None:
 
     The full check, with the checkpoints the regional office keeps, is `wartel audit verify --checkpoints`.
     """
+    configured = witnesses(settings)
+    witnessed, problems = await fetch_witnessed(configured) if configured else ([], [])
+    for problem in problems:
+        log.warning("audit witness not consulted", problem=problem)
     async with pool.acquire() as conn:
-        results = await verify_database(conn, workers=0)
+        results = await verify_database(conn, workers=0, witnesses=configured, witnessed=witnessed)
     for r in results:
         if not r.ok:
             log.error("audit log verification failed", log=r.log_name, first_bad_seq=r.first_bad_seq,

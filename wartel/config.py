@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     signing_key_file: Path | None = Field(
         default=None, description="Ed25519 key for audit checkpoints; created under data_dir if unset."
     )
+    # Witnesses of the audit log (docs/audit.md): JSON list of {"name", "url", "public_key" (hex) or
+    # "public_key_file"}; each new checkpoint is submitted to each, and verification asks each what it holds.
+    audit_witnesses: list[dict[str, str]] = Field(default_factory=list)
     demo: bool = True
     scheduler: bool = True
     cookie_secure: bool = False

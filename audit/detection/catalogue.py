@@ -423,8 +423,9 @@ RULES: tuple[Rule, ...] = (
         "any",
         {"id": "Percobaan mengubah data audit", "en": "Attempt to change audit data"},
         {
-            "id": "Setiap percobaan yang diblokir untuk mengubah atau menghapus data audit.",
-            "en": "Every blocked attempt to change or delete audit data.",
+            "id": "Setiap percobaan yang diblokir untuk mengubah atau menghapus data audit, dan setiap checkpoint "
+            "yang ditolak saksi (witness).",
+            "en": "Every blocked attempt to change or delete audit data, and every checkpoint a witness refused.",
         },
         {},
         ro.AUDIT_TAMPER,

@@ -200,7 +200,7 @@ UNION ALL
 SELECT 'audit', NULL, NULL, CASE WHEN e.actor_id ~ '^[0-9]{1,18}$' THEN e.actor_id::bigint END,
        CASE WHEN l.scope = 'facility' THEN l.scope_id END
   FROM audit.entries e JOIN audit.logs l ON l.log_id = e.log_id
- WHERE e.recorded_at >= $1 AND (e.actor_type = 'user' OR e.action = 'audit.tamper_blocked')
+ WHERE e.recorded_at >= $1 AND (e.actor_type = 'user' OR e.action IN ('audit.tamper_blocked', 'audit.witness_refused'))
 UNION ALL
 SELECT 'call_event', NULL, e.dialled_e164, NULL, e.facility_id FROM call_events e WHERE e.received_at >= $1
 """

@@ -339,7 +339,8 @@ SELECT region_id, 'officer', officer_id::text, end_wk, ARRAY[facility_id], est, 
 """)
 
 # 18. Every blocked attempt to change or delete audit data (recorded by the audit log as
-# 'audit.tamper_blocked'): high severity, per actor (or log) and day.
+# 'audit.tamper_blocked'), and every checkpoint a witness refused to cosign ('audit.witness_refused': the
+# log's history is not what the witness saw): high severity, per actor (or log) and day.
 AUDIT_TAMPER = expand("""
 WITH /*prm*/,
 bounds AS (SELECT least(detection_bucket($1::timestamptz, 1), $2::timestamptz - interval '1 day') AS lo),
@@ -349,7 +350,7 @@ ev AS (
                 WHEN l.scope = 'region' THEN l.scope_id END AS region_id,
            CASE WHEN l.scope = 'facility' THEN l.scope_id END AS facility_id
       FROM audit.entries e JOIN audit.logs l ON l.log_id = e.log_id
-     WHERE e.action = 'audit.tamper_blocked'
+     WHERE e.action IN ('audit.tamper_blocked', 'audit.witness_refused')
        AND e.recorded_at >= (SELECT lo FROM bounds) AND e.recorded_at < $2::timestamptz),
 subj AS (
     SELECT ev.*, per.period_start,
