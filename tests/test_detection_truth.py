@@ -124,6 +124,8 @@ CHANGES: dict[str, dict[str, tuple[dict[str, Any], Any]]] = {
         "min_delta": ({}, 100),
         "mad_floor": ({}, 100),
         "min_excess_sd": ({}, 100),
+        "min_factor_inmates": ({}, 10**6),
+        "max_p": ({}, 1e-30),
         "min_block_peers": ({"z_threshold": 0.5, "min_delta": 1, "min_excess_sd": 0}, 100000),
     },
     "released_link": {"released_days": ({}, 0), "window_days": ({}, 7)},
@@ -169,13 +171,14 @@ CHANGES: dict[str, dict[str, tuple[dict[str, Any], Any]]] = {
         ),
     },
     "favouritism": {"max_share": ({}, 1.0), "min_overrides": ({}, 100), "window_days": ({}, 1)},
-    "out_of_hours": {"min_actions": ({}, 100)},
+    "out_of_hours": {"min_actions": ({}, 100), "min_peer_officers": ({}, 0)},
     "self_correction": {
         "min_self_cancellations": ({"min_self_verifications": 100, "min_self_corrections": 100}, 100),
         "min_self_verifications": ({"min_self_cancellations": 100, "min_self_corrections": 100}, 100),
         "min_self_corrections": ({"min_self_cancellations": 100, "min_self_verifications": 100}, 100),
         "window_days": ({}, 1),
         "correction_actions": ({}, []),
+        "outage_cancellations": ({"min_self_verifications": 100, "min_self_corrections": 100}, 1),
     },
     "officer_cutoff_rate": {
         "history_weeks": ({}, 1),
@@ -310,8 +313,9 @@ async def test_each_officer_action_counts_once(owner_conn, factory) -> None:  # 
                 payload={},
                 actor=actor,
             )
-    until = now + timedelta(seconds=5)
-    await run_rule(owner_conn, BY_ID["out_of_hours"], since=until, until=until)
+    # out_of_hours judges a day once it is over everywhere (two UTC days after it starts)
+    until = await owner_conn.fetchval("SELECT detection_bucket(now(), 1) + interval '2 days'")
+    await run_rule(owner_conn, BY_ID["out_of_hours"], since=now, until=until)
     flag = await owner_conn.fetchrow("SELECT evidence FROM detection_flags WHERE rule_id = 'out_of_hours'")
     assert flag is not None and flag["evidence"]["count"] == 3, flag
     assert {a["kind"] for a in flag["evidence"]["actions"]} == {"booked"}
