@@ -199,3 +199,32 @@ async def test_queue_ranks_variety_over_repetition_and_ignores_dismissed(factory
     r = await sec.get(f"/api/v1/flags/queue?facility_id={fid}")
     ranked = [(i["subject_key"], i["score"]) for i in await r.json()]
     assert ranked[0] == ("102", 6.0) and sorted(ranked[1:]) == [("101", 2.0), ("103", 2.0)], ranked
+
+
+async def test_a_rule_reviewers_keep_dismissing_sinks_in_the_queue(factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    """The queue weighs each rule by its measured precision in the region: (confirmed + 1) / (reviewed + 1)."""
+    region = await factory.region()
+    fid = await factory.facility(region)
+    reviewer = await factory.user("security", region_id=region)
+
+    async def flag(rule_id: str, key: str, status: str = "open") -> None:
+        rule = BY_ID[rule_id]
+        await owner_conn.execute(
+            """INSERT INTO detection_flags (rule_id, rule_version, region_id, subject_type, subject_key, period_start,
+                                            facility_ids, severity, weight, evidence, status, last_event_at,
+                                            reviewed_by, reviewed_at, review_reason)
+               VALUES ($1, 1, $2, 'inmate', $3, now() - interval '1 day', ARRAY[$4::bigint], $5, $6, '{}', $7,
+                       now() - interval '1 day', CASE WHEN $7 <> 'open' THEN $8::bigint END,
+                       CASE WHEN $7 <> 'open' THEN now() END, CASE WHEN $7 <> 'open' THEN 'ditinjau' END)""",
+            rule_id, region, key, fid, rule.severity, rule.weight, status, reviewer)
+
+    for k in range(3):
+        await flag("contact_churn", f"90{k}", "dismissed")  # churn: 0 of 3 confirmed
+        await flag("repeated_cutoffs", f"80{k}", "confirmed")  # cut-offs: 3 of 3 confirmed
+    await flag("contact_churn", "201")
+    await flag("repeated_cutoffs", "202")
+    sec = await factory.login(reviewer)
+    r = await sec.get(f"/api/v1/flags/queue?region_id={region}")
+    assert r.status == 200, await r.text()
+    ranked = [(i["subject_key"], i["score"]) for i in await r.json() if i["pending"]]
+    assert ranked == [("202", 2.0), ("201", 0.5)], ranked

@@ -135,12 +135,13 @@ SELECT fi.region_id, 'officer', fi.officer_id::text, fi.period_start, array_agg(
 # for the 08:00 slot is doing what the service asks, not working out of hours.
 # Shifts are also learned per facility: registered shifts go stale (a facility adds an afternoon session
 # and nobody edits the officers' records), so an action outside the registered shift counts only when
-# fewer than min_peer_officers other officers of the facility acted in that local hour on that day or the
-# 28 days before. A day is judged once it is over in every time zone (two UTC days after its start), since
-# the officers acting later that day are part of its pattern; the incremental job sweeps it then.
+# fewer than min_peer_officers other officers of the facility acted in that local hour in the 28 days
+# before, that day or the next (bookings are made the day before the slot: the first bookings of a new
+# afternoon session precede the day everyone works it). A day is judged once the next local day is over in
+# every time zone (three UTC days after its start); the incremental job sweeps it then.
 OUT_OF_HOURS = expand("""
 WITH /*prm*/,
-bounds AS (SELECT detection_bucket(least($1::timestamptz, $2::timestamptz), 1) - interval '30 days' AS lo),
+bounds AS (SELECT detection_bucket(least($1::timestamptz, $2::timestamptz), 1) - interval '31 days' AS lo),
 /*user_audit*/,
 acts AS (
     SELECT b.facility_id, b.booked_by AS officer_id, 'booked' AS kind, b.booking_id AS record_id, b.booked_at AS t,
@@ -184,8 +185,8 @@ judged AS (
       LEFT JOIN opening_hours h ON l.kiosk AND h.facility_id = l.facility_id
                                AND h.weekday = extract(isodow FROM l.judged_ts)::int
                                AND l.judged_ts::time >= h.opens AND l.judged_ts::time < h.closes
-     WHERE detection_bucket(l.t, 1) >= detection_bucket($1::timestamptz, 1) - interval '1 day'
-       AND detection_bucket(l.t, 1) + interval '2 days' <= $2::timestamptz
+     WHERE detection_bucket(l.t, 1) >= detection_bucket($1::timestamptz, 1) - interval '2 days'
+       AND detection_bucket(l.t, 1) + interval '3 days' <= $2::timestamptz
        AND ($5::bigint[] IS NULL OR l.officer_id = ANY($5::bigint[]))),
 -- Who acted in which local hour of which day, for the facilities of the candidates only.
 hour_officers AS (
@@ -199,7 +200,7 @@ usual AS (
     SELECT c.facility_id, c.d, c.hr, c.officer_id, count(DISTINCT h.officer_id) AS peers
       FROM cand_hours c
       JOIN hour_officers h ON h.facility_id = c.facility_id AND h.hr = c.hr AND h.officer_id <> c.officer_id
-                          AND h.d BETWEEN c.d - 28 AND c.d
+                          AND h.d BETWEEN c.d - 28 AND c.d + 1
      GROUP BY c.facility_id, c.d, c.hr, c.officer_id),
 hits AS (
     SELECT j.*, coalesce(us.peers, 0) AS peers_that_hour,

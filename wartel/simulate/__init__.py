@@ -30,6 +30,10 @@ async def simulate(
     """
     if facilities < 4 or inmates < 40 * facilities or days < 56:
         raise ValueError("simulate needs >= 4 facilities, >= 40 inmates per facility and >= 56 days")
+    if lookalikes and days < 77:
+        raise ValueError(
+            "look-alikes need >= 77 days (a holiday with four weeks of history, patterns after it)"
+        )
     end = end or datetime.now(UTC).date()
     region = await generate_region(
         conn, facilities=facilities, inmates=inmates, days=days, seed=seed, end=end, booking_days=booking_days

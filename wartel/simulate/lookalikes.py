@@ -66,11 +66,16 @@ async def add_lookalikes(
     start: date,
     end: date,
     free_inmates: list[int],
+    injected_inmates: list[int],
     base_call_id: int,
     base_booking_id: int,
     negatives: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Write every look-alike into the region; append their subjects to ``negatives``; return a summary."""
+    """Write every look-alike into the region; append their subjects to ``negatives``; return a summary.
+
+    ``free_inmates``: inmates no pattern involves; ``injected_inmates``: those a pattern involves, whose
+    bookings the outage leaves alone (a drop injected in the outage week would otherwise be explained away).
+    """
     facilities = [
         r["id"]
         for r in await conn.fetch("SELECT id FROM facilities WHERE region_id = $1 ORDER BY id", region_id)
@@ -191,6 +196,7 @@ async def add_lookalikes(
                                      checked_in_by = NULL, checked_in_at = NULL, updated_at = lower(b.slot)
                  FROM facilities f
                 WHERE f.id = b.facility_id AND b.facility_id = $1 AND b.booking_id <= $4 AND b.status <> 'cancelled'
+                  AND b.inmate_id <> ALL($5::bigint[])
                   AND (lower(b.slot) AT TIME ZONE f.time_zone)::date >= $2::date
                   AND (lower(b.slot) AT TIME ZONE f.time_zone)::date < $2::date + $3::int
                RETURNING b.facility_id, b.booking_id, b.cancelled_by)
@@ -200,6 +206,7 @@ async def add_lookalikes(
         outage_day,
         2,
         base_booking_id,
+        injected_inmates,
     )
     for r in cancelled:
         negative("officer", r["cancelled_by"], "kiosk_outage", OFFICER_RULES)
@@ -234,7 +241,8 @@ async def add_lookalikes(
         )
     summary["go_live"] = {"facility_id": golive_facility, "day": golive_day.isoformat()}
 
-    # 5. A new officer: joins a facility 30 days before the end and takes over one booking in seven.
+    # 5. A new officer: joins a facility 30 days before the end and takes over one booking in seven (booking
+    # and checking in; cancellations stay with the officer on duty who made them).
     newcomer_facility = facilities[0]
     joined = end - timedelta(days=30)
     newcomer = await conn.fetchval(
@@ -244,8 +252,7 @@ async def add_lookalikes(
         newcomer_facility,
     )
     await conn.execute(
-        """UPDATE bookings SET booked_by = $2::bigint, checked_in_by = CASE WHEN checked_in_by IS NOT NULL THEN $2::bigint END,
-                               cancelled_by = CASE WHEN cancelled_by IS NOT NULL THEN $2::bigint END
+        """UPDATE bookings SET booked_by = $2::bigint, checked_in_by = CASE WHEN checked_in_by IS NOT NULL THEN $2::bigint END
             WHERE facility_id = $1 AND booking_id <= $4 AND lower(slot) >= $3::date AND booking_id % 7 = 0""",
         newcomer_facility,
         newcomer,
