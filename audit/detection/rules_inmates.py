@@ -95,12 +95,17 @@ series AS (
 block_med AS (
     SELECT facility_id, block, wk, percentile_cont(0.5) WITHIN GROUP (ORDER BY n) AS med, count(*) AS peers
       FROM series GROUP BY facility_id, block, wk),
+-- A short history means a recent admission only where the facility has four weeks of calls before the
+-- week: in a facility's first weeks (going live, or the start of the data) every inmate's history is
+-- short, and a block of strangers is no baseline for anyone.
+fac_first AS (SELECT facility_id, min(first_wk) AS wk FROM inm GROUP BY facility_id),
 short AS (
     SELECT s.*, prm.p, bm.med, bm.peers
       FROM series s JOIN prm ON prm.region_id = s.region_id
       JOIN block_med bm ON bm.facility_id = s.facility_id AND bm.block IS NOT DISTINCT FROM s.block AND bm.wk = s.wk
+      JOIN fac_first ff ON ff.facility_id = s.facility_id
      WHERE s.hlen < 4 AND abs(s.n - bm.med) >= (prm.p->>'min_delta')::int
-       AND bm.peers >= (prm.p->>'min_block_peers')::int),
+       AND bm.peers >= (prm.p->>'min_block_peers')::int AND s.wk >= ff.wk + interval '28 days'),
 block_vals AS (
     SELECT s.facility_id, s.block, s.wk, array_agg(s.n) AS vals
       FROM series s

@@ -274,8 +274,23 @@ async def inject_patterns(conn: asyncpg.Connection, region: Region, *, lookalike
         d = monday + timedelta(days=k % 5)
         await j.call(rise, rise.nums[k % len(rise.nums)], j.at(rise.time_zone, 0, 14, 2 * k, day=d), 200)
     truth.expect("volume_change", "inmate", rise.inmate_id, "13 calls in a week against 3")
-    drop = j.inmate()
-    await j.drop_calls(drop, *j.week_bounds(24))
+    # the drop is "against 3": an inmate who made at least three calls in each of the four weeks before
+    lo, hi = j.week_bounds(24)
+    drop = None
+    for k, cand in enumerate(j._pool):
+        weeks = await conn.fetchval(
+            """SELECT count(*) FROM (SELECT detection_bucket(started_at, 7) FROM calls
+                WHERE inmate_id = $1 AND started_at >= $2 AND started_at < $3
+                GROUP BY 1 HAVING count(*) >= 3) w""",
+            cand.inmate_id,
+            lo - timedelta(days=28),
+            lo,
+        )
+        if weeks == 4:
+            drop = j._pool.pop(k)
+            break
+    drop = drop or j.inmate()
+    await j.drop_calls(drop, lo, hi)
     truth.expect("volume_change", "inmate", drop.inmate_id, "no call in a week against 3")
 
     # 4. A number of a recently released inmate, now called by another inmate.
