@@ -16,6 +16,7 @@ import pytest
 from audit import Actor, LogRef, append
 from audit.detection.catalogue import BY_ID, RULES
 from audit.detection.engine import run_full, run_incremental, run_rule
+from audit.detection.review import validate_params
 from wartel.config import Settings
 from wartel.db import DatabaseTarget, create_pool
 from wartel.simulate import simulate
@@ -124,6 +125,8 @@ CHANGES: dict[str, dict[str, tuple[dict[str, Any], Any]]] = {
         "min_delta": ({}, 100),
         "mad_floor": ({}, 100),
         "min_excess_sd": ({}, 100),
+        "min_factor_inmates": ({}, 10**6),
+        "max_p": ({}, 1e-30),
         "min_block_peers": ({"z_threshold": 0.5, "min_delta": 1, "min_excess_sd": 0}, 100000),
     },
     "released_link": {"released_days": ({}, 0), "window_days": ({}, 7)},
@@ -164,26 +167,27 @@ CHANGES: dict[str, dict[str, tuple[dict[str, Any], Any]]] = {
         "min_excess_sd": ({}, 100),
         "max_p": ({}, 1e-30),
         "audit_actions": (
-            {"min_peers": 1, "min_actions": 1, "z_threshold": -100, "min_excess_sd": 0, "max_p": 1},
+            {"min_peers": 1, "min_actions": 1, "z_threshold": 0, "min_excess_sd": 0, "max_p": 1},
             [],
         ),
     },
     "favouritism": {"max_share": ({}, 1.0), "min_overrides": ({}, 100), "window_days": ({}, 1)},
-    "out_of_hours": {"min_actions": ({}, 100)},
+    "out_of_hours": {"min_actions": ({}, 100), "min_peer_officers": ({}, 0)},
     "self_correction": {
         "min_self_cancellations": ({"min_self_verifications": 100, "min_self_corrections": 100}, 100),
         "min_self_verifications": ({"min_self_cancellations": 100, "min_self_corrections": 100}, 100),
         "min_self_corrections": ({"min_self_cancellations": 100, "min_self_verifications": 100}, 100),
         "window_days": ({}, 1),
         "correction_actions": ({}, []),
+        "outage_cancellations": ({"min_self_verifications": 100, "min_self_corrections": 100}, 1),
     },
     "officer_cutoff_rate": {
         "history_weeks": ({}, 1),
         "min_cut_offs": ({}, 1000),
-        "prior_calls": ({}, 1e7),
+        "prior_calls": ({}, 10**6),
         "min_ratio": ({}, 1000),
         "min_excess": ({}, 1),
-        "min_peer_calls": ({}, 10**9),
+        "min_peer_calls": ({}, 10**6),
     },
     "rights_starvation": {"max_days": ({}, 1000)},
 }
@@ -248,6 +252,23 @@ async def test_every_regional_parameter_changes_what_its_rule_finds(owner_conn) 
                 payload={},
                 actor=Actor(type="user", id=str(officer), role="officer"),
             )
+    # ... and a peer who only booked this week, so that the three stand out
+    peer = await owner_conn.fetchval(
+        "SELECT min(id) FROM users WHERE scope_facility_id = $1 AND role = 'officer' AND id <> $2",
+        fid,
+        officer,
+    )
+    await owner_conn.execute(
+        """INSERT INTO bookings (facility_id, booth_id, inmate_id, contact_id, slot, status, period_start, max_minutes,
+                                 booked_by, booked_at, updated_at)
+           SELECT $1, (SELECT min(booth_id) FROM booths WHERE facility_id = $1), k.inmate_id, k.id,
+                  tstzrange(now() + interval '3 days', now() + interval '3 days 15 minutes'), 'booked',
+                  (now() + interval '3 days')::date, 15, $2, now(), now()
+             FROM contacts k JOIN inmates i ON i.id = k.inmate_id
+            WHERE i.current_facility_id = $1 AND NOT k.is_legal_counsel AND k.status = 'verified' LIMIT 1""",
+        fid,
+        peer,
+    )
     week_end = await owner_conn.fetchval("SELECT detection_bucket(now(), 7) + interval '7 days'")
     assert {rule: set(c) for rule, c in CHANGES.items()} == {
         r.id: set(r.defaults) for r in RULES if r.defaults
@@ -255,13 +276,13 @@ async def test_every_regional_parameter_changes_what_its_rule_finds(owner_conn) 
     unchanged = []
     for rule_id, changes in CHANGES.items():
         for param, (base, value) in changes.items():
-            at = (
-                week_end
-                if (rule_id, param) == ("override_rate", "audit_actions")
-                else now
-                if rule_id == "self_correction"
-                else UNTIL
-            )
+            # every value is one the API would accept (PUT /api/v1/detection/rules/{rule_id}/params)
+            assert validate_params(rule_id, {**base, param: value}) == {**base, param: value}
+            at = UNTIL
+            if (rule_id, param) == ("override_rate", "audit_actions"):
+                at = week_end
+            elif rule_id == "self_correction":
+                at = now
             before = await _outcome(owner_conn, region.region_id, rule_id, base, since, at)
             after = await _outcome(owner_conn, region.region_id, rule_id, {**base, param: value}, since, at)
             if before == after:
@@ -310,8 +331,9 @@ async def test_each_officer_action_counts_once(owner_conn, factory) -> None:  # 
                 payload={},
                 actor=actor,
             )
-    until = now + timedelta(seconds=5)
-    await run_rule(owner_conn, BY_ID["out_of_hours"], since=until, until=until)
+    # out_of_hours judges a day once the next is over everywhere (three UTC days after it starts)
+    until = await owner_conn.fetchval("SELECT detection_bucket(now(), 1) + interval '3 days'")
+    await run_rule(owner_conn, BY_ID["out_of_hours"], since=now, until=until)
     flag = await owner_conn.fetchrow("SELECT evidence FROM detection_flags WHERE rule_id = 'out_of_hours'")
     assert flag is not None and flag["evidence"]["count"] == 3, flag
     assert {a["kind"] for a in flag["evidence"]["actions"]} == {"booked"}

@@ -108,7 +108,15 @@ RULES: tuple[Rule, ...] = (
             "|z| > z_threshold, and at least min_excess_sd Poisson standard deviations from the median), "
             "rises and drops; short histories compare with the facility block.",
         },
-        {"z_threshold": 3.5, "min_delta": 3, "mad_floor": 0.5, "min_block_peers": 5, "min_excess_sd": 1.7},
+        {
+            "z_threshold": 3.5,
+            "min_delta": 3,
+            "mad_floor": 0.5,
+            "min_block_peers": 5,
+            "min_excess_sd": 1.7,
+            "min_factor_inmates": 20,
+            "max_p": 0.001,
+        },
         ri.VOLUME_CHANGE,
         sweep_s=900,
         complete_periods=True,
@@ -239,7 +247,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "premium_international",
-        1,
+        2,
         "medium",
         3,
         "number",
@@ -247,9 +255,9 @@ RULES: tuple[Rule, ...] = (
         {"id": "Nomor internasional atau premium", "en": "International or premium number"},
         {
             "id": "Panggilan ke, atau pendaftaran, nomor internasional, premium atau bebas pulsa yang tidak ada "
-            "di daftar izin.",
+            "di daftar izin; nomor luar negeri keluarga inti yang terverifikasi (keluarga pekerja migran) tidak.",
             "en": "A call to, or registration of, an international, premium-rate or toll-free number not on the "
-            "allowed list.",
+            "allowed list; a verified core-family number abroad (a migrant worker's family) is not.",
         },
         {
             "domestic_prefixes": ["+62"],
@@ -350,14 +358,18 @@ RULES: tuple[Rule, ...] = (
         "officer",
         {"id": "Tindakan di luar jam", "en": "Out-of-hours actions"},
         {
-            "id": "Sedikitnya min_actions tindakan petugas dalam sehari di luar jam dinasnya, atau check-in dan "
+            "id": "Sedikitnya min_actions tindakan petugas dalam sehari di luar jam dinasnya (dan pada jam ketika "
+            "kurang dari min_peer_officers petugas lain UPT itu bertugas dalam 28 hari), atau check-in dan "
             "pengakhiran panggilan di luar jam layanan wartel.",
-            "en": "At least min_actions actions of an officer in a day outside their shift, or check-ins and "
+            "en": "At least min_actions actions of an officer in a day outside their shift (and in an hour when "
+            "fewer than min_peer_officers other officers of the facility worked in 28 days), or check-ins and "
             "call endings outside kiosk hours.",
         },
-        {"min_actions": 3},
+        {"min_actions": 3, "min_peer_officers": 2},
         ro.OUT_OF_HOURS,
         content=False,
+        sweep_s=900,
+        complete_periods=True,
     ),
     Rule(
         "self_correction",
@@ -379,6 +391,7 @@ RULES: tuple[Rule, ...] = (
             "min_self_corrections": 1,
             "window_days": 30,
             "correction_actions": ["booking.corrected", "call.corrected", "contact.corrected"],
+            "outage_cancellations": 5,
         },
         ro.SELF_CORRECTION,
         content=False,

@@ -177,20 +177,31 @@ async def queue(conn: asyncpg.Connection, *, facility_ids: list[int] | None, reg
 
     The score is the sum of the weights of the distinct rules that flagged the subject in the window
     (dismissed flags do not count; one rule counts once however many periods it flagged), so variety of
-    suspicious activity outranks repetition of one pattern.
+    suspicious activity outranks repetition of one pattern. Each weight is scaled by the rule's measured
+    precision in the region, (confirmed + 1) / (reviewed + 1): a rule whose flags reviewers keep dismissing
+    sinks, one without reviews keeps its weight.
     """
     sql = _scoped("""
         WITH visible AS (
             SELECT fl.* FROM detection_flags fl
              WHERE /*scope*/ AND fl.status <> 'dismissed'
                AND fl.last_event_at >= now() - make_interval(days => $3::int)),
+        measured AS (
+            SELECT region_id, rule_id, (count(*) FILTER (WHERE status = 'confirmed') + 1)::float8
+                   / (count(*) FILTER (WHERE status IN ('confirmed', 'dismissed')) + 1) AS factor
+              FROM detection_flags
+             WHERE region_id IN (SELECT DISTINCT region_id FROM visible) AND status IN ('confirmed', 'dismissed')
+             GROUP BY region_id, rule_id),
         per_rule AS (
-            SELECT region_id, subject_type, subject_key, rule_id, max(weight) AS weight, count(*) AS flags,
-                   count(*) FILTER (WHERE status IN ('open', 'acknowledged')) AS pending,
-                   max(last_event_at) AS last_event_at, array_agg(id ORDER BY last_event_at DESC) AS flag_ids,
-                   max(CASE severity WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END) AS sev
-              FROM visible GROUP BY region_id, subject_type, subject_key, rule_id)
-        SELECT region_id, subject_type, subject_key, sum(weight)::float8 AS score, sum(flags)::int AS flags,
+            SELECT v.region_id, v.subject_type, v.subject_key, v.rule_id,
+                   max(v.weight) * coalesce(min(m.factor), 1) AS weight, count(*) AS flags,
+                   count(*) FILTER (WHERE v.status IN ('open', 'acknowledged')) AS pending,
+                   max(v.last_event_at) AS last_event_at, array_agg(v.id ORDER BY v.last_event_at DESC) AS flag_ids,
+                   max(CASE v.severity WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END) AS sev
+              FROM visible v
+              LEFT JOIN measured m ON m.region_id IS NOT DISTINCT FROM v.region_id AND m.rule_id = v.rule_id
+             GROUP BY v.region_id, v.subject_type, v.subject_key, v.rule_id)
+        SELECT region_id, subject_type, subject_key, round(sum(weight)::numeric, 3)::float8 AS score, sum(flags)::int AS flags,
                sum(pending)::int AS pending, array_agg(rule_id ORDER BY weight DESC, rule_id) AS rules,
                max(last_event_at) AS last_event_at,
                (ARRAY['low', 'medium', 'high'])[max(sev)] AS max_severity,

@@ -10,21 +10,35 @@ from audit.detection.fragments import expand
 # the rescan's verdict on the same week.
 VOLUME_CHANGE = expand("""
 WITH /*prm*/, /*counsel*/,
-bounds AS (SELECT least(detection_bucket($1::timestamptz, 7), detection_bucket($2::timestamptz, 7)) - interval '35 days' AS lo),
-weekly AS (
-    -- (call ids are looked up for flagged weeks only: an ordered aggregate here would sort every call)
-    SELECT c.inmate_id, per.period_start AS wk, count(*) AS n, max(c.started_at) AS last_at,
-           NULL::bigint[] AS call_ids
+-- five weeks of history before the first week evaluated, and four more for the facility's own baseline
+bounds AS (SELECT least(detection_bucket($1::timestamptz, 7), detection_bucket($2::timestamptz, 7)) - interval '63 days' AS lo),
+call_weeks AS (
+    SELECT c.inmate_id, detection_bucket(c.started_at, 7) AS wk, count(*) AS n, max(c.started_at) AS last_at
       FROM calls c
-     CROSS JOIN LATERAL unnest(detection_periods(c.started_at, $2::timestamptz, 7)) AS per(period_start)
      WHERE c.started_at >= (SELECT lo FROM bounds) AND c.started_at < $2::timestamptz AND c.inmate_id IS NOT NULL
        AND coalesce(c.dialled_e164, '') NOT IN (SELECT num FROM counsel)
        AND ($5::bigint[] IS NULL OR c.inmate_id IN (
              SELECT o.id FROM inmates o JOIN inmates me ON me.current_facility_id = o.current_facility_id
                     AND me.block IS NOT DISTINCT FROM o.block WHERE me.id = ANY($5::bigint[])))
-     GROUP BY c.inmate_id, per.period_start),
+     GROUP BY c.inmate_id, detection_bucket(c.started_at, 7)),
+-- Family calls the facility cancelled on its own account (an outage, a booth out of service): the inmate
+-- wanted them, so they count; a drop the facility caused is not the inmate's drop.
+lost_weeks AS (
+    SELECT b.inmate_id, detection_bucket(lower(b.slot), 7) AS wk, count(*) AS n
+      FROM bookings b
+     WHERE b.status = 'cancelled' AND b.cancel_reason IN ('facility', 'technical') AND b.allowance = 'family'
+       AND lower(b.slot) >= (SELECT lo FROM bounds) AND lower(b.slot) < $2::timestamptz
+       AND ($5::bigint[] IS NULL OR b.inmate_id IN (SELECT inmate_id FROM call_weeks))
+     GROUP BY b.inmate_id, detection_bucket(lower(b.slot), 7)),
+weekly AS (
+    -- (call ids are looked up for flagged weeks only: an ordered aggregate here would sort every call)
+    SELECT inmate_id, wk, sum(n) AS n, max(last_at) AS last_at, NULL::bigint[] AS call_ids
+      FROM (SELECT inmate_id, wk, n, last_at FROM call_weeks
+            UNION ALL
+            SELECT inmate_id, wk, n, NULL FROM lost_weeks) x
+     GROUP BY inmate_id, wk),
 -- History starts at the inmate's first recorded call in the window (or go-live would look like a rise).
-first_call AS (SELECT inmate_id, min(wk) AS wk FROM weekly GROUP BY inmate_id),
+first_call AS (SELECT inmate_id, min(wk) AS wk FROM call_weeks GROUP BY inmate_id),
 inm AS (
     SELECT i.id AS inmate_id, i.current_facility_id AS facility_id, i.block, f.region_id,
            greatest((SELECT lo FROM bounds), detection_bucket(i.admitted_on::timestamptz, 7) + interval '7 days',
@@ -35,25 +49,63 @@ inm AS (
      WHERE (i.released_on IS NULL OR i.released_on >= (SELECT lo FROM bounds)::date)
        AND ($5::bigint[] IS NULL OR (i.current_facility_id, coalesce(i.block, '')) IN (
              SELECT current_facility_id, coalesce(block, '') FROM inmates WHERE id = ANY($5::bigint[])))),
-series AS (
-    SELECT d.inmate_id, d.facility_id, d.block, d.region_id, g.wk, coalesce(w.n, 0)::float8 AS n, w.last_at, w.call_ids,
-           array_agg(coalesce(w.n, 0)::float8) OVER h AS hist, min(coalesce(w.n, 0)) OVER h AS hmin,
-           max(coalesce(w.n, 0)) OVER h AS hmax, count(*) OVER h AS hlen
+raw AS (
+    SELECT d.inmate_id, d.facility_id, d.block, d.region_id, g.wk, coalesce(w.n, 0)::float8 AS calls, w.last_at, w.call_ids,
+           g.wk > d.first_wk AS established
       FROM inm d
      CROSS JOIN LATERAL generate_series(d.first_wk, d.last_wk, interval '7 days') AS g(wk)
-      LEFT JOIN weekly w ON w.inmate_id = d.inmate_id AND w.wk = g.wk
-    WINDOW h AS (PARTITION BY d.inmate_id ORDER BY g.wk ROWS BETWEEN 4 PRECEDING AND 1 PRECEDING)),
+      LEFT JOIN weekly w ON w.inmate_id = d.inmate_id AND w.wk = g.wk),
+-- What everyone did: a holiday (Idul Fitri, Natal/Tahun Baru, Nyepi) or a facility-wide event moves every
+-- inmate's count at once. Each week's count is divided by how far the facility's mean calls per inmate
+-- stand from its own previous four weeks (the region's, for a facility with fewer than
+-- min_factor_inmates inmates), so an inmate is compared with their history as everyone moved.
+-- Only inmates past their first (partial) week count, and the baseline is the median of the previous
+-- four weeks: a facility's first week after going live, or last year's holiday, does not skew it.
+fac_week AS (
+    SELECT facility_id, region_id, wk, avg(calls) FILTER (WHERE established) AS mean,
+           count(*) FILTER (WHERE established) AS inmates
+      FROM raw GROUP BY facility_id, region_id, wk),
+reg_week AS (
+    SELECT region_id, wk, sum(mean * inmates) / nullif(sum(inmates), 0) AS mean
+      FROM fac_week WHERE inmates > 0 GROUP BY region_id, wk),
+factors AS (
+    SELECT fw.facility_id, fw.wk, prm.p,
+           CASE WHEN fw.inmates >= (prm.p->>'min_factor_inmates')::int AND cardinality(fw.base) >= 2
+                     AND detection_median(fw.base) > 0 THEN fw.mean / detection_median(fw.base)
+                WHEN cardinality(rw.base) >= 2 AND detection_median(rw.base) > 0 AND rw.mean IS NOT NULL
+                     THEN rw.mean / detection_median(rw.base)
+                ELSE 1 END AS factor
+      FROM (SELECT f.*, array_agg(f.mean) FILTER (WHERE f.mean IS NOT NULL)
+                        OVER (PARTITION BY f.facility_id ORDER BY f.wk ROWS BETWEEN 4 PRECEDING AND 1 PRECEDING)
+                        AS base FROM fac_week f) fw
+      LEFT JOIN (SELECT r.*, array_agg(r.mean) OVER (PARTITION BY r.region_id ORDER BY r.wk ROWS BETWEEN 4 PRECEDING
+                                                                                             AND 1 PRECEDING)
+                        AS base FROM reg_week r) rw ON rw.region_id = fw.region_id AND rw.wk = fw.wk
+      JOIN prm ON prm.region_id = fw.region_id),
+series AS (
+    SELECT r.inmate_id, r.facility_id, r.block, r.region_id, r.wk, r.calls, fa.factor,
+           r.calls / greatest(fa.factor, 0.1) AS n, r.last_at, r.call_ids,
+           array_agg(r.calls / greatest(fa.factor, 0.1)) OVER h AS hist, min(r.calls / greatest(fa.factor, 0.1)) OVER h AS hmin,
+           max(r.calls / greatest(fa.factor, 0.1)) OVER h AS hmax, count(*) OVER h AS hlen,
+           avg(r.calls / greatest(fa.factor, 0.1)) OVER h AS hmean
+      FROM raw r JOIN factors fa ON fa.facility_id = r.facility_id AND fa.wk = r.wk
+    WINDOW h AS (PARTITION BY r.inmate_id ORDER BY r.wk ROWS BETWEEN 4 PRECEDING AND 1 PRECEDING)),
 -- Facility-block baseline for short histories: the block's median that week first (one grouped pass),
 -- then the MAD only for the blocks where some short-history inmate is far enough from that median.
 block_med AS (
     SELECT facility_id, block, wk, percentile_cont(0.5) WITHIN GROUP (ORDER BY n) AS med, count(*) AS peers
       FROM series GROUP BY facility_id, block, wk),
+-- A short history means a recent admission only where the facility has four weeks of calls before the
+-- week: in a facility's first weeks (going live, or the start of the data) every inmate's history is
+-- short, and a block of strangers is no baseline for anyone.
+fac_first AS (SELECT facility_id, min(first_wk) AS wk FROM inm GROUP BY facility_id),
 short AS (
     SELECT s.*, prm.p, bm.med, bm.peers
       FROM series s JOIN prm ON prm.region_id = s.region_id
       JOIN block_med bm ON bm.facility_id = s.facility_id AND bm.block IS NOT DISTINCT FROM s.block AND bm.wk = s.wk
+      JOIN fac_first ff ON ff.facility_id = s.facility_id
      WHERE s.hlen < 4 AND abs(s.n - bm.med) >= (prm.p->>'min_delta')::int
-       AND bm.peers >= (prm.p->>'min_block_peers')::int),
+       AND bm.peers >= (prm.p->>'min_block_peers')::int AND s.wk >= ff.wk + interval '28 days'),
 block_vals AS (
     SELECT s.facility_id, s.block, s.wk, array_agg(s.n) AS vals
       FROM series s
@@ -64,19 +116,43 @@ cand AS (
       FROM series s JOIN prm ON prm.region_id = s.region_id
      WHERE s.hlen >= 4 AND (s.n >= s.hmin + (prm.p->>'min_delta')::int OR s.n <= s.hmax - (prm.p->>'min_delta')::int)
     UNION ALL
-    SELECT sh.inmate_id, sh.facility_id, sh.block, sh.region_id, sh.wk, sh.n, sh.last_at, sh.call_ids, sh.hist,
-           sh.hmin, sh.hmax, sh.hlen, sh.p, b.vals, 'facility_block'
+    SELECT sh.inmate_id, sh.facility_id, sh.block, sh.region_id, sh.wk, sh.calls, sh.factor, sh.n, sh.last_at,
+           sh.call_ids, sh.hist, sh.hmin, sh.hmax, sh.hlen, sh.hmean, sh.p, b.vals, 'facility_block'
       FROM short sh
       JOIN block_vals b ON b.facility_id = sh.facility_id AND b.block IS NOT DISTINCT FROM sh.block AND b.wk = sh.wk),
+evaluated AS (
+    SELECT c.* FROM cand c
+     WHERE c.wk >= detection_bucket($1::timestamptz, 7) AND c.wk + interval '7 days' <= $2::timestamptz
+       AND ($5::bigint[] IS NULL OR c.inmate_id = ANY($5::bigint[]))),
+-- How everyone's count changed against their own history that week, in the facility: a holiday spreads
+-- the changes (some families call four times more, others not at all), so a change is judged against the
+-- spread of the peers' changes too (median and MAD), for the facility-weeks with a candidate only.
+peer_med AS (
+    SELECT s.facility_id, s.wk, percentile_cont(0.5) WITHIN GROUP (ORDER BY s.n - s.hmean) AS dmed
+      FROM series s
+     WHERE s.hlen >= 4 AND (s.facility_id, s.wk) IN (SELECT facility_id, wk FROM evaluated WHERE baseline_kind = 'own_history')
+     GROUP BY s.facility_id, s.wk),
+peer_spread AS (
+    SELECT s.facility_id, s.wk, pm.dmed, percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(s.n - s.hmean - pm.dmed)) AS dmad,
+           count(*) AS peers
+      FROM series s JOIN peer_med pm ON pm.facility_id = s.facility_id AND pm.wk = s.wk
+     WHERE s.hlen >= 4
+     GROUP BY s.facility_id, s.wk, pm.dmed),
 scored AS (
     SELECT c.*, detection_median(c.baseline) AS med,
-           detection_modified_z(c.n, c.baseline, (c.p->>'mad_floor')::float8) AS z
-      FROM cand c
-     WHERE c.wk >= detection_bucket($1::timestamptz, 7) AND c.wk + interval '7 days' <= $2::timestamptz
-       AND ($5::bigint[] IS NULL OR c.inmate_id = ANY($5::bigint[])))
+           detection_modified_z(c.n, c.baseline, (c.p->>'mad_floor')::float8) AS z, ps.dmed, ps.dmad,
+           CASE WHEN ps.peers >= (c.p->>'min_block_peers')::int
+                THEN 0.6745 * ((c.n - c.hmean) - ps.dmed) / greatest(ps.dmad, (c.p->>'mad_floor')::float8) END AS peer_z
+      FROM evaluated c
+      LEFT JOIN peer_spread ps ON c.baseline_kind = 'own_history' AND ps.facility_id = c.facility_id AND ps.wk = c.wk)
 SELECT region_id, 'inmate', inmate_id::text, wk, ARRAY[facility_id], z, coalesce(last_at, wk),
-       jsonb_build_object('week_start', wk, 'calls', n, 'baseline', baseline, 'baseline_kind', baseline_kind,
-                          'median', med, 'modified_z', round(z::numeric, 2),
+       jsonb_build_object('week_start', wk, 'calls', calls, 'adjusted_calls', round(n::numeric, 2),
+                          'everyone_factor', round(factor::numeric, 3),
+                          'baseline', (SELECT array_agg(round(x::numeric, 2)) FROM unnest(baseline) x),
+                          'baseline_kind', baseline_kind,
+                          'median', round(med::numeric, 2), 'modified_z', round(z::numeric, 2),
+                          'peer_z', round(peer_z::numeric, 2), 'peers_change_median', round(dmed::numeric, 2),
+                          'peers_change_mad', round(dmad::numeric, 2),
                           'direction', CASE WHEN n > med THEN 'rise' ELSE 'drop' END,
                           'call_ids', (SELECT array_agg(x.call_id ORDER BY x.started_at DESC) FROM (
                                 SELECT c.call_id, c.started_at FROM calls c
@@ -86,9 +162,15 @@ SELECT region_id, 'inmate', inmate_id::text, wk, ARRAY[facility_id], z, coalesce
                           'thresholds', jsonb_build_object('z', (p->>'z_threshold')::float8,
                                                            'min_delta', (p->>'min_delta')::int,
                                                            'min_excess_sd', (p->>'min_excess_sd')::float8,
+                                                           'min_factor_inmates', (p->>'min_factor_inmates')::int,
+                                                           'max_p', (p->>'max_p')::float8,
                                                            'history_days', 28))
   FROM scored
  WHERE abs(z) > (p->>'z_threshold')::float8 AND abs(n - med) >= (p->>'min_delta')::int
+   AND (peer_z IS NULL OR abs(peer_z) > (p->>'z_threshold')::float8)
+   -- A rise must also be improbable for calls arriving at the usual rate as everyone moved: a family
+   -- that calls twice a week calling seven times in the Lebaran week (p = 0.02) is not a pattern.
+   AND (n <= med OR detection_poisson_sf(calls::int, greatest(med * factor, 0.5)) <= (p->>'max_p')::float8)
    -- Weekly counts of three or four calls are Poisson-noisy: a few no-shows in one week must not read as
    -- a drop. Also require min_excess_sd Poisson standard deviations from the median.
    AND abs(n - med) >= (p->>'min_excess_sd')::float8 * sqrt(greatest(med, 1))

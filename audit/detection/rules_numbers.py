@@ -328,7 +328,7 @@ SELECT g.region_id, 'prefix', g.prefix, g.period_start, g.facs, g.inmates::float
 
 # 11. International, premium-rate or toll-free numbers not on the region's allowed list.
 PREMIUM_INTERNATIONAL = expand("""
-WITH /*prm*/, /*counsel*/, /*bounds*/,
+WITH /*prm*/, /*counsel*/, /*family*/, /*bounds*/,
 -- A cheap test on every call first: domestic prefixes every region shares, premium prefixes any region
 -- lists. It lets through a superset; each region's own lists decide below.
 coarse AS (
@@ -364,7 +364,12 @@ hits AS MATERIALIZED (
       JOIN facilities f ON f.id = ev.facility_id
       JOIN pat ON pat.region_id = f.region_id
      WHERE (NOT ev.num LIKE ANY(pat.domestic) OR ev.num LIKE ANY(pat.premium))
-       AND NOT ev.num LIKE ANY(pat.allowed) AND ev.num NOT IN (SELECT num FROM counsel)),
+       AND NOT ev.num LIKE ANY(pat.allowed) AND ev.num NOT IN (SELECT num FROM counsel)
+       -- A spouse, child or sibling working abroad, registered and verified (KTP, in person or callback),
+       -- is ordinary calling for a migrant worker's family, not suspicious by itself; premium-rate and
+       -- toll-free numbers never are, and an unverified number abroad still is.
+       AND (ev.num LIKE ANY(pat.domestic)
+            OR NOT EXISTS (SELECT 1 FROM family fam WHERE fam.num = ev.num AND fam.inmate_id = ev.inmate_id))),
 matched AS (
     SELECT h.*, per.period_start
       FROM hits h

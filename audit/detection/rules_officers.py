@@ -131,11 +131,17 @@ SELECT fi.region_id, 'officer', fi.officer_id::text, fi.period_start, array_agg(
 # 16. Actions outside the officer's shift (any action) or outside kiosk hours (check-ins, ending calls),
 # in the facility's own time zone. Each action counts once: audit entries about a booking, call or contact
 # mirror the rows counted here. A check-in is judged at its slot's start: the service allows it from
-# 30 minutes before the slot (schedules.calls.CHECK_IN_EARLY), so an officer checking an inmate in at 07:35 for the 08:00
-# slot is doing what the service asks, not working out of hours.
+# 30 minutes before the slot (schedules.calls.CHECK_IN_EARLY), so an officer checking an inmate in at 07:35
+# for the 08:00 slot is doing what the service asks, not working out of hours.
+# Shifts are also learned per facility: registered shifts go stale (a facility adds an afternoon session
+# and nobody edits the officers' records), so an action outside the registered shift counts only when
+# fewer than min_peer_officers other officers of the facility acted in that local hour in the 28 days
+# before, that day or the next (bookings are made the day before the slot: the first bookings of a new
+# afternoon session precede the day everyone works it). A day is judged once the next local day is over in
+# every time zone (three UTC days after its start); the incremental job sweeps it then.
 OUT_OF_HOURS = expand("""
 WITH /*prm*/,
-bounds AS (SELECT detection_bucket(least($1::timestamptz, $2::timestamptz), 1) AS lo),
+bounds AS (SELECT detection_bucket(least($1::timestamptz, $2::timestamptz), 1) - interval '31 days' AS lo),
 /*user_audit*/,
 acts AS (
     SELECT b.facility_id, b.booked_by AS officer_id, 'booked' AS kind, b.booking_id AS record_id, b.booked_at AS t,
@@ -165,31 +171,56 @@ located AS (
       FROM acts a
       JOIN facilities f ON f.id = a.facility_id
       JOIN users u ON u.id = a.officer_id
-     WHERE u.role IN ('officer', 'security') AND ($5::bigint[] IS NULL OR a.officer_id = ANY($5::bigint[]))),
+     WHERE u.role IN ('officer', 'security')),
 with_hours AS (SELECT DISTINCT facility_id FROM opening_hours),
 judged AS (
-    SELECT l.*,
+    SELECT l.*, detection_bucket(l.t, 1) AS period_start,
            (l.shift_starts IS NOT NULL AND l.shift_ends IS NOT NULL AND CASE
                 WHEN l.shift_starts <= l.shift_ends THEN NOT (l.judged_ts::time >= l.shift_starts AND l.judged_ts::time < l.shift_ends)
-                ELSE l.judged_ts::time < l.shift_starts AND l.judged_ts::time >= l.shift_ends END) AS outside_shift,
+                ELSE l.judged_ts::time < l.shift_starts AND l.judged_ts::time >= l.shift_ends END) AS outside_registered,
            (l.kiosk AND wh.facility_id IS NOT NULL AND h.facility_id IS NULL) AS outside_kiosk
       FROM located l
       LEFT JOIN with_hours wh ON l.kiosk AND wh.facility_id = l.facility_id
       -- windows of one weekday never overlap (opening_hours_no_overlap): at most one row matches
       LEFT JOIN opening_hours h ON l.kiosk AND h.facility_id = l.facility_id
                                AND h.weekday = extract(isodow FROM l.judged_ts)::int
-                               AND l.judged_ts::time >= h.opens AND l.judged_ts::time < h.closes),
+                               AND l.judged_ts::time >= h.opens AND l.judged_ts::time < h.closes
+     WHERE detection_bucket(l.t, 1) >= detection_bucket($1::timestamptz, 1) - interval '2 days'
+       AND detection_bucket(l.t, 1) + interval '3 days' <= $2::timestamptz
+       AND ($5::bigint[] IS NULL OR l.officer_id = ANY($5::bigint[]))),
+-- Who acted in which local hour of which day, for the facilities of the candidates only.
+hour_officers AS (
+    SELECT DISTINCT l.facility_id, l.judged_ts::date AS d, extract(hour FROM l.judged_ts)::int AS hr, l.officer_id
+      FROM located l
+     WHERE l.facility_id IN (SELECT facility_id FROM judged WHERE outside_registered)),
+cand_hours AS (
+    SELECT DISTINCT facility_id, judged_ts::date AS d, extract(hour FROM judged_ts)::int AS hr, officer_id
+      FROM judged WHERE outside_registered),
+usual AS (
+    SELECT c.facility_id, c.d, c.hr, c.officer_id, count(DISTINCT h.officer_id) AS peers
+      FROM cand_hours c
+      JOIN hour_officers h ON h.facility_id = c.facility_id AND h.hr = c.hr AND h.officer_id <> c.officer_id
+                          AND h.d BETWEEN c.d - 28 AND c.d + 1
+     GROUP BY c.facility_id, c.d, c.hr, c.officer_id),
 hits AS (
-    SELECT j.*, detection_bucket(j.t, 1) AS period_start
+    SELECT j.*, coalesce(us.peers, 0) AS peers_that_hour,
+           j.outside_registered AND coalesce(us.peers, 0) < (prm.p->>'min_peer_officers')::int AS outside_shift
       FROM judged j
-     WHERE (j.outside_shift OR j.outside_kiosk) AND j.t >= detection_bucket($1::timestamptz, 1))
+      JOIN prm ON prm.region_id = j.region_id
+      LEFT JOIN usual us ON j.outside_registered AND us.facility_id = j.facility_id AND us.officer_id = j.officer_id
+                        AND us.d = j.judged_ts::date AND us.hr = extract(hour FROM j.judged_ts)::int
+     WHERE j.outside_kiosk
+        OR (j.outside_registered AND coalesce(us.peers, 0) < (prm.p->>'min_peer_officers')::int))
 SELECT h.region_id, 'officer', h.officer_id::text, h.period_start, array_agg(DISTINCT h.facility_id), count(*)::float8, max(h.t),
        jsonb_build_object('actions', jsonb_agg(jsonb_build_object('kind', h.kind, 'id', h.record_id,
                                                                   'local_time', to_char(h.local_ts, 'YYYY-MM-DD HH24:MI'),
                                                                   'outside_shift', h.outside_shift,
-                                                                  'outside_kiosk_hours', h.outside_kiosk) ORDER BY h.t),
+                                                                  'other_officers_that_hour', h.peers_that_hour,
+                                                                  'outside_kiosk_hours', h.outside_kiosk)
+                                              ORDER BY h.t, h.kind, h.record_id),
                           'count', count(*), 'shift', jsonb_build_array(min(h.shift_starts), min(h.shift_ends)),
-                          'thresholds', jsonb_build_object('min_actions', min((prm.p->>'min_actions')::int)))
+                          'thresholds', jsonb_build_object('min_actions', min((prm.p->>'min_actions')::int),
+                                                           'min_peer_officers', min((prm.p->>'min_peer_officers')::int)))
   FROM hits h JOIN prm ON prm.region_id = h.region_id
  GROUP BY h.region_id, h.officer_id, h.period_start
 HAVING count(*) >= min((prm.p->>'min_actions')::int)
@@ -201,11 +232,25 @@ HAVING count(*) >= min((prm.p->>'min_actions')::int)
 # found by the rescan as by the live path; correction actions are the region's list, not the catalogue's.
 SELF_CORRECTION = expand("""
 WITH /*prm*/, /*slide_bounds*/,
+-- An outage: a facility-day with at least outage_cancellations technical cancellations. Officers on duty
+-- then cancel the day's bookings, their own among them, as the service asks; those are not corrections.
+outage_days AS (
+    SELECT b.facility_id, (lower(b.slot) AT TIME ZONE f.time_zone)::date AS d
+      FROM bookings b
+      JOIN facilities f ON f.id = b.facility_id
+      JOIN prm ON prm.region_id = f.region_id
+     WHERE b.status = 'cancelled' AND b.cancel_reason = 'technical'
+       AND b.cancelled_at >= (SELECT lo FROM bounds) AND b.cancelled_at < $2::timestamptz
+     GROUP BY b.facility_id, (lower(b.slot) AT TIME ZONE f.time_zone)::date
+    HAVING count(*) >= min((prm.p->>'outage_cancellations')::int)),
 acts AS (
     SELECT b.facility_id, b.cancelled_by AS officer_id, 'self_cancellation' AS kind, b.booking_id AS record_id, b.cancelled_at AS t
       FROM bookings b
+      JOIN facilities f ON f.id = b.facility_id
      WHERE b.cancelled_by = b.booked_by AND b.status = 'cancelled' AND b.cancel_reason IN ('facility', 'technical')
        AND b.cancelled_at >= (SELECT lo FROM bounds) AND b.cancelled_at < $2::timestamptz
+       AND NOT (b.cancel_reason = 'technical'
+                AND (b.facility_id, (lower(b.slot) AT TIME ZONE f.time_zone)::date) IN (SELECT facility_id, d FROM outage_days))
     UNION ALL
     SELECT i.current_facility_id, k.verified_by, 'self_verification', k.id, k.verified_at
       FROM contacts k JOIN inmates i ON i.id = k.inmate_id
@@ -267,6 +312,7 @@ SELECT region_id, 'officer', officer_id::text, period_start, facs, (cancellation
                                                            'min_self_verifications', (p->>'min_self_verifications')::int,
                                                            'min_self_corrections', (p->>'min_self_corrections')::int,
                                                            'window_days', (p->>'window_days')::int,
+                                                           'outage_cancellations', (p->>'outage_cancellations')::int,
                                                            'correction_actions', p->'correction_actions'))
   FROM grp
 """)

@@ -19,6 +19,7 @@ import asyncpg
 from audit import Actor, LogRef, append
 from audit.log import TAMPER_ACTION
 from wartel.simulate.generate import LEGAL_AID_NUMBERS, Region
+from wartel.simulate.lookalikes import add_lookalikes
 
 NUMBER_RULES = (
     "shared_number",
@@ -40,6 +41,7 @@ class Truth:
     expected: list[dict[str, Any]] = field(default_factory=list)
     tolerated: list[dict[str, Any]] = field(default_factory=list)
     negatives: list[dict[str, Any]] = field(default_factory=list)
+    lookalikes: dict[str, Any] = field(default_factory=dict)
 
     def expect(self, rule: str, subject_type: str, key: object, note: str) -> None:
         self.expected.append(
@@ -160,6 +162,8 @@ class Injector:
         ended_by: int | None = None,
     ) -> int:
         outcome = outcome or ("completed" if answered else "not_answered")
+        # An injected call adds to the inmate's week: a rise of their volume is a side effect, not an error.
+        self.truth.tolerate("volume_change", "inmate", who.inmate_id)
         return await self.conn.fetchval(
             """INSERT INTO calls (facility_id, booking_id, booth_id, inmate_id, dialled_e164, started_at, answered,
                                   ended_at, outcome, supervised_by, ended_by, cut_off_reason, source)
@@ -236,11 +240,17 @@ class Injector:
         return start, start + timedelta(days=7)
 
 
-async def inject_patterns(conn: asyncpg.Connection, region: Region) -> Truth:
-    """Inject one instance of every pattern (two for volume change) and return the ground truth."""
+async def inject_patterns(conn: asyncpg.Connection, region: Region, *, lookalikes: bool = False) -> Truth:
+    """Inject one instance of every pattern (two for volume change) and return the ground truth.
+
+    ``lookalikes`` also writes the benign situations real regions have (``wartel.simulate.lookalikes``)
+    around inmates and officers the patterns left alone."""
     truth = Truth(region.region_id, region.start.isoformat(), region.end.isoformat(), region.seed)
     j = Injector(conn, region, truth)
     await j.load()
+    plain = [p.inmate_id for p in j._pool]
+    base_call_id = await conn.fetchval("SELECT coalesce(max(call_id), 0) FROM calls")
+    base_booking_id = await conn.fetchval("SELECT coalesce(max(booking_id), 0) FROM bookings")
 
     # 1. A ring number called by four inmates in different facilities (registered as "other").
     x1 = j.number()
@@ -264,8 +274,23 @@ async def inject_patterns(conn: asyncpg.Connection, region: Region) -> Truth:
         d = monday + timedelta(days=k % 5)
         await j.call(rise, rise.nums[k % len(rise.nums)], j.at(rise.time_zone, 0, 14, 2 * k, day=d), 200)
     truth.expect("volume_change", "inmate", rise.inmate_id, "13 calls in a week against 3")
-    drop = j.inmate()
-    await j.drop_calls(drop, *j.week_bounds(24))
+    # the drop is "against 3": an inmate who made at least three calls in each of the four weeks before
+    lo, hi = j.week_bounds(24)
+    drop = None
+    for k, cand in enumerate(j._pool):
+        weeks = await conn.fetchval(
+            """SELECT count(*) FROM (SELECT detection_bucket(started_at, 7) FROM calls
+                WHERE inmate_id = $1 AND started_at >= $2 AND started_at < $3
+                GROUP BY 1 HAVING count(*) >= 3) w""",
+            cand.inmate_id,
+            lo - timedelta(days=28),
+            lo,
+        )
+        if weeks == 4:
+            drop = j._pool.pop(k)
+            break
+    drop = drop or j.inmate()
+    await j.drop_calls(drop, lo, hi)
     truth.expect("volume_change", "inmate", drop.inmate_id, "no call in a week against 3")
 
     # 4. A number of a recently released inmate, now called by another inmate.
@@ -408,6 +433,8 @@ async def inject_patterns(conn: asyncpg.Connection, region: Region) -> Truth:
             cut.officers[0],
         )
     truth.expect("repeated_cutoffs", "inmate", cut.inmate_id, "4 calls cut off in a month")
+    # cut-off calls are not completed calls: the last weeks may leave the inmate without one for 14 days
+    truth.tolerate("rights_starvation", "inmate", cut.inmate_id)
 
     # 13. Two inmates' calls to one number overlapping for four minutes.
     z = j.number()
@@ -491,7 +518,8 @@ async def inject_patterns(conn: asyncpg.Connection, region: Region) -> Truth:
             status="cancelled",
             booked_at=slot - timedelta(days=1, hours=2),
             cancelled_by=corrector,
-            cancel_reason="facility",
+            # one "booth broke down" among them: a technical cancellation on an ordinary day still counts
+            cancel_reason="technical" if k == 0 else "facility",
         )
     truth.expect("self_correction", "officer", corrector, "self-verification and self-cancellation")
     truth.tolerate("override_rate", "officer", corrector)
@@ -613,6 +641,19 @@ async def inject_patterns(conn: asyncpg.Connection, region: Region) -> Truth:
     for num in LEGAL_AID_NUMBERS:
         truth.negatives.append(
             {"subject_type": "number", "subject_key": num, "reason": "legal_aid", "rules": list(NUMBER_RULES)}
+        )
+    if lookalikes:
+        truth.lookalikes = await add_lookalikes(
+            conn,
+            region_id=region.region_id,
+            seed=region.seed,
+            start=region.start,
+            end=region.end,
+            free_inmates=[p.inmate_id for p in j._pool],
+            injected_inmates=sorted(set(plain) - {p.inmate_id for p in j._pool}),
+            base_call_id=base_call_id,
+            base_booking_id=base_booking_id,
+            negatives=truth.negatives,
         )
     await conn.execute("ANALYZE calls")
     return truth
