@@ -51,7 +51,7 @@ chromium:
 # The calendar-sensitive tests at fixed instants (Friday 23:30 WIB, Sunday 23:50 WIT, Monday 00:05 WITA,
 # 31 December, 1 January, 28/29 February 2028, a month's last day) under libfaketime: Python and the
 # PostgreSQL server it starts see the same instant. Last line: one JSON summary. See tests/calendar/run.py.
-test-calendar: $(STAMP) faketime
+test-calendar: $(STAMP) faketime chromium
 	$(PY) tests/calendar/run.py $(PYTEST_ARGS)
 
 faketime:

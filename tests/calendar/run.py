@@ -129,6 +129,10 @@ CALENDAR_TESTS = (
     "tests/test_pages_officer.py::test_officer_books_starts_and_ends_a_call",
     "tests/test_pages_officer.py::test_a_refused_booking_says_why_and_keeps_the_form",
     "tests/test_pages_security.py::test_blocking_a_number_on_the_page_cancels_its_upcoming_booking",
+    "tests/test_authz_matrix.py::test_role_and_scope[schedules:POST /api/v1/bookings]",
+    "tests/test_authz_matrix.py::test_role_and_scope[schedules:POST /api/v1/bookings/{booking_id}/reschedule]",
+    "tests/browser/test_journeys.py::test_officer_books_starts_and_ends_a_call",
+    "tests/browser/test_journeys.py::test_the_board_follows_changes_made_elsewhere",
 )
 
 
@@ -179,7 +183,7 @@ def main(argv: list[str]) -> int:
         i = argv.index("--only")
         only = set(argv[i + 1].split(","))
         argv = argv[:i] + argv[i + 2 :]
-    selection = ["-m", "not faults"] if whole_suite else ["-m", "not faults and not browser", *CALENDAR_TESTS]
+    selection = ["-m", "not faults"] if whole_suite else ["-m", "not faults", *CALENDAR_TESTS]
     results = [
         run_instant(name, instant, zone, lib, [*selection, *argv])
         for name, instant, _why, zone in INSTANTS
