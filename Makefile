@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # `make run` needs only the service's own dependencies; the dev extras (test, lint, browser) come with the rest.
 RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: install run test test-faults test-hostile audit-deps test-browser lint format bench-booking bench-audit bench-detect bench-report clean db-stop
+.PHONY: install run test test-calendar chromium faketime test-faults test-hostile audit-deps test-browser lint format bench-booking bench-audit bench-detect bench-report clean db-stop
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,9 +30,45 @@ run: $(RUN_STAMP)
 		--log-key-file .wartel/audit-signing.key & WITNESS=$$!; trap 'kill $$WITNESS 2>/dev/null' EXIT INT TERM; \
 	WARTEL_AUDIT_WITNESSES='$(DEMO_WITNESS)' $(VENV)/bin/wartel serve
 
-test: $(STAMP)
+# Debian packages the tests need, installed here when running as root (as CI does); otherwise one line says
+# what to install and the target fails.
+APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
+CHROMIUM_BIN = $(or $(WARTEL_CHROMIUM),/usr/bin/chromium)
+
+test: $(STAMP) chromium
 	$(VENV)/bin/ruff check wartel schedules audit tests bench
 	$(PY) -m pytest -q -m "not faults" $(PYTEST_ARGS)
+
+# The browser journeys are part of `make test`: a missing Chromium is installed (root) or is an error, never a
+# skip. WARTEL_SKIP_BROWSER=1 opts out; pytest's summary then says the journeys were not run.
+chromium:
+	@if [ "$(WARTEL_SKIP_BROWSER)" = "1" ]; then \
+		echo "WARTEL_SKIP_BROWSER=1: the browser journeys will NOT run"; \
+	elif [ -x "$(CHROMIUM_BIN)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the browser journeys"; \
+		$(APT_INSTALL) chromium >/dev/null && test -x "$(CHROMIUM_BIN)"; \
+	else \
+		echo "make test: the browser journeys need Chromium at $(CHROMIUM_BIN): sudo apt-get install chromium (Debian), or set WARTEL_CHROMIUM, or opt out with WARTEL_SKIP_BROWSER=1" >&2; \
+		exit 2; \
+	fi
+
+# The calendar-sensitive tests at fixed instants (Friday 23:30 WIB, Sunday 23:50 WIT, Monday 00:05 WITA,
+# 31 December, 1 January, 28/29 February 2028, a month's last day) under libfaketime: Python and the
+# PostgreSQL server it starts see the same instant. Last line: one JSON summary. See tests/calendar/run.py.
+test-calendar: $(STAMP) faketime chromium
+	$(PY) tests/calendar/run.py $(PYTEST_ARGS)
+
+faketime:
+	@if $(PY) -c 'import sys; sys.path.insert(0, "tests/calendar"); import run; sys.exit(run.libfaketime() is None)'; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's faketime for the calendar tests"; \
+		$(APT_INSTALL) faketime >/dev/null; \
+	else \
+		echo "make test-calendar needs libfaketime: sudo apt-get install faketime (Debian), or set WARTEL_LIBFAKETIME to libfaketime.so.1" >&2; \
+		exit 2; \
+	fi
 
 # Crash, database outage, overload and two-process scenarios; last line is one JSON summary.
 test-faults: $(STAMP)
@@ -76,8 +112,8 @@ bench-detect: $(STAMP)
 	$(PY) -m bench.detect $(BENCH_ARGS)
 
 # Only the end-to-end journeys in headless Chromium (they also run under `make test`).
-test-browser: $(STAMP)
+test-browser: $(STAMP) chromium
 	$(PY) -m pytest -q -m browser $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .wartel-calendar

@@ -95,9 +95,12 @@ async def _fresh_contact(world: World, scope: str, principal: str) -> int:
 
 
 async def _fresh_closure(world: World, scope: str, principal: str) -> int:
+    # A month ahead, past every booking window: the world outlives the case, and a closure from now to
+    # tomorrow closed the next Monday's slot the booking cases use whenever the matrix ran on a Sunday.
     return await world.factory.conn.fetchval(
-        "INSERT INTO closures (facility_id, during, reason) VALUES ($1, tstzrange(now(), now() + interval '1 day'),"
-        " 'uji') RETURNING closure_id", world.scopes[scope]["facility_id"])
+        "INSERT INTO closures (facility_id, during, reason)"
+        " VALUES ($1, tstzrange(now() + interval '30 days', now() + interval '31 days'), 'uji') RETURNING closure_id",
+        world.scopes[scope]["facility_id"])
 
 
 async def _fresh_token(world: World, scope: str, principal: str) -> int:

@@ -26,6 +26,28 @@ TEST_DATA_DIR = Path(os.environ.get("WARTEL_TEST_DATA_DIR", ROOT / ".wartel-test
 _APP_PASSWORD = "wartel-app-test"
 
 
+# The browser journeys run unless the user opts out explicitly; then they are deselected and the summary says
+# so, instead of each being skipped (a skip reads as a pass). A missing Chromium fails them (browser/conftest).
+SKIP_BROWSER = os.environ.get("WARTEL_SKIP_BROWSER") == "1"
+_SKIPPED_BROWSER = pytest.StashKey[int]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not SKIP_BROWSER:
+        return
+    browser = [i for i in items if i.get_closest_marker("browser")]
+    if browser:
+        config.hook.pytest_deselected(items=browser)
+        items[:] = [i for i in items if not i.get_closest_marker("browser")]
+        config.stash[_SKIPPED_BROWSER] = len(browser)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+    skipped = config.stash.get(_SKIPPED_BROWSER, 0)
+    if skipped:
+        terminalreporter.write_line(f"WARTEL_SKIP_BROWSER=1: {skipped} browser journeys NOT run", yellow=True, bold=True)
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> str:
     """Superuser DSN of the test server (any database name; we pick our own)."""

@@ -99,24 +99,40 @@ INSTANTS: tuple[tuple[str, str, str, str], ...] = (
     ),
 )
 
-# The tests that book, expire, sweep, report, detect or render times: what can depend on the instant.
+# The tests that book, expire, sweep, report, detect or render "today": those that can depend on the instant.
+# Chosen so that all the instants together take a few minutes (each test costs a database from the template);
+# the whole suite under one instant is `python tests/calendar/run.py --all --only NAME`.
+BOOKING = "tests/test_schedules_booking.py::test_"
 CALENDAR_TESTS = (
-    "tests/test_schedules_booking.py",
     "tests/test_schedules_periods.py",
-    "tests/test_schedules_policies.py",
-    "tests/test_schedules_calls.py",
-    "tests/test_schedules_kiosk.py",
+    f"{BOOKING}officer_books_a_free_slot_and_it_is_taken_in_availability",
+    f"{BOOKING}every_refusal_has_its_own_code_and_books_nothing",
+    f"{BOOKING}quota_is_exhausted_then_an_officer_override_books_with_a_reason",
+    f"{BOOKING}legal_counsel_calls_have_their_own_allowance",
+    f"{BOOKING}cancel_refunds_before_the_cutoff_and_keeps_the_charge_after",
+    f"{BOOKING}booth_outage_and_closure_cancel_refund_and_list_the_inmates",
+    f"{BOOKING}reschedule_after_the_cutoff_is_refused_unless_the_facility_causes_it",
+    "tests/test_schedules_policies.py::test_a_reducing_sanction_shortens_and_limits_calls_until_lifted",
+    "tests/test_schedules_calls.py::test_transitions_outside_the_graph_are_refused",
+    "tests/test_schedules_calls.py::test_check_in_is_refused_too_early",
+    "tests/test_schedules_calls.py::test_no_show_follows_the_policy_version_the_booking_was_made_under",
+    "tests/test_schedules_calls.py::test_checked_in_but_never_called_is_the_facility_s_fault_and_refunded",
+    "tests/test_schedules_calls.py::test_overdue_calls_are_ended_as_time_limited_once_across_two_processes",
+    "tests/test_schedules_kiosk.py::test_unanswered_and_failed_calls_from_the_terminal_are_given_back",
+    "tests/test_schedules_kiosk.py::test_mismatches_are_refused_and_always_recorded",
     "tests/test_schedules_board.py",
     "tests/test_idempotency_expiry.py",
-    "tests/test_reports_compliance.py",
-    "tests/test_reports_transfers.py",
-    "tests/test_reports_api.py",
-    "tests/test_detection_rules.py",
-    "tests/test_detection_incremental.py",
-    "tests/test_detection_review.py",
-    "tests/test_detection_watchlist.py",
-    "tests/test_pages_officer.py",
-    "tests/test_pages_security.py",
+    "tests/test_reports_api.py::test_the_scheduled_job_stores_last_month_for_every_region",
+    "tests/test_detection_rules.py::test_every_rule_finds_its_injected_pattern_and_nothing_else",
+    "tests/test_detection_incremental.py::test_first_pass_starts_from_now_and_sweeps_absence_rules",
+    "tests/test_detection_watchlist.py::test_blocking_a_number_cancels_its_upcoming_bookings_and_gives_the_calls_back",
+    "tests/test_pages_officer.py::test_officer_books_starts_and_ends_a_call",
+    "tests/test_pages_officer.py::test_a_refused_booking_says_why_and_keeps_the_form",
+    "tests/test_pages_security.py::test_blocking_a_number_on_the_page_cancels_its_upcoming_booking",
+    "tests/test_authz_matrix.py::test_role_and_scope[schedules:POST /api/v1/bookings]",
+    "tests/test_authz_matrix.py::test_role_and_scope[schedules:POST /api/v1/bookings/{booking_id}/reschedule]",
+    "tests/browser/test_journeys.py::test_officer_books_starts_and_ends_a_call",
+    "tests/browser/test_journeys.py::test_the_board_follows_changes_made_elsewhere",
 )
 
 
@@ -167,7 +183,7 @@ def main(argv: list[str]) -> int:
         i = argv.index("--only")
         only = set(argv[i + 1].split(","))
         argv = argv[:i] + argv[i + 2 :]
-    selection = ["-m", "not faults"] if whole_suite else ["-m", "not faults and not browser", *CALENDAR_TESTS]
+    selection = ["-m", "not faults"] if whole_suite else ["-m", "not faults", *CALENDAR_TESTS]
     results = [
         run_instant(name, instant, zone, lib, [*selection, *argv])
         for name, instant, _why, zone in INSTANTS

@@ -13,6 +13,7 @@ import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -43,6 +44,10 @@ async def _overdue_calls(conn: Any, n: int) -> list[tuple[int, int]]:
     actor = Actor(type="user", id=str(officer), role="officer")
     back = datetime.now(UTC) - timedelta(minutes=40)
     then = back.replace(minute=back.minute - back.minute % 15, second=0, microsecond=0)
+    # The day's hours end at 23:59:59, so the slot from 23:45 WIB does not exist: 40 minutes before 00:25-00:39
+    # WIB, take the one before it.
+    if then.astimezone(ZoneInfo("Asia/Jakarta")).strftime("%H:%M") == "23:45":
+        then -= timedelta(minutes=15)
     made = []
     for _ in range(n):
         booth = await f.booth(fid)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 import structlog
@@ -64,7 +64,9 @@ async def stored_report(conn: asyncpg.Connection, region_id: int, month: date) -
 async def produce_monthly_reports(pool: asyncpg.Pool, settings: Settings) -> None:
     """Scheduled job: last month's report for every region that has none yet."""
     now = datetime.now(UTC)
-    period = previous_month(now.date())
+    # Last month as WIB counts it: from 00:00 WIB on the 1st the month is over everywhere. (Taken from the UTC
+    # date, the month that had just ended waited until 07:00 WIB for its report.)
+    period = previous_month((now + timedelta(hours=_LAST_ZONE_OFFSET_H)).date())
     if not month_finished_everywhere(period, now):
         period = previous_month(period.start)
     async with pool.acquire() as conn:
