@@ -194,3 +194,37 @@ async def test_the_scheduled_verification_records_each_logs_outcome(database, se
         await pool.close()
     status = (await verification_status(app_conn, [LogRef.facility(1)]))[LogRef.facility(1)]
     assert status is not None and status.ok and status.size == 3
+
+
+async def test_no_inclusion_proof_for_an_entry_edited_behind_a_lying_generation_function(factory, owner_conn) -> None:
+    """Issue 14: the owner repoints the canonical column's function so the stored text stays the original,
+    then edits the entry's actor. The API shows the forged actor, so it must not hand out a proof that
+    verifies for it: the proof comes from texts derived from the columns, and the log reads as damaged."""
+    _, _, a, _, _ = await _world(factory)
+    admin = await factory.as_role("admin")
+    r = await admin.post("/api/v1/audit/checkpoints", json={"log": f"facility-{a}"})
+    assert r.status in (200, 201), await r.text()
+    original = await owner_conn.fetchval("SELECT canonical FROM audit.entries WHERE log_name = $1 AND seq = 2",
+                                         f"facility:{a}")
+    quoted = await owner_conn.fetchval("SELECT quote_literal($1::text)", original)
+    await owner_conn.execute(f"""
+        CREATE OR REPLACE FUNCTION audit.canonical_text(
+            log_name text, seq bigint, recorded_at timestamptz, actor_type text, actor_id text, actor_role text,
+            action text, subject_type text, subject_id text, payload jsonb, request_id text
+        ) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+        BEGIN
+            IF seq = 2 AND log_name = 'facility:{int(a)}' THEN RETURN {quoted}; END IF;
+            RETURN audit.canonical_entry(log_name, seq, recorded_at, actor_type, actor_id, actor_role, action,
+                                         subject_type, subject_id, payload, request_id);
+        END $$""")
+    async with owner_conn.transaction():
+        await owner_conn.execute("SET LOCAL session_replication_role = replica")
+        await owner_conn.execute("UPDATE audit.entries SET actor_id = '99' WHERE log_name = $1 AND seq = 2",
+                                 f"facility:{a}")
+    # As a service process that has not cached this log's tree yet (a restart) would be asked.
+    from audit.checkpoints import _CACHES
+
+    _CACHES.clear()
+    r = await admin.get(f"/api/v1/audit/logs/facility-{a}/entries/2")
+    assert r.status == 409, await r.text()
+    assert (await r.json())["code"] == "audit_log_damaged"
