@@ -9,21 +9,51 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
 
 from wartel.errors import InvalidInput
 
+# Every integer the service stores is a PostgreSQL bigint. One beyond it used to reach the database and come
+# back as a 422 without a field; now it is refused by name, and the schema says so.
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 
-class ApiModel(BaseModel):
+
+def _beyond_bigint(value: Any) -> bool:
+    if type(value) is int:
+        return not BIGINT_MIN <= value <= BIGINT_MAX
+    return isinstance(value, list | tuple | set | frozenset) and any(_beyond_bigint(v) for v in value)
+
+
+def state_bigint_bounds(schema: dict[str, Any]) -> None:
+    """Add bigint's bounds to every integer property (and list of integers) that states none of its own."""
+    for prop in schema.get("properties", {}).values():
+        for branch in [prop, *prop.get("anyOf", []), prop.get("items", {})]:
+            if isinstance(branch, dict) and branch.get("type") == "integer":
+                branch.setdefault("minimum", BIGINT_MIN)
+                branch.setdefault("maximum", BIGINT_MAX)
+
+
+class _Input(BaseModel):
+    @field_validator("*", mode="after")
+    @classmethod
+    def _fits_bigint(cls, value: Any) -> Any:
+        if _beyond_bigint(value):
+            raise PydanticCustomError("int_beyond_bigint", "a whole number between {low} and {high}",
+                                      {"low": BIGINT_MIN, "high": BIGINT_MAX})
+        return value
+
+
+class ApiModel(_Input):
     """A request body: unknown fields are refused, so a typo never silently does nothing."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=state_bigint_bounds)
 
 
-class QueryModel(BaseModel):
+class QueryModel(_Input):
     """Query parameters: strings from the URL, coerced, unknown names refused."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=state_bigint_bounds)
 
 
 class OutModel(BaseModel):

@@ -10,6 +10,7 @@ from pydantic.fields import FieldInfo
 
 from wartel import __version__
 from wartel.http.endpoints import Endpoint
+from wartel.http.models import state_bigint_bounds
 
 _REF = "#/components/schemas/{model}"
 _PARAM = re.compile(r"{(\w+)}")
@@ -52,11 +53,13 @@ def _params(ep: Endpoint, components: dict[str, Any]) -> list[dict[str, Any]]:
         schema: dict[str, Any] = {"type": "string"}
         if name in path_fields:
             schema = TypeAdapter(_annotated(path_fields[name])).json_schema()
+            state_bigint_bounds({"properties": {name: schema}})
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     if ep.query is not None:
         for name, f in ep.query.model_fields.items():
             schema = TypeAdapter(_annotated(f)).json_schema(ref_template=_REF)
             schema.pop("$defs", None)
+            state_bigint_bounds({"properties": {name: schema}})
             param: dict[str, Any] = {"name": f.alias or name, "in": "query", "required": f.is_required(),
                                      "schema": schema}
             if f.description:
