@@ -100,7 +100,8 @@ async def test_a_full_rescan_finds_exactly_what_the_live_path_found(owner_conn, 
     at = start
     while at < UNTIL:
         at = min(at + timedelta(hours=12), UNTIL)
-        await run_incremental(pool, now=at)
+        # (the job runs one due sweep per pass, every 2 s; replayed every 12 h, each pass runs them all)
+        await run_incremental(pool, now=at, max_sweeps=None)
     live = await _flag_map(owner_conn)
 
     await owner_conn.execute("DELETE FROM detection_flags WHERE NOT evidence ? 'simulated'")
@@ -439,3 +440,19 @@ async def test_the_first_pass_after_install_rescans_history(owner_conn, factory,
     # The next pass does not rescan again.
     await run_incremental(pool, now=now + timedelta(seconds=2))
     assert await owner_conn.fetchval("SELECT count(*) FROM detection_runs WHERE kind = 'full'") == 1
+
+
+async def test_the_job_runs_one_due_sweep_per_pass_the_most_overdue_first(owner_conn, pool) -> None:  # type: ignore[no-untyped-def]
+    """A sweep reads a whole region's period: the 2-second job takes them one at a time."""
+    now = await owner_conn.fetchval("SELECT now()")
+    await run_incremental(pool, now=now)  # first pass: history rescanned, every rule's mark set
+    sweepers = {r.id for r in RULES if r.sweep_s is not None}
+    assert {"volume_change", "out_of_hours", "override_rate", "officer_cutoff_rate"} <= sweepers
+    later = now + timedelta(seconds=max(BY_ID[r].sweep_s or 0 for r in sweepers) + 1)
+    swept = []
+    for _ in sweepers:
+        results = await run_incremental(pool, now=later)
+        swept.append({r.rule_id for r in results} & sweepers)
+    assert all(len(s) == 1 for s in swept), swept
+    assert set().union(*swept) == sweepers
+    assert {r.rule_id for r in await run_incremental(pool, now=later)} & sweepers == set()

@@ -225,11 +225,15 @@ async def collect_changes(conn: asyncpg.Connection, since: datetime) -> Focus:
 HISTORY = timedelta(days=365)
 
 
-async def run_incremental(pool: asyncpg.Pool, *, now: datetime | None = None) -> list[RuleResult]:
+async def run_incremental(
+    pool: asyncpg.Pool, *, now: datetime | None = None, max_sweeps: int | None = 1
+) -> list[RuleResult]:
     """One pass of the incremental detector: re-evaluate what changed since the watermark.
 
     The first pass after install rescans the last year of history (and a rule added since the last pass
     rescans its own), so nothing that happened before detection started is silently left unflagged.
+    At most ``max_sweeps`` due sweeps run per pass (None: all), the most overdue first: a sweep reads a
+    whole region's period, and eight of them in one pass would hold up the flags of that pass's calls.
     """
     async with pool.acquire() as conn:
         until = now or await conn.fetchval("SELECT clock_timestamp()")
@@ -252,6 +256,17 @@ async def run_incremental(pool: asyncpg.Pool, *, now: datetime | None = None) ->
             flags_touched=sum(r.touched for r in results),
             first_pass="changes" not in marks,
         )
+    due = sorted(
+        (
+            r
+            for r in RULES
+            if r.sweep_s is not None
+            and r not in unseen
+            and (until - marks[f"rule:{r.id}"]).total_seconds() >= r.sweep_s
+        ),
+        key=lambda r: marks[f"rule:{r.id}"],
+    )
+    sweeps = {r.id for r in (due if max_sweeps is None else due[:max_sweeps])}
     async with pool.acquire() as conn:
         watermark = marks.get("changes")
         since = (watermark - OVERLAP) if watermark is not None else until
@@ -271,21 +286,17 @@ async def run_incremental(pool: asyncpg.Pool, *, now: datetime | None = None) ->
                             conn, rule, since=min(since, until), until=until, ids=ids, numbers=numbers
                         )
                     )
-            if rule.sweep_s is not None:
-                last = marks.get(f"rule:{rule.id}")
-                if last is None or (until - last).total_seconds() >= rule.sweep_s:
-                    async with conn.transaction():
-                        await conn.execute("SET LOCAL statement_timeout = '5min'")
-                        results.append(
-                            await run_rule(
-                                conn,
-                                rule,
-                                since=min(last or until, until),
-                                until=until,
-                                command_timeout_s=5 * 60,
-                            )
+            if rule.id in sweeps:
+                # From the last sweep's instant: a week or day that ended since is evaluated for everyone.
+                last = marks[f"rule:{rule.id}"]
+                async with conn.transaction():
+                    await conn.execute("SET LOCAL statement_timeout = '5min'")
+                    results.append(
+                        await run_rule(
+                            conn, rule, since=min(last, until), until=until, command_timeout_s=5 * 60
                         )
-                        await _set_mark(conn, f"rule:{rule.id}", until)
+                    )
+                    await _set_mark(conn, f"rule:{rule.id}", until)
         await _set_mark(conn, "changes", until)
     touched = sum(r.touched for r in results)
     if touched:
