@@ -43,8 +43,10 @@ async def queue_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     """Subjects with flags waiting for review, highest composite score first."""
     facility_ids, region_ids = pc.scope.flag_scope()
     ranked = await review.queue(pc.conn, facility_ids=facility_ids, region_ids=region_ids, days=30, limit=100)
+    subjects = await _subject_labels(pc, [(q["subject_type"], str(q["subject_key"])) for q in ranked])
     msg = req.query.get("msg")
-    return pc.render("security/queue.html", ranked=ranked, message=pc.t(f"page.msg.{msg}") if msg else None)
+    return pc.render("security/queue.html", ranked=ranked, subjects=subjects,
+                     message=pc.t(f"page.msg.{msg}") if msg else None)
 
 
 async def _flag_page(pc: PageCtx, flag_id: int, *, status: int = 200,
@@ -58,7 +60,8 @@ async def _flag_page(pc: PageCtx, flag_id: int, *, status: int = 200,
     elif flag["subject_type"] == "inmate" and str(flag["subject_key"]).isdigit():
         link = f"/security/links?inmate_id={flag['subject_key']}"
     # People and places by name, never by id: the subject, the facilities, who reviewed it.
-    subject = await _subject_label(pc, flag["subject_type"], str(flag["subject_key"]))
+    key = (flag["subject_type"], str(flag["subject_key"]))
+    subject = (await _subject_labels(pc, [key]))[key]
     facilities = await directory.facility_names(pc.conn, list(flag["facility_ids"] or []))
     names = await directory.user_names(pc.conn, [h["actor_id"] for h in history if h["actor_id"]])
     lines = await readable_evidence(pc.conn, evidence, pc.language, pc.viewer_tz)
@@ -69,18 +72,24 @@ async def _flag_page(pc: PageCtx, flag_id: int, *, status: int = 200,
                      message=pc.t(f"page.msg.{pc.request.query['msg']}") if pc.request.query.get("msg") else None)
 
 
-async def _subject_label(pc: PageCtx, subject_type: str, key: str) -> str:
-    """``Andi Saputra (BI-2026/001)`` for an inmate, an officer's name, a facility's; a number as it is."""
-    if not key.isdigit():
-        return key
-    if subject_type == "inmate":
-        inmate = (await directory.inmate_labels(pc.conn, [int(key)])).get(int(key))
-        return f"{inmate['full_name']} ({inmate['registration_no']})" if inmate else key
-    if subject_type == "officer":
-        return (await directory.user_names(pc.conn, [int(key)])).get(int(key), key)
-    if subject_type == "facility":
-        return (await directory.facility_names(pc.conn, [int(key)])).get(int(key), key)
-    return key
+async def _subject_labels(pc: PageCtx, subjects: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """``Andi Saputra (BI-2026/001)`` for an inmate, an officer's or a facility's name; a number as it is."""
+    ids = {kind: [int(k) for t, k in subjects if t == kind and k.isdigit()] for kind in ("inmate", "officer", "facility")}
+    inmates = await directory.inmate_labels(pc.conn, ids["inmate"])
+    officers = await directory.user_names(pc.conn, ids["officer"])
+    facilities = await directory.facility_names(pc.conn, ids["facility"])
+    labels: dict[tuple[str, str], str] = {}
+    for kind, key in subjects:
+        number = int(key) if key.isdigit() else None
+        if kind == "inmate" and number in inmates:
+            labels[kind, key] = f"{inmates[number]['full_name']} ({inmates[number]['registration_no']})"
+        elif kind == "officer" and number in officers:
+            labels[kind, key] = officers[number]
+        elif kind == "facility" and number in facilities:
+            labels[kind, key] = facilities[number]
+        else:
+            labels[kind, key] = key
+    return labels
 
 
 @routes.get("/security/flags/{flag_id:\\d+}", name="page_flag")
