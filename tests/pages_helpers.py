@@ -75,3 +75,35 @@ async def book_upcoming_call(factory, fid: int, booth: int, inmate: int, contact
                                                      "contact_id": contact, "starts_at": slot_start("Asia/Jakarta").isoformat()})
     assert r.status == 201, await r.text()
     return (await r.json())["booking_id"]
+
+
+# Common English words the pages used to leak into Indonesian text ("… / too early to check in", raw
+# evidence keys, Python's None). None of them is an Indonesian word; "slot" and "no." are, and are not here.
+ENGLISH_WORDS = frozenset("""
+the and not found too early must invalid refused none true false with from this for of to is are was cannot
+please only already booking bookings cancelled inmate inmates officer flag flags days day call calls reason
+search save login logout error report reports region facility number evidence history checked review window
+lead time week month unknown failed open subject rule rules action actor never verified yes booth closed
+holiday upcoming recent distinct threshold acknowledged confirmed dismissed reopened assigned note
+""".split())
+
+_HIDDEN = re.compile(r"<(script|style|code|pre|option)\b.*?</\1>", re.S | re.I)
+_TAG = re.compile(r"<[^>]+>")
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def visible_text(html: str) -> str:
+    """The text a person reads: tags, scripts, code samples and the language menu's own names left out."""
+    import html as html_lib
+
+    return html_lib.unescape(_TAG.sub(" ", _HIDDEN.sub(" ", html)))
+
+
+def english_on_page(html: str) -> set[str]:
+    """English words in a page's visible text (the dictionary check for Indonesian pages)."""
+    return {w for w in _WORD.findall(visible_text(html)) if w.lower() in ENGLISH_WORDS}
+
+
+def assert_indonesian(html: str) -> None:
+    leaked = english_on_page(html)
+    assert not leaked, f"English on an Indonesian page: {sorted(leaked)}\n{visible_text(html)}"

@@ -15,6 +15,7 @@ from audit import Actor, LogRef, append
 from wartel.auth.passwords import MIN_PASSWORD_LENGTH, hash_password
 from wartel.auth.principal import Principal
 from wartel.errors import Conflict, Forbidden, InvalidInput, NotFound
+from wartel.i18n import LANGUAGES
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,27 @@ async def create_user(conn: asyncpg.Connection, user: UserInput, *, actor: Actor
                      payload={"role": user.role, "facility_id": facility_id, "region_id": region_id},
                      actor=actor or Actor.system("cli"))
     return user_id
+
+
+async def set_user_language(conn: asyncpg.Connection, user_id: int, language: str, *, actor: Actor) -> bool:
+    """Save ``language`` as the user's choice (it wins over the browser); audited when it changes.
+
+    Returns whether anything changed. The caller's transaction holds the change and its record together.
+    """
+    if language not in LANGUAGES:
+        raise InvalidInput(f"language must be one of {', '.join(LANGUAGES)}", code="validation_failed",
+                           field="language")
+    row = await conn.fetchrow(
+        "UPDATE users u SET language = $2 WHERE u.id = $1 AND u.language IS DISTINCT FROM $2"
+        " RETURNING coalesce(u.scope_region_id, (SELECT f.region_id FROM facilities f"
+        " WHERE f.id = u.scope_facility_id)) AS region_id", user_id, language)
+    if row is None:
+        return False
+    # The same log as the account's creation: a regional fact, national for administrators.
+    await append(conn, LogRef.region(row["region_id"]) if row["region_id"] else LogRef.national(),
+                 action="user.language_set", subject_type="user", subject_id=user_id,
+                 payload={"language": language}, actor=actor)
+    return True
 
 
 async def check_may_create(conn: asyncpg.Connection, principal: Principal, role: str, facility_id: int | None,

@@ -34,8 +34,10 @@ _ABOUT = ("Counted in each facility's own time zone. Every pull is recorded in t
           "or `from` and `to`.")
 
 
-def csv_response(report: ComplianceReport, section: str) -> web.Response:
-    return web.Response(text=report_csv(report, section), content_type="text/csv", charset="utf-8",
+def csv_response(report: ComplianceReport, section: str, *, spreadsheet_lang: str | None = None) -> web.Response:
+    """The CSV download; with ``spreadsheet_lang`` the flavour a spreadsheet in that language opens as it is."""
+    text = report_csv(report, section, spreadsheet=spreadsheet_lang is not None, lang=spreadsheet_lang or "id")
+    return web.Response(text=text, content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{csv_filename(report, section)}"'})
 
 

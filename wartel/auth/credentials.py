@@ -32,7 +32,10 @@ def _principal(row: asyncpg.Record, via: str, csrf: str | None = None, language:
 
 async def principal_from_session(conn: asyncpg.Connection, token: str) -> Principal | None:
     row = await conn.fetchrow(
-        "SELECT u.id, u.username, u.role, u.scope_facility_id, u.scope_region_id, s.csrf_token, s.language FROM sessions s JOIN users u ON u.id = s.user_id "
+        # The account's choice is the language (one home, so a switch on one tablet reaches every session);
+        # a user who never chose reads Bahasa Indonesia, whatever the browser asks for.
+        "SELECT u.id, u.username, u.role, u.scope_facility_id, u.scope_region_id, s.csrf_token,"
+        " coalesce(u.language, 'id') AS language FROM sessions s JOIN users u ON u.id = s.user_id "
         "WHERE s.token_hash = $1 AND s.expires_at > now() AND u.active",
         _digest(token),
     )

@@ -37,8 +37,10 @@ async def request_context(req: web.Request, handler: Handler) -> web.StreamRespo
     incoming = req.headers.get("X-Request-ID", "")
     request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
     req[keys.REQUEST_ID] = request_id
-    req[keys.LANGUAGE] = negotiate(req.headers.get("Accept-Language"), req.query.get("lang"),
-                                   req.app[keys.SETTINGS].default_language)
+    # Pages speak Bahasa Indonesia unless the user chose (?lang=, or the account's choice once logged in):
+    # the browser's Accept-Language is no choice. The API honours it for integrators' problem titles.
+    browser = req.headers.get("Accept-Language") if req.path.startswith("/api") else None
+    req[keys.LANGUAGE] = negotiate(browser, req.query.get("lang"), req.app[keys.SETTINGS].default_language)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()

@@ -31,6 +31,7 @@ from wartel.http.problems import CONSTRAINT_PROBLEMS, STATUS_BY_KIND, Problem
 from wartel.i18n import DEFAULT_LANGUAGE, catalogue, t
 from wartel.pages.templating import render_template
 from wartel.scope import Scope, build_scope
+from wartel.usecases import directory
 
 log = structlog.get_logger("wartel.pages")
 
@@ -71,7 +72,13 @@ class PageCtx:
     def t(self, key: str, default: str | None = None, **values: object) -> str:
         return t(self.language, key, default, **values)
 
+    @property
+    def viewer_tz(self) -> str:
+        """The zone this person reads times in (their facility's or region's; WIB nationally)."""
+        return str(self.extra.get("viewer_tz", "Asia/Jakarta"))
+
     def render(self, template: str, *, status: int = 200, **context: Any) -> web.Response:
+        context.setdefault("viewer_tz", self.viewer_tz)
         return render_page(self.request, template, status=status, user=self.user, **context)
 
 
@@ -84,6 +91,7 @@ def render_page(req: web.Request, template: str, *, status: int = 200, user: Pri
     context.setdefault("current_nav", max(matching, key=len) if matching else None)
     context.setdefault("message", None)
     context.setdefault("error", None)
+    context.setdefault("viewer_tz", "Asia/Jakarta")
     html = render_template(template, lang, user=user, nav=nav, path=req.path,
                            csrf_token=user.csrf_token if user else "", request_id=req.get(keys.REQUEST_ID, ""),
                            query_string=req.query_string, **context)
@@ -141,6 +149,7 @@ def page(*roles: str, write: bool = False,
                 pc = PageCtx(request=req, user=user, conn=conn, settings=settings,
                              language=req.get(keys.LANGUAGE, "id"), request_id=req.get(keys.REQUEST_ID, "-"),
                              scope=await build_scope(conn, user))
+                pc.extra["viewer_tz"] = await directory.viewer_time_zone(conn, pc.scope)
 
                 async def body() -> web.StreamResponse | web.HTTPRedirection:
                     try:

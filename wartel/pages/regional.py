@@ -129,7 +129,7 @@ async def report_view(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     report, _ = await pull_compliance_report(pc.conn, pc.user, q, actor=pc.actor,
                                              fmt=f"csv:{q.section}" if fmt == "csv" else fmt)
     if fmt == "csv":
-        return csv_response(report, q.section)
+        return csv_response(report, q.section, spreadsheet_lang=pc.language)
     if fmt == "json":
         name = f"compliance-{report.scope.facility_code or report.scope.region_code}-{report.period.label}.json"
         return web.Response(text=report.model_dump_json(indent=2), content_type="application/json",
@@ -148,5 +148,5 @@ async def stored_view(req: web.Request, pc: PageCtx) -> web.StreamResponse:
                                          req.match_info["month"], actor=pc.actor,
                                          fmt=f"csv:{section}" if fmt == "csv" else fmt)
     if fmt == "csv":
-        return csv_response(report, section)
+        return csv_response(report, section, spreadsheet_lang=pc.language)
     return html_response(report, pc.language, stored=True)

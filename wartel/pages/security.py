@@ -14,7 +14,9 @@ from audit.search import EntryFilter, search_entries
 from wartel import keys
 from wartel.api.watchlist import EntryIn
 from wartel.errors import InvalidInput, NotFound
-from wartel.pages.framework import PageCtx, add_nav, attempt, page, redirect
+from wartel.i18n import catalogue
+from wartel.pages.evidence import readable_evidence
+from wartel.pages.framework import PageCtx, add_nav, attempt, page, redirect, url_quote
 from wartel.pages.graph import link_svg
 from wartel.registry.phones import normalise_phone
 from wartel.scope import Act, roles
@@ -41,25 +43,53 @@ async def queue_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     """Subjects with flags waiting for review, highest composite score first."""
     facility_ids, region_ids = pc.scope.flag_scope()
     ranked = await review.queue(pc.conn, facility_ids=facility_ids, region_ids=region_ids, days=30, limit=100)
+    subjects = await _subject_labels(pc, [(q["subject_type"], str(q["subject_key"])) for q in ranked])
     msg = req.query.get("msg")
-    return pc.render("security/queue.html", ranked=ranked, message=pc.t(f"page.msg.{msg}") if msg else None)
+    return pc.render("security/queue.html", ranked=ranked, subjects=subjects,
+                     message=pc.t(f"page.msg.{msg}") if msg else None)
 
 
 async def _flag_page(pc: PageCtx, flag_id: int, *, status: int = 200,
                      error: dict[str, Any] | None = None) -> web.Response:
     flag = await flag_usecase.get_flag(pc.conn, pc.scope, flag_id)
     history = await review.flag_history(pc.conn, flag_id)
-    names = await directory.usernames(pc.conn, [h["actor_id"] for h in history if h["actor_id"]])
     evidence = flag["evidence"] if isinstance(flag["evidence"], dict) else json.loads(flag["evidence"])
     link = None
     if flag["subject_type"] == "number":
-        link = f"/security/links?number={flag['subject_key']}"
+        link = f"/security/links?number={url_quote(flag['subject_key'])}"
     elif flag["subject_type"] == "inmate" and str(flag["subject_key"]).isdigit():
         link = f"/security/links?inmate_id={flag['subject_key']}"
+    # People and places by name, never by id: the subject, the facilities, who reviewed it.
+    key = (flag["subject_type"], str(flag["subject_key"]))
+    subject = (await _subject_labels(pc, [key]))[key]
+    facilities = await directory.facility_names(pc.conn, list(flag["facility_ids"] or []))
+    names = await directory.user_names(pc.conn, [h["actor_id"] for h in history if h["actor_id"]])
+    lines = await readable_evidence(pc.conn, evidence, pc.language, pc.viewer_tz)
     return pc.render("security/flag.html", status=status, error=error, flag=flag, history=history, names=names,
-                     evidence=evidence, evidence_json=json.dumps(evidence, indent=2, ensure_ascii=False, default=str),
+                     evidence_lines=lines, subject=subject, facilities=facilities,
+                     evidence_json=json.dumps(evidence, indent=2, ensure_ascii=False, default=str),
                      link=link, can_review=pc.scope.may(Act.REVIEW),
                      message=pc.t(f"page.msg.{pc.request.query['msg']}") if pc.request.query.get("msg") else None)
+
+
+async def _subject_labels(pc: PageCtx, subjects: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """``Andi Saputra (BI-2026/001)`` for an inmate, an officer's or a facility's name; a number as it is."""
+    ids = {kind: [int(k) for t, k in subjects if t == kind and k.isdigit()] for kind in ("inmate", "officer", "facility")}
+    inmates = await directory.inmate_labels(pc.conn, ids["inmate"])
+    officers = await directory.user_names(pc.conn, ids["officer"])
+    facilities = await directory.facility_names(pc.conn, ids["facility"])
+    labels: dict[tuple[str, str], str] = {}
+    for kind, key in subjects:
+        number = int(key) if key.isdigit() else None
+        if kind == "inmate" and number in inmates:
+            labels[kind, key] = f"{inmates[number]['full_name']} ({inmates[number]['registration_no']})"
+        elif kind == "officer" and number in officers:
+            labels[kind, key] = officers[number]
+        elif kind == "facility" and number in facilities:
+            labels[kind, key] = facilities[number]
+        else:
+            labels[kind, key] = key
+    return labels
 
 
 @routes.get("/security/flags/{flag_id:\\d+}", name="page_flag")
@@ -138,8 +168,17 @@ async def audit_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     entries = await search_entries(pc.conn, log_ids, flt, limit=100)
     status = await verification_status(pc.conn, [r["log_id"] for r in rows])
     names = {r["log_id"]: r for r in rows}
+    # Who did it, by name; which action, from the labelled list (the codes stay the search's values).
+    actors = await directory.user_names(pc.conn, sorted({int(e["actor_id"]) for e in entries
+                                                         if e["actor_type"] == "user" and str(e["actor_id"]).isdigit()}))
     return pc.render("security/audit.html", q=q, days=days, entries=entries, logs=rows, verified=status,
-                     checkpoints=checkpoints, names=names)
+                     checkpoints=checkpoints, names=names, actors=actors, actions=_labelled("audit_action."),
+                     subject_types=_labelled("audit_subject."))
+
+
+def _labelled(prefix: str) -> list[str]:
+    """The codes the catalogue labels under ``prefix`` (audit actions, subject types), in a stable order."""
+    return sorted(k[len(prefix):] for k in catalogue()["id"] if k.startswith(prefix))
 
 
 async def _watchlist_page(pc: PageCtx, *, status: int = 200, error: dict[str, Any] | None = None,

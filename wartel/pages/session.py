@@ -6,11 +6,13 @@ import secrets
 
 from aiohttp import web
 
+from audit import Actor
 from wartel import keys
 from wartel.auth import credentials
 from wartel.db import acquire
 from wartel.i18n import LANGUAGES, t
 from wartel.pages.framework import PageCtx, page, redirect, render_page, safe_next
+from wartel.users import set_user_language
 
 routes = web.RouteTableDef()
 
@@ -24,7 +26,10 @@ HOME_BY_ROLE = {"officer": "/officer", "security": "/security", "regional": "/re
 def _login_form(req: web.Request, *, status: int = 200, error: str | None = None,
                 username: str = "") -> web.Response:
     token = req.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+    # Only a language picked on this page is a choice (saved on the account at login); the browser's is not.
+    chosen = req.query.get("lang", "")
     resp = render_page(req, "login.html", status=status, login_token=token, error=error, username=username,
+                       chosen_language=chosen if chosen in LANGUAGES else "",
                        next=safe_next(req.query.get("next") or None, ""),
                        message=req.query.get("msg"))
     settings = req.app[keys.SETTINGS]
@@ -52,8 +57,7 @@ async def login_submit(req: web.Request) -> web.StreamResponse:
         return _login_form(req, status=403, error=t(lang, "page.login.expired"), username=username)
     if not username or not password:
         return _login_form(req, status=422, error=t(lang, "page.login.missing"), username=username)
-    language = str(form.get("language", lang))
-    language = language if language in LANGUAGES else lang
+    chosen = str(form.get("language", ""))
     settings = req.app[keys.SETTINGS]
     async with acquire(req.app[keys.POOL], settings.db_acquire_timeout_s) as conn:
         try:
@@ -66,7 +70,12 @@ async def login_submit(req: web.Request) -> web.StreamResponse:
                                username=username)
         if row is None:
             return _login_form(req, status=401, error=t(lang, "page.login.failed"), username=username)
-        token, _ = await credentials.create_session(conn, row["id"], settings.session_ttl_s, language,
+        if chosen in LANGUAGES:
+            actor = Actor(type="user", id=str(row["id"]), role=row["role"], request_id=req.get(keys.REQUEST_ID))
+            async with conn.transaction():
+                await set_user_language(conn, row["id"], chosen, actor=actor)
+        token, _ = await credentials.create_session(conn, row["id"], settings.session_ttl_s,
+                                                    chosen if chosen in LANGUAGES else lang,
                                                     req.get(keys.REQUEST_ID))
     target = safe_next(str(form.get("next", "")) or None, HOME_BY_ROLE.get(row["role"], "/"))
     resp = web.HTTPSeeOther(target)
@@ -88,12 +97,13 @@ async def logout(req: web.Request, pc: PageCtx) -> web.StreamResponse:
 
 
 @routes.post("/language", name="page_language")
-@page()
+@page(write=True)
 async def switch_language(req: web.Request, pc: PageCtx) -> web.StreamResponse:
-    """Kept in the session, so every later page (and API problem titles) use it."""
+    """Saved on the account: every later page, every session of the user and API problem titles use it."""
     form = await req.post()
     language = str(form.get("language", ""))
     if language in LANGUAGES:
+        await set_user_language(pc.conn, pc.user.user_id, language, actor=pc.actor)
         await credentials.set_session_language(pc.conn, req.cookies[credentials.SESSION_COOKIE], language)
     raise web.HTTPSeeOther(safe_next(str(form.get("next", "")) or None, "/"))
 

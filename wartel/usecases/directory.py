@@ -86,3 +86,27 @@ async def user_row(conn: asyncpg.Connection, user_id: int) -> asyncpg.Record | N
         " FROM users WHERE id = $1",
         user_id,
     )
+
+
+async def viewer_time_zone(conn: asyncpg.Connection, scope: Scope) -> str:
+    """The zone a person reads times in: their facility's; a regional user's region's (the zone most of its
+    facilities keep: a region lies in one zone but for the odd island); WIB nationally."""
+    zone = await conn.fetchval(
+        """SELECT coalesce(
+                  (SELECT time_zone FROM facilities WHERE id = $1),
+                  (SELECT mode() WITHIN GROUP (ORDER BY time_zone) FROM facilities WHERE region_id = $2))""",
+        scope.own_facility_id,
+        scope.own_region_id,
+    )
+    return zone or "Asia/Jakarta"
+
+
+async def facility_names(conn: asyncpg.Connection, facility_ids: list[int]) -> dict[int, str]:
+    rows = await conn.fetch("SELECT id, name FROM facilities WHERE id = ANY($1::bigint[])", facility_ids)
+    return {r["id"]: r["name"] for r in rows}
+
+
+async def user_names(conn: asyncpg.Connection, user_ids: list[int]) -> dict[int, str]:
+    """A person's name and account (``Budi Santoso (petugas.budi)``) by user id."""
+    rows = await conn.fetch("SELECT id, full_name, username FROM users WHERE id = ANY($1::bigint[])", user_ids)
+    return {r["id"]: f"{r['full_name']} ({r['username']})" for r in rows}

@@ -1,0 +1,41 @@
+"""People, not ids: the security pages name inmates, officers and facilities, and read evidence aloud."""
+
+from __future__ import annotations
+
+import json
+
+from tests.pages_helpers import assert_indonesian, open_all_day_facility, page_login
+
+
+async def test_an_inmate_flag_names_the_inmate_the_facility_and_the_evidence(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    rid, fid, booth, inmate, contact = await open_all_day_facility(factory, owner_conn, time_zone="Asia/Jayapura")
+    officer = await factory.user("officer", facility_id=fid, username="petugas.budi")
+    evidence = {"week_start": "2026-11-23T00:00:00+00:00", "calls": 9, "baseline": [1, 2, 1, 2],
+                "baseline_kind": "own_history", "median": 1.5, "modified_z": 4.21, "direction": "rise",
+                "staff_user_id": officer, "inmate_ids": [inmate], "gap_end": None, "ongoing": True,
+                "thresholds": {"z": 3.5, "min_delta": 3}}
+    flag_id = await owner_conn.fetchval(
+        "INSERT INTO detection_flags (rule_id, rule_version, region_id, subject_type, subject_key, period_start,"
+        " facility_ids, severity, weight, evidence, last_event_at)"
+        " VALUES ('volume_change', 1, $1, 'inmate', $2, now() - interval '1 day', $3, 'medium', 3,"
+        " $4::text::jsonb, '2026-11-30T01:00:00+00')"
+        " RETURNING id", rid, str(inmate), [fid], json.dumps(evidence))
+    await factory.user("security", facility_id=fid, username="kamtib.papua")
+    await page_login(client, "kamtib.papua")
+
+    r = await client.get("/security")
+    assert r.status == 200, await r.text()
+    html = await r.text()
+    assert "Andi Saputra" in html, html
+
+    r = await client.get(f"/security/flags/{flag_id}")
+    assert r.status == 200, await r.text()
+    html = await r.text()
+    assert_indonesian(html)
+    assert "Andi Saputra" in html and f"/officer/inmates/{inmate}" in html
+    assert "Petugas petugas.budi (petugas.budi)" in html  # the officer by name and account
+    assert "Lapas LP-PADANG" in html  # the facility by name
+    assert "4,21" in html and "naik" in html and "riwayat sendiri" in html  # values read in Indonesian
+    # Times in the viewer's zone (the facility keeps WIT, UTC+9), with the weekday.
+    assert "Sen, 30 Nov 2026 10.00 WIT" in html, html
+    assert ">None<" not in html and "Kejadian terakhir" in html
