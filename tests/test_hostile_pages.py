@@ -28,10 +28,14 @@ QUERIES_PER_PAGE = 4
 BUDGET_S = 5.0
 _PAGES = Path(__file__).resolve().parent.parent / "wartel" / "pages"
 _NAME = re.compile(r"""(?:form|query)(?:\.get\(|\[)"(\w+)\"""")
+# Forms parsed by the API's request models name their fields only in the templates.
+_TEMPLATES = _PAGES.parent / "templates"
+_INPUT_NAME = re.compile(r"""<(?:input|select|textarea)\b[^>]*\bname="(\w+)\"""")
 
 
 def _field_names() -> list[str]:
     names = {m.group(1) for p in _PAGES.glob("*.py") for m in _NAME.finditer(p.read_text())}
+    names |= {m.group(1) for p in _TEMPLATES.rglob("*.html") for m in _INPUT_NAME.finditer(p.read_text())}
     names |= {
         "scope",
         "period",

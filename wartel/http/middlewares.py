@@ -122,7 +122,8 @@ def _needs_csrf(req: web.Request) -> bool:
 
 def _csrf_matches(req: web.Request, sent: object) -> None:
     principal = req[keys.PRINCIPAL]
-    if not sent or not secrets.compare_digest(str(sent), principal.csrf_token or ""):
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters, and a forged token may have them.
+    if not sent or not secrets.compare_digest(str(sent).encode(), (principal.csrf_token or "").encode()):
         raise Problem(403, "csrf_failed", "the form's CSRF token is missing or wrong; reload the page",
                       field="csrf_token")
 

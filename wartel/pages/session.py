@@ -53,7 +53,7 @@ async def login_submit(req: web.Request) -> web.StreamResponse:
     expected = req.cookies.get(LOGIN_CSRF_COOKIE, "")
     username = str(form.get("username", "")).strip()[:40]
     password = str(form.get("password", ""))[:200]
-    if not expected or not secrets.compare_digest(sent, expected):
+    if not expected or not secrets.compare_digest(sent.encode(), expected.encode()):  # bytes: any text sent
         return _login_form(req, status=403, error=t(lang, "page.login.expired"), username=username)
     if not username or not password:
         return _login_form(req, status=422, error=t(lang, "page.login.missing"), username=username)
