@@ -31,7 +31,7 @@ async def page_login(client: TestClient, username: str, *, lang: str = "id", nex
 
 async def open_all_day_facility(factory, owner_conn, *, code: str = "LP-PADANG", time_zone: str | None = None):  # type: ignore[no-untyped-def]
     """A facility open around the clock whose family policy needs no lead time, so a test can book the
-    next slot and run the call at once, whatever the hour (its zone is one whose day has an hour left,
+    next slot and run the call at once, whatever the hour (its zone is one whose day has two hours left,
     unless ``time_zone`` is given). Returns (region, facility, booth, inmate, contact)."""
     from datetime import time
 

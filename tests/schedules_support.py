@@ -157,13 +157,3 @@ async def rights_at(site: Site, at: datetime, inmate_id: int | None = None) -> d
 
     assert site.conn is not None
     return await inmate_rights(site.conn, inmate_id or site.inmate_id, at=at)
-
-async def used_in_period(conn: asyncpg.Connection, inmate_id: int, period_start: str, allowance: str = "family") -> int:
-    """Calls charged to the period starting ``period_start`` (a booking's ``period_start``), from the ledger.
-
-    The call-rights view shows only the current period; a test booking next week's slots reads that week here.
-    """
-    used = await conn.fetchval(
-        "SELECT used FROM quota_ledger WHERE inmate_id = $1 AND allowance = $2 AND period_start = $3::text::date",
-        inmate_id, allowance, period_start)
-    return used or 0

@@ -71,7 +71,7 @@ async def test_a_number_blocked_after_booking_can_be_neither_moved_nor_connected
 
 
 async def test_blocking_a_number_cancels_its_upcoming_bookings_and_gives_the_calls_back(factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
-    from tests.schedules_support import next_week_slot, used_in_period
+    from tests.schedules_support import next_week_slot, used
 
     # Both bookings in next week (Tuesday, Wednesday): one quota period whatever day the test runs.
     site = await make_site(factory)
@@ -84,9 +84,9 @@ async def test_blocking_a_number_cancels_its_upcoming_bookings_and_gives_the_cal
     await owner_conn.execute("UPDATE contacts SET phone_e164 = $1 WHERE id = $2", number, elsewhere.contact_id)
     far = await (await elsewhere.officer.post("/api/v1/bookings",
                                               json=booking_body(elsewhere, next_week_slot(elsewhere.tz, 1)))).json()
-    week = doomed["period_start"]
-    assert kept["period_start"] == week
-    assert await used_in_period(owner_conn, site.inmate_id, week) == 2
+    assert kept["period_start"] == doomed["period_start"]
+    week = next_week_slot(site.tz, 1)
+    assert await used(site, at=week) == 2
 
     security = await factory.as_role("security", region_id=site.region_id)
     r = await security.post("/api/v1/watchlist", json={"pattern": number, "mode": "watched", "scope": "region",
@@ -104,7 +104,7 @@ async def test_blocking_a_number_cancels_its_upcoming_bookings_and_gives_the_cal
         [doomed["booking_id"], kept["booking_id"], far["booking_id"]]))
     assert statuses == {doomed["booking_id"]: "cancelled/facility", kept["booking_id"]: "booked/",
                         far["booking_id"]: "booked/"}
-    assert await used_in_period(owner_conn, site.inmate_id, week) == 1  # the blocked number's call is given back
+    assert await used(site, at=week) == 1  # the blocked number's call is given back
     audit = await owner_conn.fetchval(
         "SELECT payload->>'cause' FROM audit.entries WHERE action = 'booking.cancelled' AND subject_id = $1",
         str(doomed["booking_id"]))
