@@ -58,7 +58,7 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule(
         "shared_number",
-        1,
+        2,
         "high",
         5,
         "number",
@@ -193,7 +193,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "prefix_hopping",
-        1,
+        2,
         "medium",
         3,
         "prefix",
@@ -228,7 +228,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "fraud_set_overlap",
-        1,
+        2,
         "high",
         4,
         "inmate",
