@@ -137,7 +137,7 @@ async def test_three_unrelated_inmates_on_one_number_are_flagged_with_evidence(o
     (flag,) = await _flags(owner_conn, "shared_number")
     assert flag["subject_type"] == "number" and flag["subject_key"] == ring and flag["severity"] == "high"
     ev = flag["evidence"]
-    assert ev["distinct_inmates"] == 3 and ev["thresholds"]["min_inmates"] == 3 and ev["rule_version"] == 1
+    assert ev["distinct_inmates"] == 3 and ev["thresholds"]["min_inmates"] == 3 and ev["rule_version"] == 2
     assert sorted(i["inmate_id"] for i in ev["inmates"]) == sorted(i for _, _, i in inmates)
     assert sorted(c for i in ev["inmates"] for c in i["call_ids"]) == sorted(calls)
     assert sorted(flag["facility_ids"]) == sorted(f for f, _, _ in inmates)

@@ -58,7 +58,7 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule(
         "shared_number",
-        1,
+        2,
         "high",
         5,
         "number",
@@ -123,7 +123,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "released_link",
-        1,
+        2,
         "medium",
         3,
         "number",
@@ -142,7 +142,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "watched_number",
-        1,
+        2,
         "high",
         5,
         "number",
@@ -159,7 +159,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "staff_number",
-        1,
+        2,
         "high",
         5,
         "officer",
@@ -193,7 +193,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "prefix_hopping",
-        1,
+        2,
         "medium",
         3,
         "prefix",
@@ -228,7 +228,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "fraud_set_overlap",
-        1,
+        2,
         "high",
         4,
         "inmate",
@@ -285,7 +285,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "overlapping_calls",
-        1,
+        2,
         "high",
         4,
         "number",
@@ -429,7 +429,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "audit_tamper",
-        1,
+        2,
         "high",
         10,
         "officer",
@@ -465,7 +465,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "kiosk_mismatch",
-        1,
+        2,
         "high",
         4,
         "inmate",

@@ -68,8 +68,10 @@ fac_week AS (
 reg_week AS (
     SELECT region_id, wk, sum(mean * inmates) / nullif(sum(inmates), 0) AS mean
       FROM fac_week WHERE inmates > 0 GROUP BY region_id, wk),
-factors AS (
-    SELECT fw.facility_id, fw.wk, prm.p,
+-- MATERIALIZED: computed once per facility-week; inlined, the medians were evaluated again for every
+-- inmate-week and every window function reading the factor (a region-year's rescan took minutes).
+factors AS MATERIALIZED (
+    SELECT fw.facility_id, fw.wk,
            CASE WHEN fw.inmates >= (prm.p->>'min_factor_inmates')::int AND cardinality(fw.base) >= 2
                      AND detection_median(fw.base) > 0 THEN fw.mean / detection_median(fw.base)
                 WHEN cardinality(rw.base) >= 2 AND detection_median(rw.base) > 0 AND rw.mean IS NOT NULL
@@ -82,14 +84,15 @@ factors AS (
                                                                                              AND 1 PRECEDING)
                         AS base FROM reg_week r) rw ON rw.region_id = fw.region_id AND rw.wk = fw.wk
       JOIN prm ON prm.region_id = fw.region_id),
+adjusted AS (
+    SELECT r.*, fa.factor, r.calls / greatest(fa.factor, 0.1) AS n
+      FROM raw r JOIN factors fa ON fa.facility_id = r.facility_id AND fa.wk = r.wk),
 series AS (
-    SELECT r.inmate_id, r.facility_id, r.block, r.region_id, r.wk, r.calls, fa.factor,
-           r.calls / greatest(fa.factor, 0.1) AS n, r.last_at, r.call_ids,
-           array_agg(r.calls / greatest(fa.factor, 0.1)) OVER h AS hist, min(r.calls / greatest(fa.factor, 0.1)) OVER h AS hmin,
-           max(r.calls / greatest(fa.factor, 0.1)) OVER h AS hmax, count(*) OVER h AS hlen,
-           avg(r.calls / greatest(fa.factor, 0.1)) OVER h AS hmean
-      FROM raw r JOIN factors fa ON fa.facility_id = r.facility_id AND fa.wk = r.wk
-    WINDOW h AS (PARTITION BY r.inmate_id ORDER BY r.wk ROWS BETWEEN 4 PRECEDING AND 1 PRECEDING)),
+    SELECT a.inmate_id, a.facility_id, a.block, a.region_id, a.wk, a.calls, a.factor, a.n, a.last_at, a.call_ids,
+           array_agg(a.n) OVER h AS hist, min(a.n) OVER h AS hmin, max(a.n) OVER h AS hmax, count(*) OVER h AS hlen,
+           avg(a.n) OVER h AS hmean
+      FROM adjusted a
+    WINDOW h AS (PARTITION BY a.inmate_id ORDER BY a.wk ROWS BETWEEN 4 PRECEDING AND 1 PRECEDING)),
 -- Facility-block baseline for short histories: the block's median that week first (one grouped pass),
 -- then the MAD only for the blocks where some short-history inmate is far enough from that median.
 block_med AS (
