@@ -68,3 +68,32 @@ async def test_the_api_csv_stays_the_programs_csv(client, factory, owner_conn) -
     assert not text.startswith("\ufeff")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert rows[0]["facility_code"] == "LP-MAKASSAR" and rows[-1]["facility_code"] == "TOTAL"
+
+
+async def test_the_current_month_counts_days_without_a_call_up_to_today(factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    """The report of the month under way and the dashboard's month to date list the same inmates with the
+    same days: a call three days ago is three days ago, not counted from the month's last day."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from wartel.reports.compliance import compliance_report
+    from wartel.reports.period import Period, month_period
+
+    rid = await factory.region("SUMBAR2", name="Kanwil Sumatera Barat")
+    fid = await factory.facility(rid, code="LP-BUKITTINGGI", time_zone="Asia/Jakarta")
+    booth = await factory.booth(fid)
+    recently = await factory.inmate(fid, name="Baru Menelepon")
+    never = await factory.inmate(fid, name="Belum Pernah")
+    contact = await factory.contact(recently)
+    # The instant the test chooses: the database's now (the report's "today"), three days back.
+    now = await owner_conn.fetchval("SELECT now()")
+    await rd.call(owner_conn, fid, booth, recently, contact, now - timedelta(days=3))
+    today = now.astimezone(ZoneInfo("Asia/Jakarta")).date()
+    month = month_period(f"{today:%Y-%m}")
+    whole = await compliance_report(owner_conn, period=month, region_id=rid, no_call_days=2)
+    to_date = await compliance_report(owner_conn, period=Period(month.start, today, month.label), region_id=rid,
+                                      no_call_days=2)
+    listed = {i.inmate_id: i.days_without_call for i in whole.inmates_without_call}
+    assert listed == {i.inmate_id: i.days_without_call for i in to_date.inmates_without_call}
+    assert listed[recently] == 3, listed
+    assert never in listed
