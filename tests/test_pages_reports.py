@@ -13,7 +13,7 @@ from tests.pages_helpers import page_login
 async def _region_with_calls(factory, owner_conn):  # type: ignore[no-untyped-def]
     rid = await factory.region("SULSEL", name="Kanwil Sulawesi Selatan")
     fid = await factory.facility(rid, code="LP-MAKASSAR", time_zone="Asia/Makassar")
-    officer = await factory.user("officer", facility_id=fid)
+    officer = await factory.user("officer", facility_id=fid, username="petugas.sulsel")
     booth = await factory.booth(fid)
     inmate = await factory.inmate(fid, name="=HYPERLINK(\"http://x\")")
     contact = await factory.contact(inmate)
@@ -97,3 +97,32 @@ async def test_the_current_month_counts_days_without_a_call_up_to_today(factory,
     assert listed == {i.inmate_id: i.days_without_call for i in to_date.inmates_without_call}
     assert listed[recently] == 3, listed
     assert never in listed
+
+
+async def test_the_printable_report_reads_well_and_prints_with_a_signature_block(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    import base64
+    import hashlib
+    import re
+
+    from tests.pages_helpers import assert_indonesian
+
+    await _region_with_calls(factory, owner_conn)
+    await page_login(client, "kanwil.sulsel")
+    r = await client.get("/reports/compliance?period=month&month=2026-01&format=html")
+    assert r.status == 200, await r.text()
+    html = await r.text()
+    assert_indonesian(html)
+    # Chart text is never below 11px; the red target line says what it is.
+    sizes = [int(s) for s in re.findall(r"\.chart-label, \.chart-value \{ font: (\d+)px", html)]
+    assert sizes and min(sizes) >= 11, sizes
+    assert 'class="chart-target"' in html and "Sasaran: semua warga binaan berhak (100%)" in html
+    # Headers wrap between words only.
+    assert "hyphens: auto" not in html and "th { overflow-wrap: normal; word-break: normal; hyphens: manual; }" in html
+    # A print button whose one-line script is the only one the page's policy lets run.
+    assert '<button type="button" id="print">Cetak</button>' in html
+    script = re.search(r"<script>(.*?)</script>", html, re.S).group(1)  # type: ignore[union-attr]
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in r.headers["Content-Security-Policy"]
+    assert "Dibuat oleh," in html and "Mengetahui," in html and "NIP." in html
+    assert "Kanwil Sulawesi Selatan, " in html
+    assert re.search(r"Dibuat: \w+, \d+ \w+ \d{4} \d\d\.\d\d WITA", html), html  # the region's own zone
