@@ -110,3 +110,19 @@ async def user_names(conn: asyncpg.Connection, user_ids: list[int]) -> dict[int,
     """A person's name and account (``Budi Santoso (petugas.budi)``) by user id."""
     rows = await conn.fetch("SELECT id, full_name, username FROM users WHERE id = ANY($1::bigint[])", user_ids)
     return {r["id"]: f"{r['full_name']} ({r['username']})" for r in rows}
+
+
+async def numbers_shared_with_others(conn: asyncpg.Connection, inmate_id: int) -> dict[int, int]:
+    """For each of the inmate's live contacts, how many other inmates hold the same number (pending or
+    verified), anywhere: a warning for the officer, not a rule (families share phones). Only a count, so
+    nothing outside the officer's scope is named."""
+    rows = await conn.fetch(
+        """SELECT c.id, count(DISTINCT o.inmate_id) AS others
+             FROM contacts c
+             JOIN contacts o ON o.phone_e164 = c.phone_e164 AND o.inmate_id <> c.inmate_id
+                            AND o.status IN ('pending', 'verified')
+            WHERE c.inmate_id = $1 AND c.status IN ('pending', 'verified')
+            GROUP BY c.id""",
+        inmate_id,
+    )
+    return {r["id"]: r["others"] for r in rows}
