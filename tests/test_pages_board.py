@@ -22,7 +22,10 @@ async def test_a_refused_cancel_keeps_the_panel_open_with_the_note_and_names_the
     csrf = await page_login(client, "petugas.papan")
     r = await client.get("/officer")
     assert r.status == 200, await r.text()
-    assert 'data-page="/officer"' in await r.text()
+    html = await r.text()
+    assert 'data-page="/officer"' in html
+    name = await owner_conn.fetchval("SELECT name FROM contacts WHERE id = $1", contact)
+    assert f"Menghubungi: <b>{name}</b>" in html  # whom the inmate is calling
 
     note = "keluarga minta pindah ke Jumat"
     r = await client.post(f"/officer/bookings/{booking}/cancel", data={"csrf_token": csrf, "reason": "bogus",
@@ -70,3 +73,22 @@ async def test_a_refused_contact_keeps_the_form_and_a_shared_number_is_a_warning
     assert "juga terdaftar untuk 1 warga binaan lain" in html
     assert await owner_conn.fetchval(
         "SELECT count(*) FROM contacts WHERE phone_e164 = '+6281234500777' AND inmate_id = $1", inmate) == 1
+
+
+async def test_the_inmate_page_shows_upcoming_bookings_and_recent_calls(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    rid, fid, booth, inmate, contact = await open_all_day_facility(factory, owner_conn)
+    officer = await factory.user("officer", facility_id=fid, username="petugas.riwayat")
+    now = await owner_conn.fetchval("SELECT now()")
+    starts = (now + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    await rd.booking(owner_conn, fid, booth, inmate, contact, starts, status="booked", booked_by=officer)
+    await rd.call(owner_conn, fid, booth, inmate, contact, now - timedelta(days=3), seconds=540,
+                  outcome="cut_off", ended_by=officer)
+    await page_login(client, "petugas.riwayat")
+    r = await client.get(f"/officer/inmates/{inmate}")
+    assert r.status == 200, await r.text()
+    html = await r.text()
+    assert_indonesian(html)
+    upcoming = html[html.index("Pemesanan mendatang"):html.index("Panggilan terakhir")]
+    assert "Bilik 1" in upcoming and "dipesan" in upcoming and "Belum ada pemesanan" not in upcoming
+    recent = html[html.index("Panggilan terakhir"):]
+    assert "diputus petugas" in recent and ">9<" in recent

@@ -92,10 +92,12 @@ async def _board_page(pc: PageCtx, *, status: int = 200, error: dict[str, Any] |
     board = await facility_board(pc.conn, fid, next_per_booth=6)
     day_bookings = await bookings.list_bookings(pc.conn, facility_ids=[fid], since=since, until=until, limit=500)
     names = await directory.inmate_labels(pc.conn, list({b["inmate_id"] for b in day_bookings}))
+    contacts = await directory.contact_names(pc.conn, list({b["contact_id"] for b in day_bookings if b["contact_id"]}))
     live = {c["booking_id"]: c for c in board["calls"]}
     by_booth: dict[int, list[dict[str, Any]]] = {}
     for b in day_bookings:
         by_booth.setdefault(b["booth_id"], []).append({**b, "inmate": names.get(b["inmate_id"]),
+                                                       "contact": contacts.get(b["contact_id"]),
                                                        "call": live.get(b["booking_id"])})
     name = await directory.facility_name(pc.conn, fid)
     msg = pc.request.query.get("msg")
@@ -275,6 +277,8 @@ async def _inmate_page(pc: PageCtx, inmate_id: int, *, status: int = 200, error:
         can={act.value: pc.scope.may(act) for act in set(INMATE_ACTIONS.values())},
         relations=RELATIONS, methods=VERIFY_METHODS, now=datetime.now(UTC), kept=kept or {},
         shared=await directory.numbers_shared_with_others(pc.conn, inmate_id),
+        upcoming=await directory.upcoming_bookings(pc.conn, pc.scope, inmate_id),
+        recent=await directory.recent_calls(pc.conn, pc.scope, inmate_id),
         message=pc.t(f"page.msg.{msg}") if msg else None)
 
 
