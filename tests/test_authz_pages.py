@@ -73,6 +73,8 @@ CASES: list[PageCase] = [
     ),
     PageCase("POST", "/language", EVERYONE, form={"language": "id", "next": "/"}, foreign=SAME),
     PageCase("POST", "/logout", EVERYONE, form={}, foreign=SAME, new_session=True),
+    # The API reference: public, as the OpenAPI document it reads.
+    PageCase("GET", "/api/docs", EVERYONE, foreign=SAME),
     # The officer's day: board, booking form, booking actions.
     PageCase("GET", "/officer" + FACILITY_Q, BOOKERS),
     PageCase("GET", "/officer/book" + FACILITY_Q, BOOKERS),

@@ -13,7 +13,7 @@ from tests.pages_helpers import page_login
 async def _region_with_calls(factory, owner_conn):  # type: ignore[no-untyped-def]
     rid = await factory.region("SULSEL", name="Kanwil Sulawesi Selatan")
     fid = await factory.facility(rid, code="LP-MAKASSAR", time_zone="Asia/Makassar")
-    officer = await factory.user("officer", facility_id=fid)
+    officer = await factory.user("officer", facility_id=fid, username="petugas.sulsel")
     booth = await factory.booth(fid)
     inmate = await factory.inmate(fid, name="=HYPERLINK(\"http://x\")")
     contact = await factory.contact(inmate)
@@ -68,3 +68,61 @@ async def test_the_api_csv_stays_the_programs_csv(client, factory, owner_conn) -
     assert not text.startswith("\ufeff")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert rows[0]["facility_code"] == "LP-MAKASSAR" and rows[-1]["facility_code"] == "TOTAL"
+
+
+async def test_the_current_month_counts_days_without_a_call_up_to_today(factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    """The report of the month under way and the dashboard's month to date list the same inmates with the
+    same days: a call three days ago is three days ago, not counted from the month's last day."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from wartel.reports.compliance import compliance_report
+    from wartel.reports.period import Period, month_period
+
+    rid = await factory.region("SUMBAR2", name="Kanwil Sumatera Barat")
+    fid = await factory.facility(rid, code="LP-BUKITTINGGI", time_zone="Asia/Jakarta")
+    booth = await factory.booth(fid)
+    recently = await factory.inmate(fid, name="Baru Menelepon")
+    never = await factory.inmate(fid, name="Belum Pernah")
+    contact = await factory.contact(recently)
+    # The instant the test chooses: the database's now (the report's "today"), three days back.
+    now = await owner_conn.fetchval("SELECT now()")
+    await rd.call(owner_conn, fid, booth, recently, contact, now - timedelta(days=3))
+    today = now.astimezone(ZoneInfo("Asia/Jakarta")).date()
+    month = month_period(f"{today:%Y-%m}")
+    whole = await compliance_report(owner_conn, period=month, region_id=rid, no_call_days=2)
+    to_date = await compliance_report(owner_conn, period=Period(month.start, today, month.label), region_id=rid,
+                                      no_call_days=2)
+    listed = {i.inmate_id: i.days_without_call for i in whole.inmates_without_call}
+    assert listed == {i.inmate_id: i.days_without_call for i in to_date.inmates_without_call}
+    assert listed[recently] == 3, listed
+    assert never in listed
+
+
+async def test_the_printable_report_reads_well_and_prints_with_a_signature_block(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    import base64
+    import hashlib
+    import re
+
+    from tests.pages_helpers import assert_indonesian
+
+    await _region_with_calls(factory, owner_conn)
+    await page_login(client, "kanwil.sulsel")
+    r = await client.get("/reports/compliance?period=month&month=2026-01&format=html")
+    assert r.status == 200, await r.text()
+    html = await r.text()
+    assert_indonesian(html)
+    # Chart text is never below 11px; the red target line says what it is.
+    sizes = [int(s) for s in re.findall(r"\.chart-label, \.chart-value \{ font: (\d+)px", html)]
+    assert sizes and min(sizes) >= 11, sizes
+    assert 'class="chart-target"' in html and "Sasaran: semua warga binaan berhak (100%)" in html
+    # Headers wrap between words only.
+    assert "hyphens: auto" not in html and "th { overflow-wrap: normal; word-break: normal; hyphens: manual; }" in html
+    # A print button whose one-line script is the only one the page's policy lets run.
+    assert '<button type="button" id="print">Cetak</button>' in html
+    script = re.search(r"<script>(.*?)</script>", html, re.S).group(1)  # type: ignore[union-attr]
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in r.headers["Content-Security-Policy"]
+    assert "Dibuat oleh," in html and "Mengetahui," in html and "NIP." in html
+    assert "Kanwil Sulawesi Selatan, " in html
+    assert re.search(r"Dibuat: \w+, \d+ \w+ \d{4} \d\d\.\d\d WITA", html), html  # the region's own zone

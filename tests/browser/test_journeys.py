@@ -63,7 +63,8 @@ async def test_security_reviewer_confirms_a_flag(browser_page, factory, owner_co
     assert page.url.endswith("/security")
     await shot(page, "security-queue")
     await page.get_by_role("link", name=f"Buka #{flag_id}").click()
-    await page.get_by_text("threshold_k").first.wait_for()
+    # Evidence is read aloud in the page's language: the threshold's label, not the key "threshold_k".
+    await page.get_by_text("Ambang", exact=True).first.wait_for()
     await page.get_by_label("Catatan").first.fill("pola penipuan acak nomor")
     await shot(page, "security-flag")
     await page.get_by_role("button", name="Konfirmasi").click()
@@ -89,8 +90,9 @@ async def test_regional_user_downloads_the_months_report(browser_page, factory, 
     download = await info.value
     assert download.suggested_filename.endswith("-facilities.csv")
     text = _read(await download.path())
-    rows = list(csv.DictReader(io.StringIO(text)))
-    assert rows[0]["facility_code"] == "LP-PADANG" and rows[-1]["facility_code"] == "TOTAL"
+    # The spreadsheet flavour: ';', a byte-order mark, Indonesian column names.
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";"))
+    assert rows[0]["Kode UPT"] == "LP-PADANG" and rows[-1]["Kode UPT"] == "JUMLAH"
 
     await page.get_by_role("link", name="Lihat / cetak (A4)").first.click()
     await page.get_by_text("Laporan Kepatuhan Wartelsuspas").wait_for()

@@ -160,7 +160,9 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
             responses[str(code)] = {"description": "Problem", **problem}
         op["responses"] = responses
         if ep.auth == "user":
-            op["security"] = [{"bearer": []}, {"session": []}]
+            # A cookie session changes nothing without its CSRF token in a header: say so on every write.
+            unsafe = ep.method.upper() in ("POST", "PUT", "PATCH", "DELETE")
+            op["security"] = [{"bearer": []}, {"session": [], "csrf": []} if unsafe else {"session": []}]
         elif ep.auth == "device":
             op["security"] = [{"device": []}]
         else:
@@ -177,7 +179,16 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
             "schemas": components,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "API token (wtl_…)"},
-                "session": {"type": "apiKey", "in": "cookie", "name": "wartel_session"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "wartel_session",
+                            "description": "Browser session from POST /api/v1/auth/login (or the login page). "
+                                           "Every POST, PUT, PATCH and DELETE sent with this cookie must also "
+                                           "carry the session's CSRF token in the X-CSRF-Token header (the "
+                                           "login answer and GET /api/v1/auth/me return it as csrf_token); "
+                                           "without it the answer is 403 csrf_failed. Bearer tokens need no "
+                                           "CSRF token."},
+                "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token",
+                         "description": "The session's CSRF token (csrf_token from POST /api/v1/auth/login or "
+                                        "GET /api/v1/auth/me); required with the session cookie on writes."},
                 "device": {"type": "http", "scheme": "bearer", "description": "Booth terminal device token"},
             },
         },

@@ -16,7 +16,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 def setup_pages(app: web.Application) -> None:
     # Imported here, not at the top: importing wartel.pages.templating (the printable report does) must not
     # drag in every page handler.
-    from wartel.pages import framework, officer, policies, regional, security, session
+    from wartel.pages import api_docs, framework, officer, policies, regional, security, session
 
     framework.install(app)
     for module in (session, officer, security, regional, policies):
@@ -24,3 +24,4 @@ def setup_pages(app: web.Application) -> None:
             module.setup()
         app.router.add_routes(module.routes)
     app.router.add_static("/static/", STATIC, name="static", append_version=False)
+    api_docs.setup(app)

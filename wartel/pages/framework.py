@@ -79,6 +79,10 @@ class PageCtx:
 
     def render(self, template: str, *, status: int = 200, **context: Any) -> web.Response:
         context.setdefault("viewer_tz", self.viewer_tz)
+        if self.request.method == "POST":
+            # Drawn in answer to a post (a refusal, input kept): the page's own address, which for most forms
+            # is the address they post to; an action's page passes its own (see render_page).
+            context.setdefault("canonical_url", self.request.path_qs)
         return render_page(self.request, template, status=status, user=self.user, **context)
 
 
@@ -92,6 +96,9 @@ def render_page(req: web.Request, template: str, *, status: int = 200, user: Pri
     context.setdefault("message", None)
     context.setdefault("error", None)
     context.setdefault("viewer_tz", "Asia/Jakarta")
+    # A page drawn in answer to a post (a refusal, input kept) names its own address: the script puts it in
+    # the address bar, so a refresh or the live update asks for the page, never for the post's address.
+    context.setdefault("canonical_url", None)
     html = render_template(template, lang, user=user, nav=nav, path=req.path,
                            csrf_token=user.csrf_token if user else "", request_id=req.get(keys.REQUEST_ID, ""),
                            query_string=req.query_string, **context)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -79,7 +80,9 @@ def _day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-async def _board_page(pc: PageCtx, *, status: int = 200, error: dict[str, Any] | None = None) -> web.Response:
+async def _board_page(pc: PageCtx, *, status: int = 200, error: dict[str, Any] | None = None,
+                      kept: dict[str, Any] | None = None) -> web.Response:
+    """The day board; after a refused action, ``kept`` reopens that booking's panel with what was typed."""
     fid = await _facility_id(pc)
     facility = await load_facility(pc.conn, fid)
     day = _local_day(facility.time_zone, pc.request.query.get("day"))
@@ -87,14 +90,24 @@ async def _board_page(pc: PageCtx, *, status: int = 200, error: dict[str, Any] |
     board = await facility_board(pc.conn, fid, next_per_booth=6)
     day_bookings = await bookings.list_bookings(pc.conn, facility_ids=[fid], since=since, until=until, limit=500)
     names = await directory.inmate_labels(pc.conn, list({b["inmate_id"] for b in day_bookings}))
+    contacts = await directory.contact_names(pc.conn, list({b["contact_id"] for b in day_bookings if b["contact_id"]}))
     live = {c["booking_id"]: c for c in board["calls"]}
     by_booth: dict[int, list[dict[str, Any]]] = {}
     for b in day_bookings:
         by_booth.setdefault(b["booth_id"], []).append({**b, "inmate": names.get(b["inmate_id"]),
+                                                       "contact": contacts.get(b["contact_id"]),
                                                        "call": live.get(b["booking_id"])})
     name = await directory.facility_name(pc.conn, fid)
     msg = pc.request.query.get("msg")
+    # The board's own address: what the live refresh fetches, and what a refresh after a refused post
+    # shows (the page replaces the post's address with it), never the post's address (405).
+    query = {"facility_id": fid if pc.user.facility_id is None else None,
+             "day": pc.request.query.get("day") or None}
+    page_url = "/officer" + ("?" + urlencode({k: v for k, v in query.items() if v is not None})
+                             if any(v is not None for v in query.values()) else "")
     return pc.render("officer/board.html", status=status, error=error, facility_id=fid, facility_name=name,
+                     page_url=page_url, canonical_url=page_url if pc.request.method == "POST" else None,
+                     kept=kept or {},
                      tz=facility.time_zone, day=day, board=board, by_booth=by_booth,
                      message=pc.t(f"page.msg.{msg}") if msg else None, end_outcomes=END_OUTCOMES,
                      cancel_reasons=CANCEL_REASONS, now=datetime.now(UTC),
@@ -143,7 +156,8 @@ async def booking_action(req: web.Request, pc: PageCtx) -> web.StreamResponse:
 
     _, error = await attempt(pc, step)
     if error is not None:
-        return await _board_page(pc, status=error["status"], error=error)
+        kept = {"booking_id": booking_id, "action": action, "form": {k: str(v) for k, v in form.items()}}
+        return await _board_page(pc, status=error["status"], error=error, kept=kept)
     suffix = f"facility_id={req.query['facility_id']}&" if "facility_id" in req.query else ""
     raise web.HTTPSeeOther(f"/officer?{suffix}msg={action.replace('-', '_')}")
 
@@ -246,18 +260,23 @@ async def inmate_create(req: web.Request, pc: PageCtx) -> web.StreamResponse:
                      form=form, error=error, can_register=True)
 
 
-async def _inmate_page(pc: PageCtx, inmate_id: int, *, status: int = 200,
-                       error: dict[str, Any] | None = None) -> web.Response:
+async def _inmate_page(pc: PageCtx, inmate_id: int, *, status: int = 200, error: dict[str, Any] | None = None,
+                       kept: dict[str, Any] | None = None) -> web.Response:
+    """One inmate's page; after a refused form, ``kept`` holds that form's action and what was typed."""
     inmate = await inmate_registry.get_inmate(pc.conn, pc.user, inmate_id)
     facility = await load_facility(pc.conn, inmate["current_facility_id"])
     msg = pc.request.query.get("msg")
     return pc.render(
         "officer/inmate.html", status=status, error=error, inmate=inmate, tz=facility.time_zone,
+        canonical_url=f"/officer/inmates/{inmate_id}" if pc.request.method == "POST" else None,
         rights=await inmate_rights(pc.conn, inmate_id),
         contacts=await contact_registry.list_contacts(pc.conn, pc.user, inmate_id),
         sanctions=await sanction_usecase.list_sanctions(pc.conn, pc.scope, inmate_id),
         can={act.value: pc.scope.may(act) for act in set(INMATE_ACTIONS.values())},
-        relations=RELATIONS, methods=VERIFY_METHODS, now=datetime.now(UTC),
+        relations=RELATIONS, methods=VERIFY_METHODS, now=datetime.now(UTC), kept=kept or {},
+        shared=await directory.numbers_shared_with_others(pc.conn, inmate_id),
+        upcoming=await directory.upcoming_bookings(pc.conn, pc.scope, inmate_id),
+        recent=await directory.recent_calls(pc.conn, pc.scope, inmate_id),
         message=pc.t(f"page.msg.{msg}") if msg else None)
 
 
@@ -324,5 +343,6 @@ async def inmate_action(req: web.Request, pc: PageCtx) -> web.StreamResponse:
 
     _, error = await attempt(pc, step)
     if error is not None:
-        return await _inmate_page(pc, inmate_id, status=error["status"], error=error)
+        return await _inmate_page(pc, inmate_id, status=error["status"], error=error,
+                                  kept={"action": action, "form": form})
     raise redirect(f"/officer/inmates/{inmate_id}", msg=f"{action}_done")

@@ -67,6 +67,7 @@ async def _flag_page(pc: PageCtx, flag_id: int, *, status: int = 200,
     lines = await readable_evidence(pc.conn, evidence, pc.language, pc.viewer_tz)
     return pc.render("security/flag.html", status=status, error=error, flag=flag, history=history, names=names,
                      evidence_lines=lines, subject=subject, facilities=facilities,
+                     canonical_url=f"/security/flags/{flag_id}" if pc.request.method == "POST" else None,
                      evidence_json=json.dumps(evidence, indent=2, ensure_ascii=False, default=str),
                      link=link, can_review=pc.scope.may(Act.REVIEW),
                      message=pc.t(f"page.msg.{pc.request.query['msg']}") if pc.request.query.get("msg") else None)

@@ -159,27 +159,35 @@ SELECT o.facility_id, o.open_s,
 -- judged by his last completed call anywhere, at whichever facility. An anti-join on the window's calls at the
 -- scope's facilities drops most inmates first; the window common to every zone of the scope keeps that
 -- pruning safe, and the last call is then looked up only for those left (the cost follows the window).
+-- A period that has not ended yet (the current month) is measured up to the end of today in each facility's
+-- zone, not to its last day: a call today is 0 days ago, as on the dashboard, never "27 days" before the
+-- month's end, and whoever is held today is the one listed.
 WITH facility_periods AS (
 /*facility_periods*/
+), measured AS (
+    SELECT fp.facility_id, fp.time_zone, m.last_on, (m.last_on + 1)::timestamp AT TIME ZONE fp.time_zone AS ends
+      FROM facility_periods fp
+     CROSS JOIN LATERAL (SELECT least($3::date, (now() AT TIME ZONE fp.time_zone)::date) AS last_on) m
 ), stays AS (
 /*stays*/
 ), at_end AS (
     SELECT s.inmate_id, s.facility_id
       FROM stays s
-     WHERE s.from_on <= $3::date AND (s.until_on IS NULL OR s.until_on >= $3::date)
-       AND (s.later_from_on IS NULL OR s.later_from_on > $3::date)
+      JOIN measured m ON m.facility_id = s.facility_id
+     WHERE s.from_on <= m.last_on AND (s.until_on IS NULL OR s.until_on >= m.last_on)
+       AND (s.later_from_on IS NULL OR s.later_from_on > m.last_on)
 ), bounds AS (
-    SELECT max(ends) - make_interval(days => $4) AS starts, min(ends) AS ends FROM facility_periods
+    SELECT max(ends) - make_interval(days => $4) AS starts, min(ends) AS ends FROM measured
 ), recent AS (
     SELECT DISTINCT c.inmate_id
-      FROM facility_periods fp
+      FROM measured fp
      CROSS JOIN bounds b
       JOIN calls c ON c.facility_id = fp.facility_id AND c.started_at >= b.starts AND c.started_at < b.ends
      WHERE c.outcome IN ('completed', 'time_limited')
 ), candidates AS MATERIALIZED (
     SELECT i.id, i.registration_no, i.full_name, e.facility_id, i.admitted_on, fp.ends, fp.time_zone
       FROM at_end e
-      JOIN facility_periods fp ON fp.facility_id = e.facility_id
+      JOIN measured fp ON fp.facility_id = e.facility_id
       JOIN inmates i ON i.id = e.inmate_id
      WHERE NOT EXISTS (SELECT 1 FROM recent r WHERE r.inmate_id = e.inmate_id)
 )

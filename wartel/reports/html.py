@@ -1,7 +1,10 @@
-"""The printable A4 report: one self-contained HTML file (inline CSS, inline SVG charts, no scripts)."""
+"""The printable A4 report: one self-contained HTML file (inline CSS, inline SVG charts, one hashed script: print)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+from collections import Counter
 from typing import Any
 
 from markupsafe import Markup
@@ -12,19 +15,25 @@ from wartel.reports.charts import bar_chart, percent
 from wartel.reports.compliance import CANCEL_REASONS
 from wartel.reports.models import ComplianceReport
 
-# The file is meant to be saved and printed: styles inline, nothing loaded, nothing executed.
-REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+# The file is meant to be saved and printed: styles inline, nothing loaded, and nothing executed but the
+# print button's one line, allowed by its hash (CSP), so a name in the report can never run as a script.
+PRINT_SCRIPT = "document.getElementById('print').addEventListener('click', function () { window.print(); });"
+_PRINT_HASH = base64.b64encode(hashlib.sha256(PRINT_SCRIPT.encode()).digest()).decode()
+REPORT_CSP = (f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-{_PRINT_HASH}'; "
+              "frame-ancestors 'none'")
 
 
 def report_charts(report: ComplianceReport, lang: str) -> list[Markup]:
     rows = report.facilities
+    missing = t(lang, "report.chart.missing")
     return [
         bar_chart(t(lang, "report.chart.fulfilment"), [(f.code, f.rights_fulfilment) for f in rows],
-                  max_value=1.0, fmt=percent, target=1.0),
+                  max_value=1.0, fmt=percent, target=1.0, target_label=t(lang, "report.chart.target_all"),
+                  missing=missing),
         bar_chart(t(lang, "report.chart.utilisation"), [(f.code, f.booth_utilisation) for f in rows],
-                  max_value=1.0, fmt=percent),
+                  max_value=1.0, fmt=percent, missing=missing),
         bar_chart(t(lang, "report.chart.calls"), [(f.code, float(f.calls_completed)) for f in rows],
-                  fmt=lambda v: f"{v:,.0f}"),
+                  fmt=lambda v: f"{v:,.0f}".replace(",", "." if lang == "id" else ","), missing=missing),
     ]
 
 
@@ -40,11 +49,18 @@ def _officers(report: ComplianceReport) -> list[dict[str, Any]]:
                                                    r["username"]))
 
 
+def _report_zone(report: ComplianceReport) -> str:
+    """The zone the report's readers live in: the one most of its facilities keep (WIB when it has none)."""
+    zones = Counter(f.time_zone for f in report.facilities).most_common(1)
+    return zones[0][0] if zones else "Asia/Jakarta"
+
+
 def report_html(report: ComplianceReport, lang: str, *, stored: bool = False) -> str:
     charts = report_charts(report, lang)
     titled = [Markup(f'<figure><figcaption>{Markup.escape(t(lang, key))}</figcaption>{chart}</figure>')
               for key, chart in zip(("report.chart.fulfilment", "report.chart.utilisation", "report.chart.calls"),
                                     charts, strict=True)]
     return render_template("reports/compliance.html", lang, report=report, charts=titled, stored=stored,
+                           print_script=Markup(PRINT_SCRIPT), viewer_tz=_report_zone(report),
                            cancel_reasons=CANCEL_REASONS, officers=_officers(report),
                            zones={f.facility_id: f.time_zone for f in report.facilities})

@@ -39,26 +39,64 @@
   tick();
   setInterval(tick, 1000);
 
-  // The day board listens to the booth events (SSE) and reloads its rows when something changes.
+  // A page drawn in answer to a refused post keeps what was typed but shows its own address, so a refresh
+  // asks for the page again rather than for the post's address (which only accepts posts: 405).
+  var canonical = document.querySelector('meta[name="wartel-canonical"]');
+  if (canonical && window.history && window.history.replaceState) {
+    window.history.replaceState(null, "", canonical.getAttribute("content"));
+  }
+
+  // A booth card someone is working in is left alone by the live update: an open cancel or cut-off panel,
+  // a focused field, or a field with something typed in it.
+  function busy(card) {
+    if (card.querySelector("details[open]")) return true;
+    if (card.contains(document.activeElement) && document.activeElement !== document.body &&
+        document.activeElement.matches("input, select, textarea")) return true;
+    var fields = card.querySelectorAll("input:not([type=hidden]), textarea");
+    for (var i = 0; i < fields.length; i++) { if (fields[i].value !== fields[i].defaultValue) return true; }
+    return false;
+  }
+
+  // The day board listens to the booth events (SSE) and redraws only the booth cards that changed and
+  // nobody is working in; the others catch up with the next event once their panel is closed.
   var board = document.querySelector("[data-live-source]");
   if (board && window.EventSource) {
     var pending = null;
+    var stale = false;
     var source = new EventSource(board.getAttribute("data-live-source"));
     var refresh = function () {
       if (pending) return;
       pending = setTimeout(function () {
         pending = null;
-        fetch(window.location.href, { headers: { "Accept": "text/html" }, credentials: "same-origin" })
+        fetch(board.getAttribute("data-page") || window.location.pathname,
+              { headers: { "Accept": "text/html" }, credentials: "same-origin" })
           .then(function (r) { return r.ok ? r.text() : null; })
           .then(function (html) {
             if (!html) return;
             var doc = new DOMParser().parseFromString(html, "text/html");
             var fresh = doc.querySelector("[data-live-source]");
-            if (fresh) { board.innerHTML = fresh.innerHTML; tick(); }
+            if (!fresh) return;
+            stale = false;
+            var cards = fresh.querySelectorAll("section.booth[id]");
+            var same = cards.length === board.querySelectorAll("section.booth[id]").length;
+            cards.forEach(function (card) {
+              var mine = document.getElementById(card.id);
+              if (!mine) { same = false; return; }
+              if (mine.innerHTML === card.innerHTML) return;
+              if (busy(mine)) { stale = true; return; }
+              mine.innerHTML = card.innerHTML;
+            });
+            // Booths added or removed: redraw the whole board unless someone is working in it.
+            if (!same && !Array.prototype.some.call(board.querySelectorAll("section.booth[id]"), busy)) {
+              board.innerHTML = fresh.innerHTML;
+            }
+            tick();
           });
       }, 300);
     };
     source.onmessage = refresh;
     ["booking", "call", "board"].forEach(function (name) { source.addEventListener(name, refresh); });
+    // A panel closed after an update was held back: catch up now.
+    document.addEventListener("toggle", function () { if (stale) refresh(); }, true);
   }
 })();

@@ -110,3 +110,62 @@ async def user_names(conn: asyncpg.Connection, user_ids: list[int]) -> dict[int,
     """A person's name and account (``Budi Santoso (petugas.budi)``) by user id."""
     rows = await conn.fetch("SELECT id, full_name, username FROM users WHERE id = ANY($1::bigint[])", user_ids)
     return {r["id"]: f"{r['full_name']} ({r['username']})" for r in rows}
+
+
+async def numbers_shared_with_others(conn: asyncpg.Connection, inmate_id: int) -> dict[int, int]:
+    """For each of the inmate's live contacts, how many other inmates hold the same number (pending or
+    verified), anywhere: a warning for the officer, not a rule (families share phones). Only a count, so
+    nothing outside the officer's scope is named."""
+    rows = await conn.fetch(
+        """SELECT c.id, count(DISTINCT o.inmate_id) AS others
+             FROM contacts c
+             JOIN contacts o ON o.phone_e164 = c.phone_e164 AND o.inmate_id <> c.inmate_id
+                            AND o.status IN ('pending', 'verified')
+            WHERE c.inmate_id = $1 AND c.status IN ('pending', 'verified')
+            GROUP BY c.id""",
+        inmate_id,
+    )
+    return {r["id"]: r["others"] for r in rows}
+
+
+async def upcoming_bookings(
+    conn: asyncpg.Connection, scope: Scope, inmate_id: int, *, limit: int = 10
+) -> list[asyncpg.Record]:
+    """The inmate's bookings still to come (or under way) at facilities in the caller's view, soonest first,
+    with the booth and whom he will call."""
+    return await conn.fetch(
+        """SELECT b.booking_id, lower(b.slot) AS starts_at, upper(b.slot) AS ends_at, b.status, b.facility_id,
+                  bo.name AS booth, k.name AS contact_name, k.relation, f.time_zone
+             FROM bookings b
+             JOIN booths bo ON bo.facility_id = b.facility_id AND bo.booth_id = b.booth_id
+             JOIN facilities f ON f.id = b.facility_id
+             LEFT JOIN contacts k ON k.id = b.contact_id
+            WHERE b.inmate_id = $1 AND b.status IN ('booked', 'checked_in', 'in_call') AND upper(b.slot) > now()
+              AND ($2::bigint[] IS NULL OR b.facility_id = ANY($2::bigint[]))
+            ORDER BY lower(b.slot) LIMIT $3""",
+        inmate_id,
+        scope.facility_ids,
+        limit,
+    )
+
+
+async def recent_calls(conn: asyncpg.Connection, scope: Scope, inmate_id: int, *, limit: int = 10) -> list[asyncpg.Record]:
+    """The inmate's latest calls at facilities in the caller's view, newest first, with whom and how they ended."""
+    return await conn.fetch(
+        """SELECT c.call_id, c.started_at, c.ended_at, c.outcome, k.name AS contact_name, k.relation, f.time_zone,
+                  floor(extract(epoch FROM c.ended_at - c.started_at) / 60)::int AS minutes
+             FROM calls c
+             JOIN facilities f ON f.id = c.facility_id
+             LEFT JOIN contacts k ON k.id = c.contact_id
+            WHERE c.inmate_id = $1 AND ($2::bigint[] IS NULL OR c.facility_id = ANY($2::bigint[]))
+            ORDER BY c.started_at DESC LIMIT $3""",
+        inmate_id,
+        scope.facility_ids,
+        limit,
+    )
+
+
+async def contact_names(conn: asyncpg.Connection, contact_ids: list[int]) -> dict[int, asyncpg.Record]:
+    """Name and relation by contact id (ids the caller already holds from a scoped read): whom a call is to."""
+    rows = await conn.fetch("SELECT id, name, relation FROM contacts WHERE id = ANY($1::bigint[])", contact_ids)
+    return {r["id"]: r for r in rows}
