@@ -456,3 +456,59 @@ async def test_the_job_runs_one_due_sweep_per_pass_the_most_overdue_first(owner_
     assert all(len(s) == 1 for s in swept), swept
     assert set().union(*swept) == sweepers
     assert {r.rule_id for r in await run_incremental(pool, now=later)} & sweepers == set()
+
+
+async def test_a_family_newly_verified_at_the_front_desk_is_not_contact_churn(owner_conn, factory) -> None:  # type: ignore[no-untyped-def]
+    """Churn is new numbers the inmate calls; relatives registered and verified as core family are not that."""
+    region = await factory.region()
+    fid = await factory.facility(region)
+    booth = await factory.booth(fid)
+    monday = datetime(2026, 1, 5, 3, tzinfo=UTC)  # a detection week starts on a Monday (UTC)
+    flagged = {}
+    for relation in ("child", "relative"):
+        inmate = await factory.inmate(fid)
+        old = [
+            await factory.contact(inmate, relation="spouse"),
+            await factory.contact(inmate, relation="parent"),
+        ]
+        numbers = [await owner_conn.fetchval("SELECT phone_e164 FROM contacts WHERE id = $1", c) for c in old]
+        for week in range(5):
+            for k, number in enumerate(numbers):
+                await _call(owner_conn, fid, booth, inmate, number, monday + timedelta(weeks=week, days=k))
+        # Week 6: three relatives registered and verified by KTP, and only they are called.
+        registered = monday + timedelta(weeks=5)
+        for k in range(3):
+            number = f"+62813{inmate:04d}{k:04d}"
+            await owner_conn.execute(
+                "INSERT INTO contacts (inmate_id, phone_e164, name, relation, status, verification_method, verified_by,"
+                " verified_at, created_at, updated_at) VALUES ($1, $2, 'Keluarga', $3, 'verified', 'ktp', $4, $5, $5, $5)",
+                inmate,
+                number,
+                relation,
+                await factory.user("officer", facility_id=fid),
+                registered,
+            )
+            await _call(owner_conn, fid, booth, inmate, number, registered + timedelta(days=1 + k))
+        flagged[relation] = inmate
+    await run_rule(owner_conn, BY_ID["contact_churn"], since=monday, until=monday + timedelta(weeks=7))
+    keys = {
+        r["subject_key"]
+        for r in await owner_conn.fetch(
+            "SELECT subject_key FROM detection_flags WHERE rule_id = 'contact_churn'"
+        )
+    }
+    assert keys == {str(flagged["relative"])}
+
+
+async def _call(
+    conn: asyncpg.Connection, facility_id: int, booth: int, inmate: int, number: str, at: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO calls (facility_id, booth_id, inmate_id, dialled_e164, started_at, ended_at, outcome)"
+        " VALUES ($1, $2, $3, $4, $5::timestamptz, $5::timestamptz + interval '5 minutes', 'completed')",
+        facility_id,
+        booth,
+        inmate,
+        number,
+        at,
+    )

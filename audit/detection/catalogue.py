@@ -101,12 +101,16 @@ RULES: tuple[Rule, ...] = (
         "inmate",
         {"id": "Perubahan volume panggilan", "en": "Call volume change"},
         {
-            "id": "Jumlah panggilan mingguan dibanding empat minggu sebelumnya milik WBP sendiri (z termodifikasi "
-            "median/MAD, |z| > z_threshold, dan sedikitnya min_excess_sd simpangan baku Poisson dari median), "
-            "naik maupun turun; riwayat pendek dibanding blok UPT.",
-            "en": "Weekly calls against the inmate's own previous four weeks (modified z with median/MAD, "
-            "|z| > z_threshold, and at least min_excess_sd Poisson standard deviations from the median), "
-            "rises and drops; short histories compare with the facility block.",
+            "id": "Jumlah panggilan mingguan (minggu penuh) dibanding empat minggu sebelumnya milik WBP sendiri, "
+            "setelah disesuaikan dengan perubahan semua WBP di UPT itu (hari raya, gangguan): z termodifikasi "
+            "|z| > z_threshold, sedikitnya min_excess_sd simpangan baku Poisson dari median, menonjol dari "
+            "perubahan rekan minggu itu, dan kenaikan dengan peluang Poisson <= max_p; naik maupun turun; "
+            "panggilan yang dibatalkan UPT tetap dihitung; riwayat pendek dibanding blok UPT.",
+            "en": "Weekly calls (complete weeks) against the inmate's own previous four weeks, adjusted for how "
+            "everyone in the facility moved (holidays, outages): modified z |z| > z_threshold, at least "
+            "min_excess_sd Poisson standard deviations from the median, standing out from the peers' changes "
+            "that week, and a rise with Poisson probability <= max_p; rises and drops; calls the facility "
+            "cancelled still count; short histories compare with the facility block.",
         },
         {
             "z_threshold": 3.5,
@@ -218,8 +222,10 @@ RULES: tuple[Rule, ...] = (
         "inmate",
         {"id": "Pergantian kontak", "en": "Contact churn"},
         {
-            "id": "1 - Dice(nomor minggu ini, nomor empat minggu sebelumnya) di atas max_churn.",
-            "en": "1 - Dice(this week's numbers, the previous four weeks' numbers) above max_churn.",
+            "id": "1 - Dice(nomor minggu ini, nomor empat minggu sebelumnya) di atas max_churn (minggu penuh); "
+            "nomor keluarga inti yang baru didaftarkan dan diverifikasi tidak dihitung.",
+            "en": "1 - Dice(this week's numbers, the previous four weeks' numbers) above max_churn (complete "
+            "weeks); newly registered, verified core-family numbers are left out.",
         },
         {"max_churn": 0.7, "min_current": 3, "min_previous": 2},
         ri.CONTACT_CHURN,
@@ -310,12 +316,14 @@ RULES: tuple[Rule, ...] = (
         "officer",
         {"id": "Tingkat pengecualian petugas", "en": "Officer override rate"},
         {
-            "id": "Pengecualian kuota, pembatalan atas nama UPT dan tindakan audit tertentu per petugas per "
-            "minggu dibanding rekan di UPT yang sama (z termodifikasi > z_threshold, dan sedikitnya "
-            "min_excess_sd simpangan baku Poisson di atas median rekan).",
-            "en": "Quota overrides, facility-side cancellations and listed audit actions per officer per week "
-            "against the facility's officers (modified z > z_threshold, and at least min_excess_sd Poisson "
-            "standard deviations above the peers' median).",
+            "id": "Pengecualian kuota, pembatalan atas nama UPT dan tindakan audit tertentu (masing-masing "
+            "dihitung sekali) per petugas per minggu penuh dibanding rekan di UPT yang sama (z termodifikasi > "
+            "z_threshold, sedikitnya min_excess_sd simpangan baku Poisson di atas median rekan, dan peluang "
+            "Poisson <= max_p).",
+            "en": "Quota overrides, facility-side cancellations and listed audit actions (each counted once) per "
+            "officer per complete week against the facility's officers (modified z > z_threshold, at least "
+            "min_excess_sd Poisson standard deviations above the peers' median, and Poisson probability "
+            "<= max_p).",
         },
         {
             "z_threshold": 3.5,
@@ -380,10 +388,12 @@ RULES: tuple[Rule, ...] = (
         "officer",
         {"id": "Koreksi atas entri sendiri", "en": "Self-correction"},
         {
-            "id": "Petugas membatalkan pemesanan yang dibuatnya sendiri atas nama UPT, memverifikasi kontak yang "
-            "didaftarkannya sendiri, atau mengoreksi entri yang dibuatnya sendiri.",
-            "en": "An officer cancelling bookings they made on the facility's account, verifying contacts they "
-            "registered, or correcting entries they made.",
+            "id": "Petugas membatalkan pemesanan yang dibuatnya sendiri atas nama UPT (kecuali pada hari gangguan "
+            "dengan sedikitnya outage_cancellations pembatalan teknis), memverifikasi kontak yang "
+            "didaftarkannya sendiri, atau mengoreksi entri yang dibuatnya sendiri, dalam window_days hari.",
+            "en": "An officer cancelling bookings they made on the facility's account (except on an outage day "
+            "with at least outage_cancellations technical cancellations), verifying contacts they registered, "
+            "or correcting entries they made, within window_days days.",
         },
         {
             "min_self_cancellations": 3,

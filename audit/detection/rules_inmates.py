@@ -261,16 +261,32 @@ wk_nums AS (
 chained AS (
     SELECT w.*, lag(w.wk) OVER p AS prev_wk, lead(w.wk) OVER p AS next_wk
       FROM wk_nums w WINDOW p AS (PARTITION BY w.inmate_id, w.num ORDER BY w.wk)),
+-- Numbers newly registered as verified core family (identity checked) are the family list growing or
+-- changing through the front desk, not churn: a family verified after admission, a parent's new SIM card.
+recent_family AS (
+    SELECT k.inmate_id, k.phone_e164 AS num, min(k.created_at) AS registered
+      FROM contacts k
+     WHERE k.status = 'verified' AND k.relation IN ('spouse', 'parent', 'child', 'sibling', 'guardian')
+       AND k.verification_method IN ('ktp', 'in_person', 'callback')
+       AND k.created_at >= (SELECT lo FROM bounds) - interval '28 days' AND k.created_at < $2::timestamptz
+       AND ($5::bigint[] IS NULL OR k.inmate_id = ANY($5::bigint[]))
+     GROUP BY k.inmate_id, k.phone_e164),
 a_all AS (
-    SELECT inmate_id, wk, count(*) AS a_size, count(*) FILTER (WHERE prev_wk >= wk - interval '28 days') AS common,
-           min(facility_id) AS facility_id, max(last_at) AS last_at
-      FROM chained GROUP BY inmate_id, wk),
+    SELECT x.*, x.a_total - x.new_family AS a_size
+      FROM (SELECT ch.inmate_id, ch.wk, count(*) AS a_total,
+                   count(*) FILTER (WHERE ch.prev_wk >= ch.wk - interval '28 days') AS common,
+                   -- not called in the previous four weeks, registered as verified core family in them or since
+                   count(*) FILTER (WHERE NOT coalesce(ch.prev_wk >= ch.wk - interval '28 days', false)
+                                      AND rf.registered >= ch.wk - interval '28 days') AS new_family,
+                   min(ch.facility_id) AS facility_id, max(ch.last_at) AS last_at
+              FROM chained ch LEFT JOIN recent_family rf ON rf.inmate_id = ch.inmate_id AND rf.num = ch.num
+             GROUP BY ch.inmate_id, ch.wk) x),
 -- |B| is at most the sum of the four previous weeks' sizes, so Dice >= 2|A∩B| / (|A| + that sum): weeks
 -- that cannot reach the threshold even then (every steady family) are dropped before |B| is counted.
 a AS (
     SELECT x.* FROM (
-        SELECT a_all.*, sum(a_size) OVER (PARTITION BY inmate_id ORDER BY wk RANGE BETWEEN interval '28 days' PRECEDING
-                                                                              AND interval '7 days' PRECEDING) AS b_max
+        SELECT a_all.*, sum(a_total) OVER (PARTITION BY inmate_id ORDER BY wk RANGE BETWEEN interval '28 days' PRECEDING
+                                                                               AND interval '7 days' PRECEDING) AS b_max
           FROM a_all) x
      WHERE x.wk >= detection_bucket($1::timestamptz, 7) AND x.wk + interval '7 days' <= $2::timestamptz
        AND 2.0 * x.common < (1 - (SELECT min((p->>'max_churn')::float8) FROM prm)) * (x.a_size + coalesce(x.b_max, 0))),
@@ -292,6 +308,7 @@ scored AS (
      WHERE a.a_size >= (prm.p->>'min_current')::int AND b.b_size >= (prm.p->>'min_previous')::int)
 SELECT region_id, 'inmate', inmate_id::text, wk, ARRAY[facility_id], (1 - dice)::float8, last_at,
        jsonb_build_object('week_start', wk, 'numbers_this_week', a_size, 'numbers_previous_4_weeks', b_size,
+                          'new_verified_family_left_out', new_family,
                           'common', common, 'dice', round(dice, 3), 'churn', round(1 - dice, 3),
                           'thresholds', jsonb_build_object('max_churn', (p->>'max_churn')::float8,
                                                            'min_current', (p->>'min_current')::int,

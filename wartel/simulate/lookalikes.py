@@ -329,17 +329,19 @@ async def add_lookalikes(
                 )
             )
             negative("number", num, "large_family", NUMBER_RULES)
-        # from then on, calls rotate over the old and the new numbers
+        # from then on, calls rotate over the old and the new numbers; the second family first calls only the
+        # relatives it could not reach before, for two weeks
         await conn.execute(
             """UPDATE calls c SET dialled_e164 = ($4::text[])[1 + c.call_id % cardinality($4::text[])],
                                   contact_id = ($5::bigint[])[1 + c.call_id % cardinality($5::bigint[])]
                 WHERE c.inmate_id = $1 AND c.call_id <= $3 AND c.started_at >= $2::timestamptz + interval '1 day'
-                  AND c.call_id % 2 = 0""",
+                  AND (c.call_id % 2 = 0 OR ($6::boolean AND c.started_at < $2::timestamptz + interval '15 days'))""",
             inmate_id,
             registered,
             base_call_id,
             [n for n, _ in new_ids],
             [i for _, i in new_ids],
+            k == 1,
         )
         negative("inmate", inmate_id, "large_family", INMATE_RULES)
     summary["large_families"] = len(large)
