@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from tests import reports_data as rd
@@ -92,3 +92,40 @@ async def test_the_inmate_page_shows_upcoming_bookings_and_recent_calls(client, 
     assert "Bilik 1" in upcoming and "dipesan" in upcoming and "Belum ada pemesanan" not in upcoming
     recent = html[html.index("Panggilan terakhir"):]
     assert "diputus petugas" in recent and ">9<" in recent
+
+
+async def test_the_booking_page_offers_only_bookable_slots_and_says_why_not(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    rid, fid, booth, inmate, contact = await open_all_day_facility(factory, owner_conn)
+    # This facility's family policy: book 60 minutes ahead at least, 3 days ahead at most.
+    await owner_conn.execute(
+        "UPDATE call_policy_versions v SET min_lead_minutes = 60, max_days_ahead = 3 FROM call_policies p"
+        " WHERE p.policy_id = v.policy_id AND p.scope_facility_id = $1", fid)
+    tz = await owner_conn.fetchval("SELECT time_zone FROM facilities WHERE id = $1", fid)
+    now = await owner_conn.fetchval("SELECT now()")
+    from zoneinfo import ZoneInfo
+
+    today = now.astimezone(ZoneInfo(tz)).date()
+    holiday = today + timedelta(days=2)
+    await owner_conn.execute(
+        "INSERT INTO closures (facility_id, during, kind, reason) VALUES ($1, tstzrange($2, $3), 'holiday', $4)",
+        fid, datetime.combine(holiday, time(0), ZoneInfo(tz)), datetime.combine(holiday + timedelta(days=1),
+                                                                                time(0), ZoneInfo(tz)), "Hari Raya Natal")
+    await factory.user("officer", facility_id=fid, username="petugas.slot")
+    await page_login(client, "petugas.slot")
+
+    r = await client.get(f"/officer/book?inmate_id={inmate}&day={today.isoformat()}")
+    assert r.status == 200, await r.text()
+    html = await r.text()
+    assert_indonesian(html)
+    assert "Pemesanan paling cepat 60 menit sebelumnya" in html
+    offered = [datetime.fromisoformat(v.split("|", 1)[1]) for v in re.findall(r'name="slot" value="([^"]+)"', html)]
+    assert all(s >= now + timedelta(minutes=60) for s in offered), offered  # nothing the rules would refuse
+    assert "terlalu dekat" in html  # the next hour's slots are shown, not offered, with why
+
+    r = await client.get(f"/officer/book?inmate_id={inmate}&day={holiday.isoformat()}")
+    html = await r.text()
+    assert "Tutup: Hari Raya Natal." in html and 'name="slot"' not in html
+
+    r = await client.get(f"/officer/book?inmate_id={inmate}&day={(today + timedelta(days=5)).isoformat()}")
+    html = await r.text()
+    assert "Di luar jangka pemesanan: paling lambat" in html and 'name="slot"' not in html

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from schedules import booking as bookings
 from schedules import calls
-from schedules.availability import free_slots, load_facility
+from schedules.availability import load_facility
 from schedules.board import facility_board
 from schedules.rights import inmate_rights
 from wartel import keys
@@ -33,6 +33,7 @@ from wartel.registry import inmates as inmate_registry
 from wartel.scope import Act, roles
 from wartel.usecases import directory
 from wartel.usecases import sanctions as sanction_usecase
+from wartel.usecases.bookable import bookable_day
 
 routes = web.RouteTableDef()
 BOOKING_ROLES = roles(Act.BOOK)
@@ -173,15 +174,17 @@ async def _booking_form(pc: PageCtx, *, status: int = 200, error: dict[str, Any]
     inmate = rights = None
     contact_rows: list[Any] = []
     slots: list[dict[str, Any]] = []
+    bookable: dict[str, Any] = {}
     day = _local_day(facility.time_zone, chosen.get("day"))
     if (chosen.get("inmate_id") or "").isdigit():
         inmate = await inmate_registry.get_inmate(pc.conn, pc.user, int(chosen["inmate_id"]))
         rights = await inmate_rights(pc.conn, inmate["id"])
         contact_rows = await contact_registry.list_contacts(pc.conn, pc.user, inmate["id"])
-        slots = await free_slots(pc.conn, facility, day)
+        bookable = await bookable_day(pc.conn, facility, day, risk_level=inmate["risk_level"])
+        slots = bookable["booths"]
     return pc.render("officer/book.html", status=status, error=error, facility_id=fid, tz=facility.time_zone,
                      q=q, found=found, inmate=inmate, rights=rights, contacts=contact_rows, slots=slots, day=day,
-                     chosen=chosen, admin_field=pc.user.facility_id is None)
+                     chosen=chosen, admin_field=pc.user.facility_id is None, bookable=bookable)
 
 
 @routes.get("/officer/book", name="page_book")
