@@ -40,7 +40,7 @@ from schedules.errors import (
     Unprocessable,
 )
 from schedules.periods import local_day, period_of
-from schedules.policy import PolicyVersion, policy_from_row, policy_version
+from schedules.policy import PolicyVersion, policy_from_row, policy_version, sanctioned_limits
 
 CancelReason = Literal["inmate", "family", "facility", "technical"]
 # Cancellations the inmate's side did not cause are always refunded.
@@ -129,22 +129,20 @@ def _judge(ctx: asyncpg.Record | None, *, facility_id: int, booth_id: int, inmat
     if ctx["local_day"] > local_day(now, ctx["time_zone"]) + timedelta(days=s.max_days_ahead):
         raise OutsideBookingWindow(f"book at most {s.max_days_ahead} days ahead", field="starts_at",
                                    max_days_ahead=s.max_days_ahead)
-    calls_allowed = s.calls_allowed
     limits = [s.max_minutes, ctx["slot_minutes"], ctx["booth_max"], ctx["contact_max"]]
-    if policy.allowance == "family":
-        if ctx["suspended"]:
-            raise InmateSanctioned("the inmate's calls are suspended by a sanction at that time",
-                                   field="inmate_id", sanction_ids=list(ctx["sanction_ids"]))
-        if ctx["sanction_calls"] is not None:
-            calls_allowed = min(calls_allowed, ctx["sanction_calls"])
-        limits.append(ctx["sanction_minutes"])
+    suspended, calls_allowed, max_minutes = sanctioned_limits(
+        policy.allowance, s.calls_allowed, min(m for m in limits if m is not None), suspended=ctx["suspended"],
+        sanction_calls=ctx["sanction_calls"], sanction_minutes=ctx["sanction_minutes"])
+    if suspended:
+        raise InmateSanctioned("the inmate's calls are suspended by a sanction at that time",
+                               field="inmate_id", sanction_ids=list(ctx["sanction_ids"]))
     # A number on the watchlist as blocked (facility, region or national) can never be booked, nor a
     # booking moved onto a new slot for it.
     refuse_blocked(ctx["blocked_entry_id"])
     if ctx["taken_by"] is not None:
         raise SlotTaken("this booth slot is already booked", field="starts_at")
     return _Terms(slot=(starts_at, starts_at + step), policy=policy, allowance=policy.allowance,
-                  calls_allowed=calls_allowed, max_minutes=min(m for m in limits if m is not None),
+                  calls_allowed=calls_allowed, max_minutes=max_minutes,
                   period_start=period_of(starts_at, ctx["time_zone"], s.period))
 
 

@@ -162,3 +162,26 @@ async def set_policy(conn: asyncpg.Connection, *, scope: Scope, region_id: int |
                           "facility_id": facility_id, "risk_level": risk_level, "allowance": allowance,
                           "settings": {k: getattr(settings, k) for k in POLICY_SETTINGS}})
     return await policy_version(conn, policy_id, version)
+
+
+def sanctioned_limits(
+    allowance: str,
+    calls_allowed: int,
+    max_minutes: int,
+    *,
+    suspended: bool | None,
+    sanction_calls: int | None,
+    sanction_minutes: int | None,
+) -> tuple[bool, int, int]:
+    """What the sanctions in force leave of a policy's allowance: ``(suspended, calls_allowed, max_minutes)``.
+
+    The one home of how sanctions bind a policy, read by the booking and by the call-rights view alike: they
+    bind family calls only (a legal-counsel call is a right no sanction takes away), and the stricter of the
+    policy and the sanctions wins. How several sanctions combine among themselves is sql/0024's
+    ``sanction_restriction``.
+    """
+    if allowance != "family":
+        return False, calls_allowed, max_minutes
+    calls = calls_allowed if sanction_calls is None else min(calls_allowed, sanction_calls)
+    minutes = max_minutes if sanction_minutes is None else min(max_minutes, sanction_minutes)
+    return bool(suspended), calls, minutes

@@ -14,7 +14,7 @@ import asyncpg
 from schedules.availability import load_facility
 from schedules.errors import NotFound
 from schedules.periods import period_bounds, period_of
-from schedules.policy import resolve_policy
+from schedules.policy import resolve_policy, sanctioned_limits
 from schedules.quota import quota_state
 from schedules.sanctions import restriction_at
 
@@ -42,13 +42,14 @@ async def inmate_rights(
     for allowance in ("family", "legal"):
         policy = await resolve_policy(conn, facility.id, inmate["risk_level"], allowance)  # type: ignore[arg-type]
         s = policy.settings
-        allowed, minutes, suspended = s.calls_allowed, min(s.max_minutes, facility.slot_minutes), False
-        if allowance == "family":
-            suspended = restriction.suspended
-            if restriction.calls_allowed is not None:
-                allowed = min(allowed, restriction.calls_allowed)
-            if restriction.max_minutes is not None:
-                minutes = min(minutes, restriction.max_minutes)
+        suspended, allowed, minutes = sanctioned_limits(
+            allowance,
+            s.calls_allowed,
+            min(s.max_minutes, facility.slot_minutes),
+            suspended=restriction.suspended,
+            sanction_calls=restriction.calls_allowed,
+            sanction_minutes=restriction.max_minutes,
+        )
         start = period_of(at, facility.time_zone, s.period)
         state = await quota_state(
             conn,
