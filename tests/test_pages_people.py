@@ -39,3 +39,21 @@ async def test_an_inmate_flag_names_the_inmate_the_facility_and_the_evidence(cli
     # Times in the viewer's zone (the facility keeps WIT, UTC+9), with the weekday.
     assert "Sen, 30 Nov 2026 10.00 WIT" in html, html
     assert ">None<" not in html and "Kejadian terakhir" in html
+
+
+async def test_the_link_view_finds_an_inmate_by_name_or_registration_number(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    rid, fid, booth, inmate, contact = await open_all_day_facility(factory, owner_conn)
+    await factory.inmate(fid, name="Andi Wijaya")
+    registration = await owner_conn.fetchval("SELECT registration_no FROM inmates WHERE id = $1", inmate)
+    await factory.user("security", facility_id=fid, username="kamtib.cari")
+    await page_login(client, "kamtib.cari")
+    r = await client.get(f"/security/links?inmate={registration}")
+    assert r.status == 200, await r.text()
+    html = await r.text()
+    assert_indonesian(html)
+    assert "<svg" in html and "Andi Saputra" in html  # one match: the graph at once
+    r = await client.get("/security/links?inmate=andi")
+    html = await r.text()
+    assert "Beberapa warga binaan cocok" in html and f"/security/links?inmate_id={inmate}" in html
+    r = await client.get("/security/links?inmate=tidak-ada-orang-ini")
+    assert "Tidak ada warga binaan yang cocok." in await r.text()

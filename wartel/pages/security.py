@@ -18,6 +18,7 @@ from wartel.i18n import catalogue
 from wartel.pages.evidence import readable_evidence
 from wartel.pages.framework import PageCtx, add_nav, attempt, page, redirect, url_quote
 from wartel.pages.graph import link_svg
+from wartel.registry import inmates as inmate_registry
 from wartel.registry.phones import normalise_phone
 from wartel.scope import Act, roles
 from wartel.usecases import directory
@@ -130,6 +131,15 @@ async def links_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     """Who is linked to a number or an inmate through calls and registrations, drawn as a graph."""
     number = req.query.get("number", "").strip()
     inmate_raw = req.query.get("inmate_id", "").strip()
+    # People look an inmate up by name or registration number, not by our internal id: one match opens
+    # the graph, several are offered to choose from (scoped as every inmate search is).
+    who = req.query.get("inmate", "").strip()[:100]
+    matches: list[Any] = []
+    if who and not inmate_raw:
+        matches = list(await inmate_registry.search_inmates(pc.conn, pc.user, q=who, limit=21))
+        if len(matches) == 1:
+            inmate_raw = str(matches[0]["id"])
+            matches = []
     visible = pc.scope.facility_ids
     graph = None
     subject = ""
@@ -150,7 +160,8 @@ async def links_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
         subject = next((n.get("label", "") for n in graph["nodes"] if n.get("root")), inmate_raw)
     svg = link_svg(graph, pc.t("page.links.title"), pc.t("page.links.redacted")) if graph else None
     return pc.render("security/links.html", number=number, inmate_id=inmate_raw, graph=graph, svg=svg,
-                     subject=subject)
+                     subject=subject, who=who, matches=matches[:20], more=len(matches) > 20,
+                     searched=bool(who) and not inmate_raw)
 
 
 @routes.get("/security/audit", name="page_audit")
