@@ -129,3 +129,17 @@ async def test_the_booking_page_offers_only_bookable_slots_and_says_why_not(clie
     r = await client.get(f"/officer/book?inmate_id={inmate}&day={(today + timedelta(days=5)).isoformat()}")
     html = await r.text()
     assert "Di luar jangka pemesanan: paling lambat" in html and 'name="slot"' not in html
+
+
+async def test_an_inmate_search_says_when_there_are_more_than_it_shows(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    rid, fid, booth, inmate, contact = await open_all_day_facility(factory, owner_conn)
+    for n in range(21):
+        await factory.inmate(fid, name=f"Rudi Hartono {n}")
+    await factory.user("officer", facility_id=fid, username="petugas.cari")
+    await page_login(client, "petugas.cari")
+    r = await client.get("/officer/book?q=rudi")
+    html = await r.text()
+    assert html.count("/officer/book?inmate_id=") == 20
+    assert "Masih ada yang cocok; perjelas pencarian." in html
+    r = await client.get("/officer/book?q=andi")
+    assert "Masih ada yang cocok" not in await r.text()
