@@ -99,6 +99,8 @@ async def _board_page(pc: PageCtx, *, status: int = 200, error: dict[str, Any] |
     for b in day_bookings:
         by_booth.setdefault(b["booth_id"], []).append({**b, "inmate": names.get(b["inmate_id"]),
                                                        "contact": contacts.get(b["contact_id"]),
+                                                       # The check-in rule's own window (schedules.calls).
+                                                       "check_in_from": b["starts_at"] - calls.CHECK_IN_EARLY,
                                                        "call": live.get(b["booking_id"])})
     name = await directory.facility_name(pc.conn, fid)
     msg = pc.request.query.get("msg")
