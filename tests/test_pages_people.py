@@ -57,3 +57,23 @@ async def test_the_link_view_finds_an_inmate_by_name_or_registration_number(clie
     assert "Beberapa warga binaan cocok" in html and f"/security/links?inmate_id={inmate}" in html
     r = await client.get("/security/links?inmate=tidak-ada-orang-ini")
     assert "Tidak ada warga binaan yang cocok." in await r.text()
+
+
+async def test_the_audit_search_takes_a_username_and_names_the_actor(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    rid, fid, booth, inmate, contact = await open_all_day_facility(factory, owner_conn)
+    await factory.user("officer", facility_id=fid, username="petugas.jejak")
+    await factory.user("security", facility_id=fid, username="kamtib.jejak")
+    csrf = await page_login(client, "petugas.jejak")
+    r = await client.post(f"/officer/inmates/{inmate}/contacts", data={
+        "csrf_token": csrf, "name": "Siti", "phone": "0812-7777-1299", "relation": "spouse"})
+    assert r.status == 200, await r.text()
+    client.session.cookie_jar.clear()
+    await page_login(client, "kamtib.jejak")
+    r = await client.get("/security/audit?actor_id=petugas.jejak&days=7")
+    assert r.status == 200, await r.text()
+    html = await r.text()
+    assert_indonesian(html)
+    results = html.rsplit("<tbody>", 1)[1]  # the search's table, not the action list of the form
+    assert "Kontak didaftarkan" in results and "Petugas petugas.jejak (petugas.jejak)" in results
+    r = await client.get("/security/audit?actor_id=tidak.ada&days=7")
+    assert "Kontak didaftarkan" not in (await r.text()).rsplit("<tbody>", 1)[1]

@@ -174,7 +174,12 @@ async def audit_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     except ValueError as exc:
         raise InvalidInput("days must be a number", code="validation_failed", field="days") from exc
     log_ids, rows, checkpoints = await directory.audit_logs_in_view(pc.conn, pc.scope)
-    flt = EntryFilter(actor_id=q["actor_id"] or None, subject_type=q["subject_type"] or None,
+    # Who did it, as a person types it: an account name (petugas.budi) is looked up; a number is an id.
+    actor = q["actor_id"][:40]
+    if actor and not actor.isdigit():
+        found = await directory.user_id_by_username(pc.conn, actor.lower())
+        actor = str(found) if found is not None else "0"  # no such account: nothing matches
+    flt = EntryFilter(actor_id=actor or None, subject_type=q["subject_type"] or None,
                       subject_id=q["subject_id"] or None, action=q["action"] or None,
                       since=datetime.now(UTC) - timedelta(days=max(1, min(days, 366))))
     entries = await search_entries(pc.conn, log_ids, flt, limit=100)
