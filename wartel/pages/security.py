@@ -33,6 +33,7 @@ FLAG_ACTIONS = ("acknowledge", "confirm", "dismiss", "reopen")
 
 def setup() -> None:
     add_nav("nav.flags", "/security", SECURITY_ROLES)
+    add_nav("nav.all_flags", "/security/flags", SECURITY_ROLES)
     add_nav("nav.watchlist", "/security/watchlist", SECURITY_ROLES)
     add_nav("nav.links", "/security/links", SECURITY_ROLES)
     add_nav("nav.audit", "/security/audit", SECURITY_ROLES)
@@ -92,6 +93,30 @@ async def _subject_labels(pc: PageCtx, subjects: list[tuple[str, str]]) -> dict[
         else:
             labels[kind, key] = key
     return labels
+
+
+FLAG_STATUSES = ("open", "acknowledged", "confirmed", "dismissed")
+
+
+@routes.get("/security/flags", name="page_flags")
+@page(*SECURITY_ROLES)
+async def flags_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
+    """Every flag in view, newest first, filtered by status (the reviewed ones too), rule and severity."""
+    status = req.query.get("status", "")
+    rule = req.query.get("rule", "")
+    severity = req.query.get("severity", "")
+    rules = sorted(k[len("rule."):] for k in catalogue()["id"] if k.startswith("rule."))
+    # Unknown filter values are ignored (an empty filter), never passed on.
+    status = status if status in FLAG_STATUSES else ""
+    rule = rule if rule in rules else ""
+    severity = severity if severity in ("low", "medium", "high") else ""
+    rows = await flag_usecase.list_flags(pc.conn, pc.scope, status=status or None, rule_id=rule or None, limit=200)
+    if severity:
+        rows = [r for r in rows if r["severity"] == severity]
+    rows = rows[:100]
+    subjects = await _subject_labels(pc, [(r["subject_type"], str(r["subject_key"])) for r in rows])
+    return pc.render("security/flags.html", rows=rows, subjects=subjects, statuses=FLAG_STATUSES, rules=rules,
+                     q={"status": status, "rule": rule, "severity": severity})
 
 
 @routes.get("/security/flags/{flag_id:\\d+}", name="page_flag")
