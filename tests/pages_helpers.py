@@ -107,3 +107,14 @@ def english_on_page(html: str) -> set[str]:
 def assert_indonesian(html: str) -> None:
     leaked = english_on_page(html)
     assert not leaked, f"English on an Indonesian page: {sorted(leaked)}\n{visible_text(html)}"
+
+
+# Common Indonesian words that would betray an English page showing Indonesian text (the other direction).
+INDONESIAN_WORDS = frozenset("""
+yang dan tidak sudah belum untuk dengan dari pada atau warga binaan panggilan pemesanan petugas bilik
+tanda hari menit laporan wilayah nomor kontak alasan simpan cari batal hadir mulai selesai terbuka
+""".split())
+
+
+def indonesian_on_page(html: str) -> set[str]:
+    return {w for w in _WORD.findall(visible_text(html)) if w.lower() in INDONESIAN_WORDS}

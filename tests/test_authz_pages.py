@@ -171,6 +171,7 @@ CASES: list[PageCase] = [
     ),
     # Security: flags, links, audit, watchlist (officers never see flags).
     PageCase("GET", "/security", REVIEWERS, foreign=SAME),
+    PageCase("GET", "/security/flags", REVIEWERS, foreign=SAME),
     PageCase("GET", FLAG, REVIEWERS),
     PageCase("POST", FLAG + "/acknowledge", REVIEWERS, form={}, fresh=("flag_id",)),
     PageCase(

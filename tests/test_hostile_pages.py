@@ -45,6 +45,9 @@ def _field_names() -> list[str]:
         "to",
         "lang",
         "booth_kinds",
+        # Read through _opt(form, …) (an empty field is no value), which _NAME does not see.
+        "calls_allowed",
+        "max_minutes",
         "cancel_cutoff_minutes",
         "max_days_ahead",
         "min_lead_minutes",

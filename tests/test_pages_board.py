@@ -129,3 +129,41 @@ async def test_the_booking_page_offers_only_bookable_slots_and_says_why_not(clie
     r = await client.get(f"/officer/book?inmate_id={inmate}&day={(today + timedelta(days=5)).isoformat()}")
     html = await r.text()
     assert "Di luar jangka pemesanan: paling lambat" in html and 'name="slot"' not in html
+
+
+async def test_an_inmate_search_says_when_there_are_more_than_it_shows(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    rid, fid, booth, inmate, contact = await open_all_day_facility(factory, owner_conn)
+    for n in range(21):
+        await factory.inmate(fid, name=f"Rudi Hartono {n}")
+    await factory.user("officer", facility_id=fid, username="petugas.cari")
+    await page_login(client, "petugas.cari")
+    r = await client.get("/officer/book?q=rudi")
+    html = await r.text()
+    assert html.count("/officer/book?inmate_id=") == 20
+    assert "Masih ada yang cocok; perjelas pencarian." in html
+    r = await client.get("/officer/book?q=andi")
+    assert "Masih ada yang cocok" not in await r.text()
+
+
+async def test_check_in_is_offered_only_when_it_is_possible_and_says_from_when(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    from zoneinfo import ZoneInfo
+
+    rid, fid, booth, inmate, contact = await open_all_day_facility(factory, owner_conn)
+    officer = await factory.user("officer", facility_id=fid, username="petugas.hadir")
+    zone = ZoneInfo(await owner_conn.fetchval("SELECT time_zone FROM facilities WHERE id = $1", fid))
+    now = await owner_conn.fetchval("SELECT now()")
+    # The instants the test chooses: the next quarter hour (check-in open, 30 minutes before) and 10:00
+    # tomorrow in the facility's zone (not yet: it opens at 09:30).
+    soon = (now + timedelta(minutes=15)).replace(second=0, microsecond=0)
+    soon -= timedelta(minutes=soon.minute % 15)
+    tomorrow = now.astimezone(zone).date() + timedelta(days=1)
+    later = datetime.combine(tomorrow, time(10, 0), zone)
+    await rd.booking(owner_conn, fid, booth, inmate, contact, soon, status="booked", booked_by=officer)
+    other = await factory.inmate(fid, name="Budi Nanti")
+    await rd.booking(owner_conn, fid, booth, other, await factory.contact(other, "+6281234500555"), later,
+                     status="booked", booked_by=officer)
+    await page_login(client, "petugas.hadir")
+    html = await (await client.get("/officer")).text()
+    assert html.count(">Hadir</button>") == 1 and "Hadir dapat dicatat mulai" not in html
+    html = await (await client.get(f"/officer?day={tomorrow.isoformat()}")).text()
+    assert ">Hadir</button>" not in html and "Hadir dapat dicatat mulai 09:30" in html

@@ -107,3 +107,33 @@ async def test_indonesian_pages_pass_the_dictionary_check(client, factory, owner
 def test_the_dictionary_check_finds_english() -> None:
     assert english_on_page("<p>Terlalu awal / too early to check in</p>") == {"too", "early", "to"}
     assert english_on_page("<dd>None</dd><code>the raw key</code><p>Slot tidak ada</p>") == {"None"}
+
+
+async def test_english_pages_carry_no_indonesian(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    from tests.pages_helpers import indonesian_on_page
+
+    rid, fid, booth, inmate, contact = await open_all_day_facility(factory, owner_conn)
+    await owner_conn.execute("UPDATE inmates SET full_name = 'Andi Smith' WHERE id = $1", inmate)
+    await owner_conn.execute("UPDATE contacts SET name = 'Sarah' WHERE id = $1", contact)
+    # Names are data, not the page's language: English-looking ones here, so only the UI's words are tested.
+    await owner_conn.execute("UPDATE booths SET name = 'Booth A' WHERE facility_id = $1", fid)
+    flag_id = await insert_flag(owner_conn, rid, fid)
+    await factory.user("officer", facility_id=fid, username="desk.en")
+    await factory.user("security", region_id=rid, username="review.en")
+    await factory.user("regional", region_id=rid, username="office.en")
+    await owner_conn.execute("UPDATE users SET full_name = initcap(replace(username, '.', ' '))")
+    leaks: dict[str, set[str]] = {}
+    for username, paths in (
+        ("desk.en", ("/officer", f"/officer/book?inmate_id={inmate}", "/officer/inmates", f"/officer/inmates/{inmate}")),
+        ("review.en", ("/security", f"/security/flags/{flag_id}", "/security/watchlist", "/security/audit")),
+        ("office.en", ("/regional", "/regional/policies", "/reports")),
+    ):
+        client.session.cookie_jar.clear()
+        await page_login(client, username, lang="en")
+        for path in paths:
+            r = await client.get(path)
+            assert r.status == 200, await r.text()
+            found = indonesian_on_page(await r.text())
+            if found:
+                leaks[path] = found
+    assert not leaks, leaks

@@ -126,3 +126,32 @@ async def test_the_printable_report_reads_well_and_prints_with_a_signature_block
     assert "Dibuat oleh," in html and "Mengetahui," in html and "NIP." in html
     assert "Kanwil Sulawesi Selatan, " in html
     assert re.search(r"Dibuat: \w+, \d+ \w+ \d{4} \d\d\.\d\d WITA", html), html  # the region's own zone
+
+
+async def test_the_policy_form_loads_the_values_in_force_and_shows_the_versions(client, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    from tests.pages_helpers import assert_indonesian
+
+    rid = await factory.region("SUMSEL", name="Kanwil Sumatera Selatan")
+    fid = await factory.facility(rid, code="LP-PALEMBANG")
+    await factory.user("regional", region_id=rid, username="kanwil.sumsel")
+    csrf = await page_login(client, "kanwil.sumsel")
+    form = {"csrf_token": csrf, "target": f"f:{fid}", "allowance": "family", "risk_level": "high",
+            "period": "month", "calls_allowed": "4", "max_minutes": "10", "min_lead_minutes": "120",
+            "max_days_ahead": "7", "cancel_cutoff_minutes": "60", "booth_kinds": "video", "note": "versi awal"}
+    for calls in ("4", "3"):
+        r = await client.post("/regional/policies", data={**form, "calls_allowed": calls})
+        assert r.status == 200, await r.text()
+    policy_id = await owner_conn.fetchval("SELECT policy_id FROM call_policies WHERE scope_facility_id = $1", fid)
+    r = await client.get(f"/regional/policies?edit={policy_id}")
+    assert r.status == 200, await r.text()
+    html = await r.text()
+    assert_indonesian(html)
+    assert "pesan 120 menit – 7 hari sebelumnya" in html
+    form_html = html[html.index('id="form"'):html.index("Riwayat versi")]
+    assert f'<option value="f:{fid}" selected>' in form_html
+    assert 'name="calls_allowed" type="number" min="0" required value="3"' in form_html
+    assert 'name="min_lead_minutes" type="number" min="0" required value="120"' in form_html
+    assert 'value="video" checked' in form_html and 'value="phone" checked' not in form_html
+    history = html[html.index("Riwayat versi"):]
+    assert history.index("versi 2") < history.index("versi 1")  # newest first
+    assert "Petugas kanwil.sumsel (kanwil.sumsel)" in history  # who set it, by name

@@ -75,3 +75,15 @@ async def test_a_live_update_leaves_an_open_panel_and_a_refusal_leaves_a_usable_
     assert response is not None and response.status == 200
     assert_indonesian(await page.content())
     await shot(page, f"officer-after-refusal-{width}")
+
+
+async def test_the_day_schedule_prints_without_buttons(browser_page, factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    page, base = browser_page
+    await _two_bookings(factory, owner_conn)
+    await log_in(page, base, "petugas.sibuk")
+    await page.get_by_role("button", name="Cetak jadwal hari ini").wait_for()
+    await page.emulate_media(media="print")
+    assert await page.get_by_role("button", name="Hadir").first.is_hidden()
+    assert await page.locator("table").first.is_visible()
+    assert "Budi Santoso" in await page.locator("main").inner_text()
+    await shot(page, "officer-day-schedule-print")

@@ -97,6 +97,8 @@ async def _board_page(pc: PageCtx, *, status: int = 200, error: dict[str, Any] |
     for b in day_bookings:
         by_booth.setdefault(b["booth_id"], []).append({**b, "inmate": names.get(b["inmate_id"]),
                                                        "contact": contacts.get(b["contact_id"]),
+                                                       # The check-in rule's own window (schedules.calls).
+                                                       "check_in_from": b["starts_at"] - calls.CHECK_IN_EARLY,
                                                        "call": live.get(b["booking_id"])})
     name = await directory.facility_name(pc.conn, fid)
     msg = pc.request.query.get("msg")
@@ -169,8 +171,11 @@ async def _booking_form(pc: PageCtx, *, status: int = 200, error: dict[str, Any]
     facility = await load_facility(pc.conn, fid)
     chosen = chosen or {k: v for k, v in pc.request.query.items()}
     q = (chosen.get("q") or "").strip()
-    found = await inmate_registry.search_inmates(pc.conn, pc.user, facility_id=fid, q=q, status="active",
-                                                 limit=20) if q else []
+    # One more than shown, to say that there are more (narrow the search) rather than cut off silently.
+    found = list(await inmate_registry.search_inmates(pc.conn, pc.user, facility_id=fid, q=q, status="active",
+                                                      limit=21)) if q else []
+    more_found = len(found) > 20
+    found = found[:20]
     inmate = rights = None
     contact_rows: list[Any] = []
     slots: list[dict[str, Any]] = []
@@ -183,7 +188,7 @@ async def _booking_form(pc: PageCtx, *, status: int = 200, error: dict[str, Any]
         bookable = await bookable_day(pc.conn, facility, day, risk_level=inmate["risk_level"])
         slots = bookable["booths"]
     return pc.render("officer/book.html", status=status, error=error, facility_id=fid, tz=facility.time_zone,
-                     q=q, found=found, inmate=inmate, rights=rights, contacts=contact_rows, slots=slots, day=day,
+                     q=q, found=found, more_found=more_found, inmate=inmate, rights=rights, contacts=contact_rows, slots=slots, day=day,
                      chosen=chosen, admin_field=pc.user.facility_id is None, bookable=bookable)
 
 

@@ -38,8 +38,26 @@ async def _page(pc: PageCtx, region_id: int, *, status: int = 200, error: dict[s
     current = await policies.list_policies(pc.conn, region_ids=[region_id], facility_ids=[f["id"] for f in facilities])
     codes = {f["id"]: f["code"] for f in facilities}
     msg = pc.request.query.get("msg")
+    # "Change" on a row loads that policy's values into the form and shows its versions: one of the policies
+    # listed above (so in the caller's view), never an id from elsewhere.
+    edit_raw = pc.request.query.get("edit", "")
+    editing = next((p for p in current if edit_raw.isdigit() and p.policy_id == int(edit_raw)), None)
+    history: list[Any] = []
+    authors: dict[int, str] = {}
+    kinds = set(form.get("booth_kinds_list", "phone video").split()) if form else {"phone", "video"}
+    if editing is not None and form is None:
+        s = editing.settings
+        form = {"target": f"f:{editing.facility_id}" if editing.facility_id else "region",
+                "allowance": editing.allowance, "risk_level": editing.risk_level or "", "period": s.period,
+                **{name: str(getattr(s, name)) for name in _NUMBERS},
+                "no_show_consumes": "on" if s.no_show_consumes else ""}
+        kinds = set(s.booth_kinds)
+    if editing is not None:
+        history = list(reversed(await policies.policy_history(pc.conn, editing.policy_id)))
+        authors = await directory.user_names(pc.conn, [v.created_by for v in history if v.created_by])
     return pc.render("regional/policies.html", status=status, error=error, region_id=region_id,
-                     facilities=facilities, policies=current, codes=codes, form=form or {},
+                     facilities=facilities, policies=current, codes=codes, form=form or {}, kinds=kinds,
+                     editing=editing, history=history, authors=authors,
                      message=pc.t(f"page.msg.{msg}") if msg else None)
 
 
@@ -55,6 +73,7 @@ async def policies_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
 async def policy_set(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     raw = await req.post()
     form = {k: str(v).strip() for k, v in raw.items()}
+    form["booth_kinds_list"] = " ".join(str(k) for k in raw.getall("booth_kinds", []))
     region_id = await _region_id(pc, form.get("region_id"))
     target = form.get("target", "region")
 

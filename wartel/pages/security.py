@@ -18,6 +18,7 @@ from wartel.i18n import catalogue
 from wartel.pages.evidence import readable_evidence
 from wartel.pages.framework import PageCtx, add_nav, attempt, page, redirect, url_quote
 from wartel.pages.graph import link_svg
+from wartel.registry import inmates as inmate_registry
 from wartel.registry.phones import normalise_phone
 from wartel.scope import Act, roles
 from wartel.usecases import directory
@@ -32,6 +33,7 @@ FLAG_ACTIONS = ("acknowledge", "confirm", "dismiss", "reopen")
 
 def setup() -> None:
     add_nav("nav.flags", "/security", SECURITY_ROLES)
+    add_nav("nav.all_flags", "/security/flags", SECURITY_ROLES)
     add_nav("nav.watchlist", "/security/watchlist", SECURITY_ROLES)
     add_nav("nav.links", "/security/links", SECURITY_ROLES)
     add_nav("nav.audit", "/security/audit", SECURITY_ROLES)
@@ -93,6 +95,30 @@ async def _subject_labels(pc: PageCtx, subjects: list[tuple[str, str]]) -> dict[
     return labels
 
 
+FLAG_STATUSES = ("open", "acknowledged", "confirmed", "dismissed")
+
+
+@routes.get("/security/flags", name="page_flags")
+@page(*SECURITY_ROLES)
+async def flags_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
+    """Every flag in view, newest first, filtered by status (the reviewed ones too), rule and severity."""
+    status = req.query.get("status", "")
+    rule = req.query.get("rule", "")
+    severity = req.query.get("severity", "")
+    rules = sorted(k[len("rule."):] for k in catalogue()["id"] if k.startswith("rule."))
+    # Unknown filter values are ignored (an empty filter), never passed on.
+    status = status if status in FLAG_STATUSES else ""
+    rule = rule if rule in rules else ""
+    severity = severity if severity in ("low", "medium", "high") else ""
+    rows = await flag_usecase.list_flags(pc.conn, pc.scope, status=status or None, rule_id=rule or None, limit=200)
+    if severity:
+        rows = [r for r in rows if r["severity"] == severity]
+    rows = rows[:100]
+    subjects = await _subject_labels(pc, [(r["subject_type"], str(r["subject_key"])) for r in rows])
+    return pc.render("security/flags.html", rows=rows, subjects=subjects, statuses=FLAG_STATUSES, rules=rules,
+                     q={"status": status, "rule": rule, "severity": severity})
+
+
 @routes.get("/security/flags/{flag_id:\\d+}", name="page_flag")
 @page(*SECURITY_ROLES)
 async def flag_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
@@ -130,6 +156,15 @@ async def links_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     """Who is linked to a number or an inmate through calls and registrations, drawn as a graph."""
     number = req.query.get("number", "").strip()
     inmate_raw = req.query.get("inmate_id", "").strip()
+    # People look an inmate up by name or registration number, not by our internal id: one match opens
+    # the graph, several are offered to choose from (scoped as every inmate search is).
+    who = req.query.get("inmate", "").strip()[:100]
+    matches: list[Any] = []
+    if who and not inmate_raw:
+        matches = list(await inmate_registry.search_inmates(pc.conn, pc.user, q=who, limit=21))
+        if len(matches) == 1:
+            inmate_raw = str(matches[0]["id"])
+            matches = []
     visible = pc.scope.facility_ids
     graph = None
     subject = ""
@@ -150,7 +185,8 @@ async def links_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
         subject = next((n.get("label", "") for n in graph["nodes"] if n.get("root")), inmate_raw)
     svg = link_svg(graph, pc.t("page.links.title"), pc.t("page.links.redacted")) if graph else None
     return pc.render("security/links.html", number=number, inmate_id=inmate_raw, graph=graph, svg=svg,
-                     subject=subject)
+                     subject=subject, who=who, matches=matches[:20], more=len(matches) > 20,
+                     searched=bool(who) and not inmate_raw)
 
 
 @routes.get("/security/audit", name="page_audit")
@@ -163,7 +199,12 @@ async def audit_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
     except ValueError as exc:
         raise InvalidInput("days must be a number", code="validation_failed", field="days") from exc
     log_ids, rows, checkpoints = await directory.audit_logs_in_view(pc.conn, pc.scope)
-    flt = EntryFilter(actor_id=q["actor_id"] or None, subject_type=q["subject_type"] or None,
+    # Who did it, as a person types it: an account name (petugas.budi) is looked up; a number is an id.
+    actor = q["actor_id"][:40]
+    if actor and not actor.isdigit():
+        found = await directory.user_id_by_username(pc.conn, actor.lower())
+        actor = str(found) if found is not None else "0"  # no such account: nothing matches
+    flt = EntryFilter(actor_id=actor or None, subject_type=q["subject_type"] or None,
                       subject_id=q["subject_id"] or None, action=q["action"] or None,
                       since=datetime.now(UTC) - timedelta(days=max(1, min(days, 366))))
     entries = await search_entries(pc.conn, log_ids, flt, limit=100)

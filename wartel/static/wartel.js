@@ -8,6 +8,11 @@
     if (el.matches && el.matches("select[data-autosubmit]") && el.form) el.form.submit();
   });
 
+  // A button marked data-print prints the page (the day's schedule: the print stylesheet keeps the table).
+  document.addEventListener("click", function (ev) {
+    if (ev.target.closest && ev.target.closest("[data-print]")) window.print();
+  });
+
   // Buttons with data-confirm ask before a destructive action (cut-off, cancel, dismiss).
   document.addEventListener("submit", function (ev) {
     var btn = ev.submitter;

@@ -169,3 +169,7 @@ async def contact_names(conn: asyncpg.Connection, contact_ids: list[int]) -> dic
     """Name and relation by contact id (ids the caller already holds from a scoped read): whom a call is to."""
     rows = await conn.fetch("SELECT id, name, relation FROM contacts WHERE id = ANY($1::bigint[])", contact_ids)
     return {r["id"]: r for r in rows}
+
+
+async def user_id_by_username(conn: asyncpg.Connection, username: str) -> int | None:
+    return await conn.fetchval("SELECT id FROM users WHERE username = $1", username)

@@ -20,6 +20,15 @@ async def get_flag(conn: asyncpg.Connection, scope: Scope, flag_id: int) -> dict
     return await review.get_flag(conn, flag_id, facility_ids=facility_ids, region_ids=region_ids)
 
 
+async def list_flags(conn: asyncpg.Connection, scope: Scope, *, status: str | None = None,
+                     rule_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Flags in view, newest first, by status (e.g. the reviewed ones) and rule."""
+    scope.require(Act.REVIEW)
+    facility_ids, region_ids = scope.flag_scope()
+    return await review.list_flags(conn, facility_ids=facility_ids, region_ids=region_ids, status=status,
+                                   rule_id=rule_id, limit=limit)
+
+
 async def review_flag(
     conn: asyncpg.Connection,
     scope: Scope,
