@@ -187,6 +187,7 @@ CASES: list[PageCase] = [
         fresh=("flag_id", "dismissed"),
     ),
     PageCase("GET", "/security/links?inmate_id={inmate_id}", REVIEWERS),
+    PageCase("GET", "/security/access?inmate_id={inmate_id}", REVIEWERS),
     PageCase("GET", "/security/audit", REVIEWERS, foreign=SAME),
     PageCase("GET", "/security/watchlist", REVIEWERS, foreign=SAME),
     # A new entry goes on the caller's own list: nothing foreign to name.

@@ -1,0 +1,74 @@
+"""Who looked at a person: the access records about an inmate or a number, for security heads and auditors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import Field
+
+from wartel import keys
+from wartel.http.endpoints import Ctx, EndpointTable
+from wartel.http.models import ApiModel, OutModel
+from wartel.privacy.access import who_accessed
+from wartel.privacy.numbers import number_ref
+from wartel.registry.phones import normalise_phone
+from wartel.scope import Act, roles
+
+routes = EndpointTable()
+AUDITORS = roles(Act.AUDIT)
+
+
+class AccessOut(OutModel):
+    recorded_at: datetime
+    what: str = Field(
+        description="contacts, contact, links, flag_evidence, call_history, export, unmask, playback"
+    )
+    actor_id: str | None
+    actor_role: str | None
+    actor_name: str | None
+    purpose: str | None = Field(description="The reason the viewer gave, where one was asked for.")
+    detail: dict[str, Any]
+
+
+class InmatePath(ApiModel):
+    inmate_id: int
+
+
+class NumberIn(ApiModel):
+    # In the body, not the URL: a number must not end up in access logs.
+    number: str = Field(min_length=3, max_length=40)
+
+
+@routes.get(
+    "/api/v1/access/inmates/{inmate_id}",
+    summary="Who looked at this inmate's data (newest first)",
+    tags=["audit"],
+    roles=AUDITORS,
+    path_params=InmatePath,
+    response=list[AccessOut],
+    errors=(404,),
+)
+async def inmate_accesses(req: web.Request, ctx: Ctx) -> list[AccessOut]:
+    await ctx.scope.require_inmate(ctx.db, ctx.path.inmate_id)
+    rows = await who_accessed(ctx.db, ctx.scope, "inmate", str(ctx.path.inmate_id))
+    return [AccessOut(**r.__dict__) for r in rows]
+
+
+@routes.post(
+    "/api/v1/access/number",
+    summary="Who looked at this number's data (newest first)",
+    tags=["audit"],
+    roles=AUDITORS,
+    body=NumberIn,
+    response=list[AccessOut],
+    write=False,
+    errors=(422,),
+)
+async def number_accesses(req: web.Request, ctx: Ctx) -> list[AccessOut]:
+    e164 = normalise_phone(ctx.body.number, field="number")
+    # No key: nobody's look at this number was ever recorded (or it was erased); make none just to ask.
+    ref = await number_ref(ctx.db, req.app[keys.SECRET_KEY], e164, create=False)
+    rows = [] if ref is None else await who_accessed(ctx.db, ctx.scope, "number", ref)
+    return [AccessOut(**r.__dict__) for r in rows]
