@@ -103,3 +103,19 @@ async def test_the_inmate_page_and_the_who_looked_page(client, factory, owner_co
     html = await r.text()
     assert "Siapa yang melihat data ini" in html and "Andi Saputra" in html
     assert "Petugas petugas.lihat" in html and "Daftar kontak" in html
+
+
+async def test_an_inmates_call_history_is_a_recorded_look(factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    from tests.schedules_support import booking_body, make_site, slot_start
+
+    site = await make_site(factory)
+    r = await site.officer.post("/api/v1/bookings", json=booking_body(site, slot_start(site.tz)))
+    assert r.status == 201, await r.text()
+    # The facility's day board is operations, not one person's history: no record.
+    r = await site.officer.get(f"/api/v1/bookings?facility_id={site.facility_id}")
+    assert r.status == 200, await r.text()
+    assert await _access_entries(owner_conn, "inmate", str(site.inmate_id)) == []
+    r = await site.officer.get(f"/api/v1/bookings?inmate_id={site.inmate_id}")
+    assert r.status == 200 and len((await r.json())["items"]) == 1, await r.text()
+    entries = await _access_entries(owner_conn, "inmate", str(site.inmate_id))
+    assert [(e["action"], e["actor_id"]) for e in entries] == [("access.call_history", str(site.officer_id))]
