@@ -46,8 +46,8 @@ class ReasonIn(ApiModel):
 class ContactOut(OutModel):
     id: int
     inmate_id: int
-    phone_e164: str
-    name: str
+    phone_e164: str | None = Field(description="null once erased (erased_at)")
+    name: str | None = Field(description="null once erased (erased_at)")
     relation: str
     is_legal_counsel: bool
     status: str
@@ -58,6 +58,7 @@ class ContactOut(OutModel):
     created_by: int | None
     created_at: datetime
     updated_at: datetime
+    erased_at: datetime | None = None
 
 
 class InmatePath(ApiModel):

@@ -1,4 +1,4 @@
-"""Who looked at a person: the access records about an inmate or a number, for security heads and auditors."""
+"""Personal data: who looked at a person (access records), and erasing a number's holder (issue 21)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pydantic import Field
 from wartel import keys
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel
+from wartel.privacy import erasure
 from wartel.privacy.access import who_accessed
 from wartel.privacy.numbers import number_ref
 from wartel.registry.phones import normalise_phone
@@ -18,6 +19,7 @@ from wartel.scope import Act, roles
 
 routes = EndpointTable()
 AUDITORS = roles(Act.AUDIT)
+ERASERS = roles(Act.PROTECT_DATA)
 
 
 class AccessOut(OutModel):
@@ -72,3 +74,36 @@ async def number_accesses(req: web.Request, ctx: Ctx) -> list[AccessOut]:
     ref = await number_ref(ctx.db, req.app[keys.SECRET_KEY], e164, create=False)
     rows = [] if ref is None else await who_accessed(ctx.db, ctx.scope, "number", ref)
     return [AccessOut(**r.__dict__) for r in rows]
+
+
+class ErasureIn(ApiModel):
+    number: str = Field(min_length=3, max_length=40)
+    reason: str = Field(min_length=1, max_length=500, description="The request or rule behind the erasure.")
+
+
+class ErasureOut(OutModel):
+    contact_ids: list[int]
+    facility_ids: list[int]
+    calls: int
+    call_events: int
+    flags: int
+    key_destroyed: bool
+
+
+@routes.post(
+    "/api/v1/privacy/erasures",
+    summary="Erase a number's holder from the registry (crypto-shredding)",
+    tags=["audit"],
+    roles=ERASERS,
+    body=ErasureIn,
+    response=ErasureOut,
+    status=200,
+    errors=(404, 409, 422),
+    description=erasure.__doc__,
+)
+async def erase_number(req: web.Request, ctx: Ctx) -> ErasureOut:
+    e164 = normalise_phone(ctx.body.number, field="number")
+    result = await erasure.erase_number(
+        ctx.db, ctx.scope, req.app[keys.SECRET_KEY], e164, reason=ctx.body.reason, actor=ctx.actor
+    )
+    return ErasureOut(**result.__dict__)
