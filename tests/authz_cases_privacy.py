@@ -26,6 +26,14 @@ CASES = [
         body={"number": "{held_number}", "reason": "permintaan"},
         fresh=("held_number",),
     ),
+    Case("GET", "/api/v1/privacy/retention?region_id={region_id}", ERASERS),
+    Case(
+        "PUT",
+        "/api/v1/privacy/retention/{region_id}",
+        ERASERS,
+        body={"released_family_years": 2, "unverified_contact_days": 90},
+    ),
+    Case("GET", "/api/v1/privacy/erasures?region_id={region_id}", ERASERS),
 ]
 
 

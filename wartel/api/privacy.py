@@ -10,8 +10,8 @@ from pydantic import Field
 
 from wartel import keys
 from wartel.http.endpoints import Ctx, EndpointTable
-from wartel.http.models import ApiModel, OutModel
-from wartel.privacy import erasure
+from wartel.http.models import ApiModel, OutModel, QueryModel
+from wartel.privacy import erasure, retention
 from wartel.privacy.access import who_accessed
 from wartel.privacy.numbers import number_ref
 from wartel.registry.phones import normalise_phone
@@ -107,3 +107,89 @@ async def erase_number(req: web.Request, ctx: Ctx) -> ErasureOut:
         ctx.db, ctx.scope, req.app[keys.SECRET_KEY], e164, reason=ctx.body.reason, actor=ctx.actor
     )
     return ErasureOut(**result.__dict__)
+
+
+class RegionQuery(QueryModel):
+    region_id: int
+
+
+class RegionPath(ApiModel):
+    region_id: int
+
+
+class RetentionIn(ApiModel):
+    released_family_years: int = Field(
+        ge=1, le=10, description="Family numbers of released inmates, years after release"
+    )
+    unverified_contact_days: int = Field(
+        ge=7, le=730, description="Pending or rejected numbers, days after the last change"
+    )
+
+
+class RetentionOut(OutModel):
+    region_id: int
+    released_family_years: int
+    unverified_contact_days: int
+    updated_by: int | None
+    updated_at: datetime | None
+
+
+class ErasureRecordOut(OutModel):
+    id: int
+    erased_at: datetime
+    cause: str
+    region_ids: list[int]
+    facility_ids: list[int]
+    contacts: int
+    calls: int
+    call_events: int
+    flags: int
+    key_destroyed: bool
+    erased_by: int | None
+
+
+@routes.get(
+    "/api/v1/privacy/retention",
+    summary="A region's retention settings (defaults where unset)",
+    tags=["audit"],
+    roles=ERASERS,
+    query=RegionQuery,
+    response=RetentionOut,
+    errors=(404,),
+)
+async def get_retention(req: web.Request, ctx: Ctx) -> RetentionOut:
+    await ctx.scope.require_region(ctx.db, ctx.query.region_id)
+    return RetentionOut(**await retention.settings_of(ctx.db, ctx.query.region_id))
+
+
+@routes.put(
+    "/api/v1/privacy/retention/{region_id}",
+    summary="Set a region's retention of personal data",
+    tags=["audit"],
+    roles=ERASERS,
+    path_params=RegionPath,
+    body=RetentionIn,
+    response=RetentionOut,
+    errors=(404,),
+)
+async def put_retention(req: web.Request, ctx: Ctx) -> RetentionOut:
+    await ctx.scope.require_region(ctx.db, ctx.path.region_id)
+    row = await retention.set_retention(
+        ctx.db, ctx.path.region_id, user_id=ctx.user.user_id, actor=ctx.actor, **ctx.body.model_dump()
+    )
+    return RetentionOut(**row)
+
+
+@routes.get(
+    "/api/v1/privacy/erasures",
+    summary="The erasure report of a region: what was erased, when, why",
+    tags=["audit"],
+    roles=ERASERS,
+    query=RegionQuery,
+    response=list[ErasureRecordOut],
+    errors=(404,),
+)
+async def list_erasures(req: web.Request, ctx: Ctx) -> list[ErasureRecordOut]:
+    await ctx.scope.require_region(ctx.db, ctx.query.region_id)
+    rows = await retention.erasure_report(ctx.db, ctx.query.region_id)
+    return [ErasureRecordOut(**dict(r)) for r in rows]

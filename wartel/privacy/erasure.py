@@ -15,12 +15,14 @@ What erasing a number does, in one short transaction:
 5. deletes the number's key in ``number_keys``: every ``phone_ref``/number subject written with it in the
    audit log can no longer be matched from the number, while the log's own hashes (over the entry text, which
    never held the number) verify as before;
-6. appends ``privacy.number_erased`` to the log of every facility that held it (ids and counts only).
+6. appends ``privacy.number_erased`` to the log of every facility that held it (ids and counts only), and a
+   row to ``privacy_erasures``, the erasure report.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import asyncpg
 
@@ -30,6 +32,7 @@ from wartel.privacy.numbers import shred_number_key
 from wartel.scope import Scope
 
 _LIVE_BOOKINGS = ("booked", "checked_in", "in_call")
+Cause = Literal["request", "released_family", "unverified"]
 ERASED_REASON = "erased (personal data protection)"
 
 
@@ -44,7 +47,14 @@ class ErasureResult:
 
 
 async def erase_number(
-    conn: asyncpg.Connection, scope: Scope | None, secret: bytes, e164: str, *, reason: str, actor: Actor
+    conn: asyncpg.Connection,
+    scope: Scope | None,
+    secret: bytes,
+    e164: str,
+    *,
+    reason: str,
+    actor: Actor,
+    cause: Cause = "request",
 ) -> ErasureResult:
     """Erase ``e164`` everywhere in the registry and shred its key (see the module's docstring).
 
@@ -116,6 +126,20 @@ async def erase_number(
             flags=flags,
             key_destroyed=destroyed,
         )
+        await conn.execute(
+            "INSERT INTO privacy_erasures (cause, region_ids, facility_ids, contacts, calls, call_events, flags,"
+            " key_destroyed, erased_by)"
+            " SELECT $1, array_agg(DISTINCT region_id ORDER BY region_id), $2, $3, $4, $5, $6, $7, $8"
+            " FROM facilities WHERE id = ANY($2::bigint[])",
+            cause,
+            facility_ids,
+            len(contact_ids),
+            len(calls),
+            events,
+            flags,
+            destroyed,
+            scope.user_id if scope is not None else None,
+        )
         for facility_id in facility_ids:
             here = [r["id"] for r in rows if r["current_facility_id"] == facility_id]
             calls_here = [c["id"] for c in calls if c["facility_id"] == facility_id]
@@ -131,6 +155,7 @@ async def erase_number(
                     "flags_pseudonymised": flags,
                     "key_destroyed": destroyed,
                     "reason": reason,
+                    "cause": cause,
                 },
                 actor=actor,
             )
