@@ -205,6 +205,13 @@ CASES: list[PageCase] = [
     PageCase("GET", "/reports/compliance?period=month&month=2026-01&scope=f:{facility_id}", REVIEWERS),
     PageCase("GET", "/reports/monthly/{region_id}/{month}", ARCHIVE),
     PageCase("GET", "/regional/policies?region_id={region_id}", POLICY),
+    PageCase("GET", "/regional/privacy?region_id={region_id}", POLICY),
+    PageCase(
+        "POST",
+        "/regional/privacy/retention",
+        POLICY,
+        form={"region_id": "{region_id}", "released_family_years": "2", "unverified_contact_days": "90"},
+    ),
     PageCase(
         "POST",
         "/regional/policies",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.pages_helpers import page_login
+from tests.pages_helpers import assert_indonesian, page_login
 
 
 async def _access_entries(owner_conn, subject_type: str, subject_id: str) -> list:  # type: ignore[no-untyped-def]
@@ -103,6 +103,7 @@ async def test_the_inmate_page_and_the_who_looked_page(client, factory, owner_co
     html = await r.text()
     assert "Siapa yang melihat data ini" in html and "Andi Saputra" in html
     assert "Petugas petugas.lihat" in html and "Daftar kontak" in html
+    assert_indonesian(html)
 
 
 async def test_an_inmates_call_history_is_a_recorded_look(factory, owner_conn) -> None:  # type: ignore[no-untyped-def]

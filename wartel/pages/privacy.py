@@ -1,12 +1,17 @@
-"""The "who looked at this person" page for security heads and auditors (access records, issue 21)."""
+"""Personal data pages (issue 21): who looked at a person (security heads, auditors), and the
+data-protection officer's retention settings, erasure form and erasure report."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
 from wartel import keys
+from wartel.api.privacy import ErasureIn, RetentionIn
 from wartel.errors import InvalidInput, NotFound
-from wartel.pages.framework import PageCtx, add_nav, page
+from wartel.pages.framework import PageCtx, add_nav, attempt, page, redirect
+from wartel.privacy import erasure, retention
 from wartel.privacy.access import AccessRecord, who_accessed
 from wartel.privacy.numbers import number_ref
 from wartel.registry.phones import normalise_phone
@@ -18,6 +23,7 @@ AUDIT_ROLES = roles(Act.AUDIT)
 
 def setup() -> None:
     add_nav("nav.access", "/security/access", AUDIT_ROLES)
+    add_nav("nav.privacy", "/regional/privacy", roles(Act.PROTECT_DATA))
 
 
 @routes.get("/security/access", name="page_access")
@@ -46,4 +52,76 @@ async def access_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
         subject = f"{label['full_name']} ({label['registration_no']})"
     return pc.render(
         "security/access.html", number=number, inmate_id=inmate_raw, records=records, subject=subject
+    )
+
+
+PROTECT_ROLES = roles(Act.PROTECT_DATA)
+
+
+async def _region_id(pc: PageCtx, raw: str | None) -> int:
+    if pc.user.region_id is not None and not raw:
+        return pc.user.region_id
+    if not raw or not raw.isdigit() or len(raw) > 18:
+        raise InvalidInput("choose a region", code="validation_failed", field="region_id")
+    await pc.scope.require_region(pc.conn, int(raw))
+    return int(raw)
+
+
+async def _dpo_page(
+    pc: PageCtx,
+    region_id: int,
+    *,
+    status: int = 200,
+    error: dict[str, Any] | None = None,
+    form: dict[str, str] | None = None,
+) -> web.Response:
+    msg = pc.request.query.get("msg")
+    return pc.render(
+        "regional/privacy.html",
+        status=status,
+        error=error,
+        region_id=region_id,
+        settings=await retention.settings_of(pc.conn, region_id),
+        erasures=await retention.erasure_report(pc.conn, region_id, limit=100),
+        form=form or {},
+        message=pc.t(f"page.msg.{msg}") if msg else None,
+    )
+
+
+@routes.get("/regional/privacy", name="page_privacy")
+@page(*PROTECT_ROLES)
+async def privacy_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
+    """For the data-protection officer: the region's retention and the report of what was erased."""
+    return await _dpo_page(pc, await _region_id(pc, req.query.get("region_id")))
+
+
+@routes.post("/regional/privacy/{action}", name="page_privacy_action")
+@page(*PROTECT_ROLES, write=True)
+async def privacy_action(req: web.Request, pc: PageCtx) -> web.StreamResponse:
+    action = req.match_info["action"]
+    if action not in ("retention", "erase"):
+        raise web.HTTPNotFound()
+    form = {k: str(v).strip() for k, v in (await req.post()).items()}
+    region_id = await _region_id(pc, form.get("region_id"))
+
+    async def step() -> Any:
+        # The API's models parse the form: both faces accept and refuse the same values.
+        if action == "retention":
+            parsed = RetentionIn.model_validate({k: form.get(k, "") for k in RetentionIn.model_fields})
+            return await retention.set_retention(
+                pc.conn, region_id, user_id=pc.user.user_id, actor=pc.actor, **parsed.model_dump()
+            )
+        body = ErasureIn.model_validate({k: form.get(k, "") for k in ErasureIn.model_fields})
+        e164 = normalise_phone(body.number, field="number")
+        return await erasure.erase_number(
+            pc.conn, pc.scope, req.app[keys.SECRET_KEY], e164, reason=body.reason, actor=pc.actor
+        )
+
+    _, error = await attempt(pc, step, labels="page.privacy.")
+    if error is not None:
+        return await _dpo_page(pc, region_id, status=error["status"], error=error, form=form)
+    raise redirect(
+        "/regional/privacy",
+        region_id=region_id if pc.user.region_id is None else None,
+        msg=f"privacy_{action}",
     )
