@@ -18,6 +18,7 @@ _n = itertools.count(1)
 
 CASES = [
     Case("GET", "/api/v1/access/inmates/{inmate_id}", AUDITORS),
+    Case("GET", "/api/v1/access/unusual", AUDITORS, foreign=SAME),
     Case("POST", "/api/v1/access/number", AUDITORS, body={"number": "{unique_phone}"}, foreign=SAME),
     Case(
         "POST",

@@ -56,3 +56,15 @@ async def test_the_dpo_sets_retention_erases_a_number_and_reads_the_report(
         "/regional/privacy/erase", data={"csrf_token": csrf, "number": "0813-7770-0001", "reason": "lagi"}
     )
     assert r.status == 404 and "0813-7770-0001" in await r.text(), await r.text()
+
+
+async def test_the_who_looked_page_lists_unusual_readers(client, factory) -> None:  # type: ignore[no-untyped-def]
+    rid = await factory.region()
+    await factory.facility(rid)
+    await factory.user("security", region_id=rid, username="kamtib.baca")
+    await page_login(client, "kamtib.baca")
+    r = await client.get("/security/access")
+    assert r.status == 200, await r.text()
+    html = await r.text()
+    assert "Pembaca tidak biasa (7 hari)" in html and "Tidak ada pembaca yang menonjol." in html
+    assert_indonesian(html)

@@ -120,3 +120,26 @@ async def test_an_inmates_call_history_is_a_recorded_look(factory, owner_conn) -
     assert r.status == 200 and len((await r.json())["items"]) == 1, await r.text()
     entries = await _access_entries(owner_conn, "inmate", str(site.inmate_id))
     assert [(e["action"], e["actor_id"]) for e in entries] == [("access.call_history", str(site.officer_id))]
+
+
+async def test_a_user_reading_far_more_people_than_peers_is_shown(factory, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    fid = await factory.facility()
+    inmates = [await factory.inmate(fid) for _ in range(24)]
+    peers = [await factory.as_role("officer", facility_id=fid) for _ in range(4)]
+    curious = await factory.as_role("officer", facility_id=fid)
+    for i, peer in enumerate(peers):
+        for inmate in inmates[i : i + 2]:
+            r = await peer.get(f"/api/v1/inmates/{inmate}/contacts")
+            assert r.status == 200, await r.text()
+    for inmate in inmates[:22]:
+        r = await curious.get(f"/api/v1/inmates/{inmate}/contacts")
+        assert r.status == 200, await r.text()
+    head = await factory.as_role("security", facility_id=fid)
+    r = await head.get("/api/v1/access/unusual?days=7")
+    assert r.status == 200, await r.text()
+    found = await r.json()
+    assert [(x["actor_id"], x["subjects"]) for x in found] == [(str(curious.user_id), 22)], found
+    assert found[0]["peer_median"] == 2
+    # A window outside its bounds is refused, naming the field.
+    r = await head.get("/api/v1/access/unusual?days=0")
+    assert r.status == 422 and (await r.json())["field"] == "days", await r.text()

@@ -12,7 +12,7 @@ from wartel import keys
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, QueryModel
 from wartel.privacy import erasure, retention
-from wartel.privacy.access import who_accessed
+from wartel.privacy.access import unusual_readers, who_accessed
 from wartel.privacy.numbers import number_ref
 from wartel.registry.phones import normalise_phone
 from wartel.scope import Act, roles
@@ -193,3 +193,31 @@ async def list_erasures(req: web.Request, ctx: Ctx) -> list[ErasureRecordOut]:
     await ctx.scope.require_region(ctx.db, ctx.query.region_id)
     rows = await retention.erasure_report(ctx.db, ctx.query.region_id)
     return [ErasureRecordOut(**dict(r)) for r in rows]
+
+
+class UnusualQuery(QueryModel):
+    days: int = Field(default=7, ge=1, le=31)
+
+
+class HeavyReaderOut(OutModel):
+    actor_id: str
+    actor_role: str | None
+    actor_name: str | None
+    subjects: int = Field(description="Distinct people whose data the user looked at")
+    looks: int
+    peer_median: float
+    modified_z: float
+
+
+@routes.get(
+    "/api/v1/access/unusual",
+    cost="heavy",
+    summary="Users who read far more people's data than their peers",
+    tags=["audit"],
+    roles=AUDITORS,
+    query=UnusualQuery,
+    response=list[HeavyReaderOut],
+)
+async def unusual_access(req: web.Request, ctx: Ctx) -> list[HeavyReaderOut]:
+    rows = await unusual_readers(ctx.db, ctx.scope, days=ctx.query.days)
+    return [HeavyReaderOut(**r.__dict__) for r in rows]

@@ -178,3 +178,79 @@ async def who_accessed(
 def _json(raw: Any) -> dict[str, Any]:
     value = json.loads(raw) if isinstance(raw, str) else raw
     return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class HeavyReader:
+    actor_id: str
+    actor_role: str | None
+    actor_name: str | None
+    subjects: int
+    looks: int
+    peer_median: float
+    modified_z: float
+
+
+async def unusual_readers(
+    conn: asyncpg.Connection,
+    scope: Scope,
+    *,
+    until: datetime | None = None,
+    days: int = 7,
+    min_subjects: int = 20,
+    z_threshold: float = 3.5,
+    min_peers: int = 3,
+) -> list[HeavyReader]:
+    """Users who read far more people's data than their peers in the logs the caller may search.
+
+    Distinct people looked at per user over ``days`` days before ``until`` (default: the database's now), against every user with a recorded
+    look there: flagged at a modified z (Iglewicz-Hoaglin, as the detection rules use) above ``z_threshold``
+    and at least ``min_subjects`` people, when at least ``min_peers`` users are there to compare with. The MAD
+    has a floor of 1 so that a quiet facility, where everyone reads about the same, does not flag the one
+    who reads two more.
+    """
+    scope.require(Act.AUDIT)
+    logs = scope.visible_logs()
+    log_ids = None if logs is None else await log_ids_of(conn, logs)
+    rows = await conn.fetch(
+        "SELECT e.actor_id, max(e.actor_role) AS actor_role, count(DISTINCT (e.subject_type, e.subject_id)) AS subjects,"
+        " count(*) AS looks FROM audit.entries e"
+        " WHERE ($1::bigint[] IS NULL OR e.log_id = ANY($1)) AND starts_with(e.action, 'access.')"
+        " AND e.actor_type = 'user' AND e.recorded_at >= coalesce($2::timestamptz, now()) - make_interval(days => $3)"
+        " AND e.recorded_at < coalesce($2::timestamptz, now()) GROUP BY e.actor_id",
+        log_ids,
+        until,
+        days,
+    )
+    if len(rows) < min_peers:
+        return []
+    counts = sorted(float(r["subjects"]) for r in rows)
+    median = _median(counts)
+    mad = max(_median(sorted(abs(c - median) for c in counts)), 1.0)
+    heavy = [(r, 0.6745 * (r["subjects"] - median) / mad) for r in rows]
+    heavy = [(r, z) for r, z in heavy if z > z_threshold and r["subjects"] >= min_subjects]
+    ids = [int(r["actor_id"]) for r, _ in heavy if (r["actor_id"] or "").isdigit()]
+    names = {
+        u["id"]: f"{u['full_name']} ({u['username']})"
+        for u in await conn.fetch(
+            "SELECT id, full_name, username FROM users WHERE id = ANY($1::bigint[])", ids
+        )
+    }
+    return [
+        HeavyReader(
+            actor_id=r["actor_id"],
+            actor_role=r["actor_role"],
+            actor_name=names.get(int(r["actor_id"])) if r["actor_id"].isdigit() else None,
+            subjects=r["subjects"],
+            looks=r["looks"],
+            peer_median=median,
+            modified_z=round(z, 2),
+        )
+        for r, z in sorted(heavy, key=lambda x: -x[1])
+    ]
+
+
+def _median(values: list[float]) -> float:
+    n = len(values)
+    mid = n // 2
+    return values[mid] if n % 2 else (values[mid - 1] + values[mid]) / 2
