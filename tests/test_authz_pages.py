@@ -190,6 +190,7 @@ CASES: list[PageCase] = [
         fresh=("flag_id", "dismissed"),
     ),
     PageCase("GET", "/security/links?inmate_id={inmate_id}", REVIEWERS),
+    PageCase("GET", "/security/access?inmate_id={inmate_id}", REVIEWERS),
     PageCase("GET", "/security/audit", REVIEWERS, foreign=SAME),
     PageCase("GET", "/security/watchlist", REVIEWERS, foreign=SAME),
     # A new entry goes on the caller's own list: nothing foreign to name.
@@ -207,6 +208,13 @@ CASES: list[PageCase] = [
     PageCase("GET", "/reports/compliance?period=month&month=2026-01&scope=f:{facility_id}", REVIEWERS),
     PageCase("GET", "/reports/monthly/{region_id}/{month}", ARCHIVE),
     PageCase("GET", "/regional/policies?region_id={region_id}", POLICY),
+    PageCase("GET", "/regional/privacy?region_id={region_id}", POLICY),
+    PageCase(
+        "POST",
+        "/regional/privacy/retention",
+        POLICY,
+        form={"region_id": "{region_id}", "released_family_years": "2", "unverified_contact_days": "90"},
+    ),
     PageCase(
         "POST",
         "/regional/policies",

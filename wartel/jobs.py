@@ -21,6 +21,7 @@ from schedules import jobs as schedules_jobs
 from wartel import audit_service
 from wartel.config import Settings
 from wartel.http import idempotency
+from wartel.privacy import retention
 from wartel.reports.archive import produce_monthly_reports
 
 log = structlog.get_logger("wartel.jobs")
@@ -74,6 +75,7 @@ def all_jobs() -> list[JobSpec]:
         JobSpec("detection_incremental", incremental_job, every_s=2),
         JobSpec("monthly_compliance_report", produce_monthly_reports, every_s=3600, jitter_s=60),
         JobSpec(idempotency.JOB_NAME, idempotency.expiry_job, every_s=idempotency.EVERY_S, jitter_s=30),
+        JobSpec(retention.JOB_NAME, retention.retention_job, every_s=retention.EVERY_S, jitter_s=60),
     ]
 
 

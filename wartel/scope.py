@@ -43,6 +43,7 @@ class Act(StrEnum):
     REPORT = "report"  # regional compliance reports
     ARCHIVE = "archive"  # the stored monthly reports
     ORGANISE = "organise"  # create regions and facilities (the national administration)
+    PROTECT_DATA = "protect_data"  # erase a person's data, set retention (the data-protection officer's acts)
 
 
 EVERYONE: frozenset[str] = frozenset({"officer", "security", "regional", "admin"})
@@ -65,6 +66,8 @@ ROLES: Mapping[Act, frozenset[str]] = {
     Act.REPORT: frozenset({"security", "regional", "admin"}),
     Act.ARCHIVE: frozenset({"regional", "admin"}),
     Act.ORGANISE: frozenset({"admin"}),
+    # Issue 21: the data-protection officer works at the regional office (for its region) or nationally.
+    Act.PROTECT_DATA: frozenset({"regional", "admin"}),
 }
 
 

@@ -20,6 +20,7 @@ def all_tables() -> list[EndpointTable]:
         kiosk,
         links,
         policies,
+        privacy,
         regions,
         reports,  # reports area
         sanctions,
@@ -31,4 +32,4 @@ def all_tables() -> list[EndpointTable]:
     return [system.routes, auth.routes, regions.routes, facilities.routes, inmates.routes, contacts.routes,
             users.routes, bookings.routes, calls.routes, policies.routes,
             sanctions.routes, kiosk.routes, board.routes, audit_api.routes,
-            flags.routes, watchlist.routes, links.routes, reports.routes]
+            flags.routes, watchlist.routes, links.routes, reports.routes, privacy.routes]

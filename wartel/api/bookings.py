@@ -17,6 +17,7 @@ from wartel.http.bounds import BoundedDate, Timestamp
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, Cursor, OutModel, Page, QueryModel, decode_cursor, encode_cursor
 from wartel.http.problems import register_constraint
+from wartel.privacy.access import record_inmate_access
 from wartel.scope import Act, roles
 
 routes = EndpointTable()
@@ -219,6 +220,10 @@ async def list_bookings(req: web.Request, ctx: Ctx) -> Page[BookingOut]:
         since=since, until=until, after=after,
         limit=q.limit + 1)
     items = [BookingOut(**r) for r in rows[: q.limit]]
+    if q.inmate_id is not None and items:
+        # One inmate's bookings and calls are their call history: a look at personal data (issue 21).
+        await record_inmate_access(ctx.db, ctx.scope, ctx.actor, q.inmate_id, what="call_history",
+                                   detail={"bookings": len(items)})
     cursor = encode_cursor(items[-1].starts_at, items[-1].booking_id) if len(rows) > q.limit else None
     return Page[BookingOut](items=items, next_cursor=cursor)
 

@@ -14,6 +14,7 @@ from wartel.http.models import ApiModel, OutModel, QueryModel
 from wartel.http.problems import register_constraint
 from wartel.registry import contacts
 from wartel.scope import Act, roles
+from wartel.usecases import personal
 
 routes = EndpointTable()
 
@@ -45,8 +46,8 @@ class ReasonIn(ApiModel):
 class ContactOut(OutModel):
     id: int
     inmate_id: int
-    phone_e164: str
-    name: str
+    phone_e164: str | None = Field(description="null once erased (erased_at)")
+    name: str | None = Field(description="null once erased (erased_at)")
     relation: str
     is_legal_counsel: bool
     status: str
@@ -57,6 +58,7 @@ class ContactOut(OutModel):
     created_by: int | None
     created_at: datetime
     updated_at: datetime
+    erased_at: datetime | None = None
 
 
 class InmatePath(ApiModel):
@@ -78,7 +80,7 @@ def _contact(row: object) -> ContactOut:
 @routes.get("/api/v1/inmates/{inmate_id}/contacts", summary="An inmate's contacts", tags=["registry"],
             path_params=InmatePath, query=ContactsQuery, response=list[ContactOut], errors=(404,))
 async def list_contacts(req: web.Request, ctx: Ctx) -> list[ContactOut]:
-    rows = await contacts.list_contacts(ctx.db, ctx.user, ctx.path.inmate_id, status=ctx.query.status)
+    rows = await personal.inmate_contacts(ctx.db, ctx.scope, ctx.actor, ctx.path.inmate_id, status=ctx.query.status)
     return [_contact(r) for r in rows]
 
 
@@ -95,7 +97,7 @@ async def register_contact(req: web.Request, ctx: Ctx) -> ContactOut:
 @routes.get("/api/v1/contacts/{contact_id}", summary="One contact", tags=["registry"], path_params=ContactPath,
             response=ContactOut, errors=(404,))
 async def get_contact(req: web.Request, ctx: Ctx) -> ContactOut:
-    return _contact(await contacts.get_contact(ctx.db, ctx.user, ctx.path.contact_id))
+    return _contact(await personal.contact(ctx.db, ctx.scope, ctx.actor, ctx.path.contact_id))
 
 
 @routes.post("/api/v1/contacts/{contact_id}/verify", summary="Verify a pending contact (records who, how, when)",

@@ -14,12 +14,14 @@ from pydantic import Field
 
 from audit.detection import review
 from audit.detection.catalogue import BY_ID, RULES
+from wartel import keys
 from wartel.api.bookings import AffectedBooking
 from wartel.errors import NotFound
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, Cursor, OutModel, Page, QueryModel, decode_cursor, encode_cursor
 from wartel.scope import Act, roles
 from wartel.usecases import flags as flag_usecase
+from wartel.usecases import personal
 
 routes = EndpointTable()
 
@@ -240,7 +242,8 @@ async def _detail(ctx: Ctx, row: dict[str, Any]) -> FlagDetailOut:
 @routes.get("/api/v1/flags/{flag_id}", summary="A flag with its evidence and review history", tags=["detection"],
             roles=REVIEWERS, path_params=FlagPath, response=FlagDetailOut, errors=(404,))
 async def get_flag(req: web.Request, ctx: Ctx) -> FlagDetailOut:
-    return await _detail(ctx, await flag_usecase.get_flag(ctx.db, ctx.scope, ctx.path.flag_id))
+    flag = await personal.flag_evidence(ctx.db, ctx.scope, ctx.actor, req.app[keys.SECRET_KEY], ctx.path.flag_id)
+    return await _detail(ctx, flag)
 
 
 class ReasonIn(ApiModel):

@@ -7,12 +7,12 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field
 
-from audit.detection import links
 from wartel import keys
 from wartel.http.endpoints import Ctx, EndpointTable
 from wartel.http.models import ApiModel, OutModel, QueryModel
 from wartel.registry.phones import normalise_phone
 from wartel.scope import Act, roles
+from wartel.usecases import personal
 
 routes = EndpointTable()
 
@@ -32,15 +32,15 @@ class NumberIn(ApiModel):
     # In the body, not the URL: a number must not end up in access logs.
     number: str = Field(min_length=3, max_length=40)
     days: int = Field(default=180, ge=1, le=730)
+    reason: str | None = Field(default=None, max_length=500, description="Why you look (kept in the access record).")
 
 
 @routes.post("/api/v1/links/number", cost="heavy", summary="Who called or registered this number, across facilities",
              tags=["detection"], roles=REVIEWERS, body=NumberIn, response=GraphOut, write=False, errors=(422,))
 async def number_graph(req: web.Request, ctx: Ctx) -> GraphOut:
     e164 = normalise_phone(ctx.body.number, field="number")
-    visible = ctx.scope.facility_ids
-    return GraphOut(**await links.number_links(ctx.db, e164, visible_facility_ids=visible, days=ctx.body.days,
-                                               redaction_key=req.app[keys.SECRET_KEY]))
+    return GraphOut(**await personal.number_graph(ctx.db, ctx.scope, ctx.actor, req.app[keys.SECRET_KEY], e164,
+                                                  days=ctx.body.days, reason=ctx.body.reason))
 
 
 class InmatePath(ApiModel):
@@ -56,7 +56,5 @@ class DaysQuery(QueryModel):
             errors=(404,))
 async def inmate_graph(req: web.Request, ctx: Ctx) -> GraphOut:
     # Scoped lookup: an inmate elsewhere and one that does not exist answer alike (inmate_not_found).
-    await ctx.scope.require_inmate(ctx.db, ctx.path.inmate_id)
-    visible = ctx.scope.facility_ids
-    return GraphOut(**await links.inmate_links(ctx.db, ctx.path.inmate_id, visible_facility_ids=visible,
-                                               days=ctx.query.days, redaction_key=req.app[keys.SECRET_KEY]))
+    return GraphOut(**await personal.inmate_graph(ctx.db, ctx.scope, ctx.actor, req.app[keys.SECRET_KEY],
+                                                  ctx.path.inmate_id, days=ctx.query.days))

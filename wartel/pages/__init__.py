@@ -16,10 +16,10 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 def setup_pages(app: web.Application) -> None:
     # Imported here, not at the top: importing wartel.pages.templating (the printable report does) must not
     # drag in every page handler.
-    from wartel.pages import api_docs, framework, officer, policies, regional, security, session
+    from wartel.pages import api_docs, framework, officer, policies, privacy, regional, security, session
 
     framework.install(app)
-    for module in (session, officer, security, regional, policies):
+    for module in (session, officer, security, regional, policies, privacy):
         if hasattr(module, "setup"):
             module.setup()
         app.router.add_routes(module.routes)

@@ -31,7 +31,7 @@ from wartel.pages.framework import PageCtx, add_nav, attempt, page, redirect
 from wartel.registry import contacts as contact_registry
 from wartel.registry import inmates as inmate_registry
 from wartel.scope import Act, roles
-from wartel.usecases import directory
+from wartel.usecases import directory, personal
 from wartel.usecases import sanctions as sanction_usecase
 from wartel.usecases.bookable import bookable_day
 
@@ -278,7 +278,9 @@ async def _inmate_page(pc: PageCtx, inmate_id: int, *, status: int = 200, error:
         "officer/inmate.html", status=status, error=error, inmate=inmate, tz=facility.time_zone,
         canonical_url=f"/officer/inmates/{inmate_id}" if pc.request.method == "POST" else None,
         rights=await inmate_rights(pc.conn, inmate_id),
-        contacts=await contact_registry.list_contacts(pc.conn, pc.user, inmate_id),
+        # A refused action draws the page again: that redraw changes nothing, so it records no new look.
+        contacts=(await personal.inmate_contacts(pc.conn, pc.scope, pc.actor, inmate_id) if error is None
+                  else await contact_registry.list_contacts(pc.conn, pc.user, inmate_id)),
         sanctions=await sanction_usecase.list_sanctions(pc.conn, pc.scope, inmate_id),
         can={act.value: pc.scope.may(act) for act in set(INMATE_ACTIONS.values())},
         relations=RELATIONS, methods=VERIFY_METHODS, now=datetime.now(UTC), kept=kept or {},

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from audit import verification_status
-from audit.detection import links, review
+from audit.detection import review
 from audit.search import EntryFilter, search_entries
 from wartel import keys
 from wartel.api.watchlist import EntryIn
@@ -21,7 +21,7 @@ from wartel.pages.graph import link_svg
 from wartel.registry import inmates as inmate_registry
 from wartel.registry.phones import normalise_phone
 from wartel.scope import Act, roles
-from wartel.usecases import directory
+from wartel.usecases import directory, personal
 from wartel.usecases import flags as flag_usecase
 from wartel.usecases import watchlist as watch_usecase
 
@@ -53,7 +53,9 @@ async def queue_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
 
 async def _flag_page(pc: PageCtx, flag_id: int, *, status: int = 200,
                      error: dict[str, Any] | None = None) -> web.Response:
-    flag = await flag_usecase.get_flag(pc.conn, pc.scope, flag_id)
+    # A refused review draws the page again: that redraw changes nothing, so it records no new look.
+    flag = (await personal.flag_evidence(pc.conn, pc.scope, pc.actor, pc.request.app[keys.SECRET_KEY], flag_id)
+            if error is None else await flag_usecase.get_flag(pc.conn, pc.scope, flag_id))
     history = await review.flag_history(pc.conn, flag_id)
     evidence = flag["evidence"] if isinstance(flag["evidence"], dict) else json.loads(flag["evidence"])
     link = None
@@ -165,13 +167,12 @@ async def links_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
         if len(matches) == 1:
             inmate_raw = str(matches[0]["id"])
             matches = []
-    visible = pc.scope.facility_ids
     graph = None
     subject = ""
     if number:
         e164 = normalise_phone(number, field="number")
-        graph = await links.number_links(pc.conn, e164, visible_facility_ids=visible,
-                                         redaction_key=req.app[keys.SECRET_KEY])
+        graph = await personal.number_graph(pc.conn, pc.scope, pc.actor, req.app[keys.SECRET_KEY], e164,
+                                            reason=req.query.get("reason"))
         subject = e164
     elif inmate_raw:
         if not inmate_raw.isdigit():
@@ -179,9 +180,7 @@ async def links_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
         if len(inmate_raw) > 18:  # beyond bigint: no such inmate, and PostgreSQL would refuse the parameter
             raise NotFound(f"inmate {inmate_raw} not found", code="inmate_not_found", field="inmate_id")
         # Scoped lookup: an inmate elsewhere and one that does not exist answer alike (inmate_not_found).
-        await pc.scope.require_inmate(pc.conn, int(inmate_raw))
-        graph = await links.inmate_links(pc.conn, int(inmate_raw), visible_facility_ids=visible,
-                                         redaction_key=req.app[keys.SECRET_KEY])
+        graph = await personal.inmate_graph(pc.conn, pc.scope, pc.actor, req.app[keys.SECRET_KEY], int(inmate_raw))
         subject = next((n.get("label", "") for n in graph["nodes"] if n.get("root")), inmate_raw)
     svg = link_svg(graph, pc.t("page.links.title"), pc.t("page.links.redacted")) if graph else None
     return pc.render("security/links.html", number=number, inmate_id=inmate_raw, graph=graph, svg=svg,

@@ -10,9 +10,10 @@ from audit import Actor, LogRef, append
 from audit.detection.watchlist import ensure_not_blocked
 from wartel.auth.principal import Principal
 from wartel.errors import Conflict, NotFound, Unprocessable
+from wartel.privacy.numbers import number_ref
 from wartel.registry.hooks import FacilityChange, notify
 from wartel.registry.inmates import get_inmate
-from wartel.registry.phones import normalise_phone, phone_ref
+from wartel.registry.phones import normalise_phone
 from wartel.scope import visible_facility_ids
 
 VERIFICATION_METHODS = ("ktp", "callback", "in_person", "bar_card")
@@ -45,7 +46,8 @@ async def register_contact(conn: asyncpg.Connection, principal: Principal, inmat
                            name: str, relation: str, actor: Actor, ref_key: bytes | None = None) -> asyncpg.Record:
     """Register a number for an inmate, pending verification. ``phone`` may be in any common local form.
 
-    With ``ref_key`` the audit record carries a keyed hash of the number (never the number itself).
+    With ``ref_key`` (the service secret) the audit record carries the number's shreddable reference (never
+    the number itself).
     """
     e164 = normalise_phone(phone, field="phone")
     async with conn.transaction():
@@ -75,7 +77,9 @@ async def register_contact(conn: asyncpg.Connection, principal: Principal, inmat
         payload: dict[str, object] = {"inmate_id": inmate_id, "relation": relation,
                                       "is_legal_counsel": relation == "legal_counsel"}
         if ref_key:
-            payload["phone_ref"] = phone_ref(ref_key, e164)
+            # The number's own key (wartel.privacy.numbers): erasing the number shreds it, and this reference
+            # can then no longer be matched from the number.
+            payload["phone_ref"] = await number_ref(conn, ref_key, e164)
         await append(conn, LogRef.facility(inmate["current_facility_id"]), action="contact.registered",
                      subject_type="contact", subject_id=row["id"], payload=payload, actor=actor)
     return row

@@ -44,5 +44,6 @@ def normalise_phone(raw: str, *, field: str = "phone") -> str:
 
 
 def phone_ref(secret: bytes, e164: str) -> str:
-    """A keyed hash of a number: lets audit entries and logs link the same number without showing it."""
+    """A keyed hash of a number under the service's one secret: what audit entries carried before migration
+    0065. It cannot be shredded; new entries use :func:`wartel.privacy.numbers.number_ref`."""
     return hmac.new(secret, e164.encode(), hashlib.sha256).hexdigest()[:24]
