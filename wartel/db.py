@@ -191,11 +191,20 @@ async def acquire(pool: asyncpg.Pool, wait_s: float) -> AsyncIterator[asyncpg.Co
     """A pooled connection, or :class:`DatabaseUnavailable` when none comes in ``wait_s`` seconds."""
     try:
         conn = await pool.acquire(timeout=wait_s)
-    except (TimeoutError, OSError, asyncpg.CannotConnectNowError,
-            asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError) as exc:
+    except (TimeoutError, OSError, asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError,
+            asyncpg.InterfaceError, asyncpg.TargetServerAttributeNotMatched) as exc:
+        # TargetServerAttributeNotMatched: a multi-host DSN with target_session_attrs=read-write found only
+        # standbys (a failover is under way, docs/operations.md): no primary yet, so 503 and retry later.
         raise DatabaseUnavailable(str(exc) or type(exc).__name__) from exc
     try:
         yield conn
+    except asyncpg.ReadOnlySQLTransactionError as exc:
+        # This pooled connection was opened to a primary that has since been demoted to a standby: the
+        # statement was refused, so nothing committed. Drop the connection (the pool's next one finds the
+        # new primary through target_session_attrs) and answer 503 rather than retrying a write here.
+        logging.getLogger("wartel.db").warning("connection reached a read-only server; dropped")
+        conn.terminate()
+        raise DatabaseUnavailable("the database server is no longer the primary") from exc
     except asyncpg.InternalClientError as exc:
         # The protocol is stuck in a state it cannot leave: the server ended the session (shutdown, restart)
         # between two messages of this request. Nothing committed; the connection is useless, so drop it and
