@@ -71,8 +71,9 @@ faketime:
 	fi
 
 # Crash, database outage, overload and two-process scenarios; last line is one JSON summary.
+# The Patroni failover drill (marked ha too) runs only under `make test-ha`.
 test-faults: $(STAMP)
-	$(PY) tests/faults/run.py $(PYTEST_ARGS)
+	$(PY) tests/faults/run.py -m "faults and not ha" $(PYTEST_ARGS)
 
 # Hostile input: hand-made cases, generated requests (schemathesis, stateful links), cursors, page forms, scope
 # leaks and bounded cost; last line is one JSON summary (server_errors, writes_from_refused, over_budget,

@@ -135,8 +135,10 @@ def pg_bin_dir() -> Path:
 def etcd_binary() -> str:
     found = shutil.which("etcd") or ("/usr/bin/etcd" if Path("/usr/bin/etcd").exists() else None)
     if found is None:
-        raise ClusterError(f"etcd is not installed: sudo apt-get install {ETCD_PACKAGE} (Debian), "
-                           "or `make cluster-up` as root")
+        raise ClusterError(
+            f"etcd is not installed: sudo apt-get install {ETCD_PACKAGE} (Debian), "
+            "or `make cluster-up` as root"
+        )
     return found
 
 
@@ -146,8 +148,10 @@ def patroni_binary() -> str:
     for candidate in ("/usr/bin/patroni", None if os.geteuid() == 0 else shutil.which("patroni")):
         if candidate and Path(candidate).exists():
             return candidate
-    raise ClusterError(f"Patroni is not installed: sudo apt-get install {PATRONI_PACKAGE} (Debian), "
-                       "or `make cluster-up` as root")
+    raise ClusterError(
+        f"Patroni is not installed: sudo apt-get install {PATRONI_PACKAGE} (Debian), "
+        "or `make cluster-up` as root"
+    )
 
 
 def _free_port() -> int:
@@ -176,8 +180,10 @@ def _hand_over(path: Path) -> None:
     os.chown(path, pw.pw_uid, pw.pw_gid)
     probe = subprocess.run(["runuser", "-u", PG_SYSTEM_USER, "--", "test", "-w", str(path)], check=False)
     if probe.returncode != 0:
-        raise ClusterError(f"{path} is not reachable by the user {PG_SYSTEM_USER} (a parent directory is private); "
-                           "pass --dir on a path it can reach, e.g. under /var/lib or /tmp")
+        raise ClusterError(
+            f"{path} is not reachable by the user {PG_SYSTEM_USER} (a parent directory is private); "
+            "pass --dir on a path it can reach, e.g. under /var/lib or /tmp"
+        )
 
 
 def patroni_config(cluster: Cluster, node: Node, etcd_hosts: str, bin_dir: Path) -> dict[str, object]:
@@ -242,11 +248,24 @@ def patroni_config(cluster: Cluster, node: Node, etcd_hosts: str, bin_dir: Path)
     }
 
 
+# The processes this Python process started, kept so that they are reaped (no zombies, no ResourceWarning)
+# when a long-lived caller (a test) stops the cluster; the ``wartel cluster up`` command just exits.
+_STARTED: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def _spawn(args: list[str], log: Path, **kwargs: object) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
         # Own session: the cluster outlives this command and a Ctrl-C in its terminal.
-        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, **kwargs)  # type: ignore[call-overload]
+        proc = subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            **kwargs,
+        )  # type: ignore[call-overload]
+    _STARTED[proc.pid] = proc
+    return proc
 
 
 def start_cluster(root: Path, *, ports: dict[str, int] | None = None, timeout_s: float = 90) -> Cluster:
@@ -259,13 +278,21 @@ def start_cluster(root: Path, *, ports: dict[str, int] | None = None, timeout_s:
     etcd, patroni, bin_dir = etcd_binary(), patroni_binary(), pg_bin_dir()
     root.mkdir(parents=True, exist_ok=True)
     ports = ports or {}
-    cluster = Cluster(root=root, etcd_port=ports.get("etcd", _free_port()),
-                      etcd_peer_port=ports.get("etcd_peer", _free_port()))
+    cluster = Cluster(
+        root=root,
+        etcd_port=ports.get("etcd", _free_port()),
+        etcd_peer_port=ports.get("etcd_peer", _free_port()),
+    )
     base = ports.get("pg")
     api_base = ports.get("api")
     for i, name in enumerate(NODES):
-        cluster.nodes.append(Node(name=name, pg_port=base + i if base else _free_port(),
-                                  api_port=api_base + i if api_base else _free_port()))
+        cluster.nodes.append(
+            Node(
+                name=name,
+                pg_port=base + i if base else _free_port(),
+                api_port=api_base + i if api_base else _free_port(),
+            )
+        )
     for sub in ("log", "sock", *(f"log/{n}" for n in NODES)):
         (root / sub).mkdir(parents=True, exist_ok=True)
         _hand_over(root / sub)
@@ -273,16 +300,34 @@ def start_cluster(root: Path, *, ports: dict[str, int] | None = None, timeout_s:
 
     etcd_url = f"http://127.0.0.1:{cluster.etcd_port}"
     peer_url = f"http://127.0.0.1:{cluster.etcd_peer_port}"
-    cluster.etcd_pid = _spawn([etcd, "--name", "wartel-etcd", "--data-dir", str(root / "etcd"),
-                               "--listen-client-urls", etcd_url, "--advertise-client-urls", etcd_url,
-                               "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
-                               "--initial-cluster", f"wartel-etcd={peer_url}", "--initial-cluster-state", "new"],
-                              root / "log" / "etcd.log").pid
+    cluster.etcd_pid = _spawn(
+        [
+            etcd,
+            "--name",
+            "wartel-etcd",
+            "--data-dir",
+            str(root / "etcd"),
+            "--listen-client-urls",
+            etcd_url,
+            "--advertise-client-urls",
+            etcd_url,
+            "--listen-peer-urls",
+            peer_url,
+            "--initial-advertise-peer-urls",
+            peer_url,
+            "--initial-cluster",
+            f"wartel-etcd={peer_url}",
+            "--initial-cluster-state",
+            "new",
+        ],
+        root / "log" / "etcd.log",
+    ).pid
     _wait_http(f"{etcd_url}/health", timeout_s=30, what="etcd")
     for node in cluster.nodes:
         config = root / f"{node.name}.yml"
-        config.write_text(json.dumps(patroni_config(cluster, node, f"127.0.0.1:{cluster.etcd_port}", bin_dir),
-                                     indent=2))
+        config.write_text(
+            json.dumps(patroni_config(cluster, node, f"127.0.0.1:{cluster.etcd_port}", bin_dir), indent=2)
+        )
         env = dict(os.environ, HOME=str(root), PATRONI_LOG_DIR=str(root / "log" / node.name))
         node.pid = _spawn([patroni, str(config)], root / "log" / f"{node.name}.out", env=env, **_run_as()).pid
     cluster.save()
@@ -292,12 +337,33 @@ def start_cluster(root: Path, *, ports: dict[str, int] | None = None, timeout_s:
     return cluster
 
 
-def _create_database(cluster: Cluster) -> None:
+def _create_database(cluster: Cluster, timeout_s: float = 30) -> None:
+    """Create the service's database on the primary and wait until every node has replayed it: asyncpg tries
+    a multi-host DSN's hosts in order and gives up at the first server that refuses the database name, so a
+    standby that has not replayed CREATE DATABASE yet would fail every connection."""
     import asyncio
+
+    import asyncpg
 
     from wartel.db import ensure_database
 
-    asyncio.run(ensure_database(cluster.dsn(user="postgres", database="postgres"), DATABASE_NAME))
+    async def create_and_wait() -> None:
+        await ensure_database(cluster.dsn(user="postgres", database="postgres"), DATABASE_NAME)
+        deadline = time.monotonic() + timeout_s
+        for node in cluster.nodes:
+            while True:
+                try:
+                    conn = await asyncpg.connect(
+                        f"postgresql://postgres@127.0.0.1:{node.pg_port}/{DATABASE_NAME}"
+                    )
+                    await conn.close()
+                    break
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                    if time.monotonic() > deadline:
+                        raise ClusterError(f"{node.name} has not replayed the new database") from None
+                    await asyncio.sleep(0.2)
+
+    asyncio.run(create_and_wait())
 
 
 def _wait_http(url: str, *, timeout_s: float, what: str) -> None:
@@ -332,17 +398,25 @@ def _ours(pid: int, marker: str) -> bool:
 
 def _stop(pid: int | None, marker: str, timeout_s: float = 30) -> None:
     if not pid or not _ours(pid, marker):
+        if pid:
+            _reap(pid)
         return
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and _ours(pid, marker):
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
+        _reap(pid)
         time.sleep(0.1)
     if _ours(pid, marker):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    _reap(pid)
+
+
+def _reap(pid: int) -> None:
+    proc = _STARTED.get(pid)
+    if proc is not None and proc.poll() is not None:
+        del _STARTED[pid]
 
 
 def stop_cluster(root: Path) -> bool:
@@ -362,7 +436,7 @@ def _stop_postgres(pgdata: Path) -> None:
     pidfile = pgdata / "postmaster.pid"
     with contextlib.suppress(OSError, ValueError, IndexError):
         pid = int(pidfile.read_text().splitlines()[0])
-        _stop(pid, "postgres")
+        _stop(pid, str(pgdata))  # its command line names the data dir (or its config file in it)
 
 
 @command("cluster up")
@@ -374,8 +448,11 @@ def cmd_cluster_up(args: argparse.Namespace, settings: Settings) -> int:
         print(f"wartel cluster up: {exc}", file=sys.stderr)
         return 2
     leader = cluster.leader()
-    print(f"Patroni cluster '{SCOPE}' up under {cluster.root}: primary {leader.name if leader else '?'}; "
-          f"etcd at http://127.0.0.1:{cluster.etcd_port}", flush=True)
+    print(
+        f"Patroni cluster '{SCOPE}' up under {cluster.root}: primary {leader.name if leader else '?'}; "
+        f"etcd at http://127.0.0.1:{cluster.etcd_port}",
+        flush=True,
+    )
     print(f"WARTEL_DATABASE_URL='{cluster.dsn()}'")
     print(f"WARTEL_MIGRATE_DATABASE_URL='{cluster.dsn(user='postgres')}'")
     return 0
@@ -389,7 +466,9 @@ def cmd_cluster_down(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def add_cluster_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    cluster = sub.add_parser("cluster", help="a three-node Patroni cluster on this machine (docs/operations.md)")
+    cluster = sub.add_parser(
+        "cluster", help="a three-node Patroni cluster on this machine (docs/operations.md)"
+    )
     actions = cluster.add_subparsers(dest="sub", required=True, metavar="ACTION")
     for name, text in (("up", "start etcd and three Patroni nodes; print the DSNs"), ("down", "stop them")):
         p = actions.add_parser(name, help=text)

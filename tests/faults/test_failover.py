@@ -1,0 +1,194 @@
+"""Failover drill (``make test-ha``): the primary's node dies (kill -9) in the middle of a booking rush.
+
+A throwaway three-node Patroni cluster (``wartel.cluster``, synchronous mode) with one etcd, two ``wartel
+serve`` processes on its multi-host DSN (``target_session_attrs=read-write``). Mid-rush, the Patroni process
+and the PostgreSQL server of the primary are both SIGKILLed, as when its machine dies. Then: a new primary
+within 30 s, the service writing again on its own (no restart), every acknowledged booking stored with its one
+audit record, no double booking, no 500, and ``wartel audit verify`` passes on the new primary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.faults.cluster import ROOT, Cluster
+from tests.faults.load import audit_consistent, rush
+from tests.faults.report import record
+from tests.faults.workloads import booking_world
+from wartel import cluster as ha
+from wartel import migrations
+from wartel.db import connect
+
+pytestmark = [pytest.mark.faults, pytest.mark.ha]
+
+CLIENTS = 16
+FAILOVER_BUDGET_S = 30.0
+
+
+class PatroniDeployment(Cluster):
+    """The fault scenarios' deployment, on a Patroni cluster instead of one embedded server."""
+
+    ha: ha.Cluster
+
+    @property
+    def owner_dsn(self) -> str:
+        return self.ha.dsn(user="postgres")
+
+    @property
+    def app_dsn(self) -> str:
+        return self.ha.dsn()
+
+    async def start_db(self) -> None:
+        # The PostgreSQL user must reach the cluster's directory: mkdtemp makes it 0700.
+        self.root.chmod(0o755)
+        self.ha = await asyncio.to_thread(ha.start_cluster, self.root / "ha")
+        conn = await connect(self.owner_dsn)
+        try:
+            await migrations.migrate(conn)
+        finally:
+            await conn.close()
+
+    async def owner(self) -> asyncpg.Connection:
+        return await connect(self.owner_dsn)
+
+    def spawn(self, *, scheduler: bool = False, **env: Any) -> Any:
+        return super().spawn(
+            scheduler=scheduler, database_url=self.app_dsn, migrate_database_url=self.owner_dsn, **env
+        )
+
+    def kill_node(self, node: ha.Node) -> None:
+        """SIGKILL the node's Patroni and its PostgreSQL server: the machine is gone, nothing shuts down."""
+        postmaster = int((self.root / "ha" / node.name / "postmaster.pid").read_text().splitlines()[0])
+        for pid in (node.pid, postmaster):
+            with contextlib.suppress(ProcessLookupError, TypeError):
+                os.kill(pid, signal.SIGKILL)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        for s in self.services:
+            with contextlib.suppress(Exception):
+                s.stop()
+        with contextlib.suppress(Exception):
+            ha.stop_cluster(self.root / "ha")
+        if os.environ.get("WARTEL_FAULTS_KEEP"):
+            print(f"kept failover cluster under {self.root}")
+            return
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def audit_verify(deployment: PatroniDeployment) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WARTEL_")}
+    env.update(
+        {
+            "WARTEL_DATA_DIR": str(deployment.root),
+            "WARTEL_DEMO": "false",
+            "WARTEL_DATABASE_URL": deployment.app_dsn,
+            "WARTEL_MIGRATE_DATABASE_URL": deployment.owner_dsn,
+        }
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "wartel.cli", "audit", "verify", "--quiet"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _packages_missing() -> bool:
+    return shutil.which("etcd") is None or not Path("/usr/bin/patroni").exists()
+
+
+@pytest.fixture
+async def deployment() -> Any:
+    if _packages_missing():
+        pytest.fail(
+            "the failover drill needs Debian's etcd-server and patroni: make test-ha installs them as root"
+        )
+    d = PatroniDeployment("failover")
+    try:
+        await d.start_db()
+        yield d
+    finally:
+        d.close()
+
+
+async def test_kill_9_the_primary_during_a_booking_rush(deployment: PatroniDeployment) -> None:
+    conn = await deployment.owner()
+    try:
+        workload = await booking_world(conn)
+    finally:
+        await conn.close()
+    services = [deployment.spawn(), deployment.spawn()]
+    for s in services:
+        await deployment.wait_ready(s)
+    old = deployment.ha.leader()
+    assert old is not None
+    sync_before = deployment.ha.wait_for_sync_standby(10)
+
+    stop = asyncio.Event()
+    load = asyncio.create_task(rush(workload, [s.url for s in services], clients=CLIENTS, stop=stop))
+    await asyncio.sleep(3)
+    killed_at = time.monotonic()
+    deployment.kill_node(old)
+    new = await asyncio.to_thread(deployment.ha.wait_for_leader, FAILOVER_BUDGET_S + 15, old)
+    failover_s = round(time.monotonic() - killed_at, 2)
+    await asyncio.sleep(5)  # the rush goes on against the new primary
+    stop.set()
+    tally = await load
+
+    # First write acknowledged after the kill, from the clients' own timeline: when booths could book again.
+    rush_started = killed_at - 3
+    after = [
+        answered
+        for sent, status, answered in tally.timeline
+        if status is not None and 200 <= status < 300 and rush_started + sent > killed_at
+    ]
+    writes_back_s = round(min(after) - 3, 2) if after else None
+
+    conn = await deployment.owner()
+    try:
+        found = await workload.check(conn, tally.acknowledged)
+        structural_ok, structural = await audit_consistent(conn)
+    finally:
+        await conn.close()
+    verify = audit_verify(deployment)
+    verify_ok = verify.returncode == 0 and structural_ok
+    record(
+        "failover_kill9_primary",
+        acknowledged=found["acknowledged"],
+        lost=found["lost"],
+        half_written=found["half_written"],
+        server_errors=len(tally.server_errors),
+        verify_ok=verify_ok,
+        double_bookings=found["double_bookings"],
+        failover_s=failover_s,
+        writes_back_after_s=writes_back_s,
+        old_primary=old.name,
+        new_primary=new.name,
+        sync_standby_before=sync_before,
+        unavailable_503=tally.unavailable,
+        no_answer=tally.no_answer,
+        statuses=dict(tally.statuses),
+        verify=(verify.stdout.strip() or verify.stderr.strip()).splitlines()[-1:] + [structural],
+    )
+    assert new.name == sync_before, "Patroni promoted a standby that was not synchronous"
+    assert failover_s <= FAILOVER_BUDGET_S, failover_s
+    assert writes_back_s is not None, "the service never wrote again after the failover"
+    assert found["acknowledged"] > 0
+    assert found["lost"] == 0 and found["half_written"] == 0, found
+    assert found["double_bookings"] == 0, found
+    assert not tally.server_errors, tally.server_errors[:10]
+    assert verify_ok, (verify.stdout, verify.stderr[-2000:], structural)
