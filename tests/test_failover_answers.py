@@ -1,0 +1,70 @@
+"""What a client sees while a Patroni failover is under way (docs/operations.md), on a real PostgreSQL.
+
+Two moments of a failover, reproduced on the test server: no primary yet (a multi-host DSN with
+``target_session_attrs=read-write`` finds only standbys; here, a DSN asking for a standby of a server that
+is a primary), and a pooled connection to a primary that has just been demoted (its transactions are
+read-only; here, the database's default). Both must answer 503 problem+json with ``Retry-After`` and write
+nothing, never 500.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp.test_utils import TestClient, TestServer
+
+from tests.factory import Factory
+from tests.faults.seed import token_for
+from wartel.app import create_app
+from wartel.config import Settings
+from wartel.db import DatabaseTarget
+
+
+def _with_attrs(dsn: str, attrs: str) -> str:
+    return f"{dsn}{'&' if '?' in dsn else '?'}target_session_attrs={attrs}"
+
+
+async def _assert_unavailable(r) -> None:  # type: ignore[no-untyped-def]
+    assert r.status == 503, await r.text()
+    assert r.content_type == "application/problem+json", await r.text()
+    assert r.headers.get("Retry-After"), r.headers
+    assert (await r.json())["code"] == "database_unavailable"
+
+
+async def test_no_primary_yet_answers_503_with_retry_after(
+    settings: Settings, database: DatabaseTarget, owner_conn: asyncpg.Connection
+) -> None:
+    token = await token_for(owner_conn, await Factory(owner_conn).user("admin"))
+    tokens_before = await owner_conn.fetchval("SELECT count(*) FROM api_tokens")
+    # No connection at start-up: a service started during a failover must come up and answer 503.
+    target = DatabaseTarget(app_dsn=_with_attrs(database.app_dsn, "standby"), owner_dsn=database.owner_dsn)
+    app = create_app(settings.model_copy(update={"db_pool_min": 0}), target=target, migrate=False)
+    async with TestClient(TestServer(app)) as c:
+        r = await c.post(
+            "/api/v1/auth/tokens",
+            json={"name": "during failover"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        await _assert_unavailable(r)
+        ready = await c.get("/readyz")
+        assert ready.status == 503 and ready.headers.get("Retry-After"), await ready.text()
+    assert await owner_conn.fetchval("SELECT count(*) FROM api_tokens") == tokens_before
+
+
+async def test_a_demoted_primary_answers_503_and_writes_nothing(
+    settings: Settings, database: DatabaseTarget, owner_conn: asyncpg.Connection
+) -> None:
+    token = await token_for(owner_conn, await Factory(owner_conn).user("admin"))
+    tokens_before = await owner_conn.fetchval("SELECT count(*) FROM api_tokens")
+    name = await owner_conn.fetchval("SELECT current_database()")
+    # New sessions of this database now behave like sessions on a standby: every write is refused.
+    await owner_conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    app = create_app(settings, target=database, migrate=False)
+    async with TestClient(TestServer(app)) as c:
+        for _ in range(3):  # the dropped connection is replaced; each attempt is refused the same way
+            r = await c.post(
+                "/api/v1/auth/tokens",
+                json={"name": "on a standby"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            await _assert_unavailable(r)
+    assert await owner_conn.fetchval("SELECT count(*) FROM api_tokens") == tokens_before
