@@ -68,3 +68,28 @@ async def test_a_demoted_primary_answers_503_and_writes_nothing(
             )
             await _assert_unavailable(r)
     assert await owner_conn.fetchval("SELECT count(*) FROM api_tokens") == tokens_before
+
+
+async def test_readyz_and_metrics_say_when_commits_are_not_replicated(
+    settings: Settings, database: DatabaseTarget
+) -> None:
+    # The test server has no standby: on a Patroni cluster that is the state after losing both standbys.
+    app = create_app(
+        settings.model_copy(update={"expect_synchronous_replication": True}), target=database, migrate=False
+    )
+    async with TestClient(TestServer(app)) as c:
+        r = await c.get("/readyz")
+        assert r.status == 200, await r.text()
+        body = await r.json()
+        assert body["synchronous_replication"] is False and body["degraded"] is True, body
+        metrics = await (await c.get("/metrics")).text()
+        assert "wartel_db_synchronous_replication 0.0" in metrics, metrics[-2000:]
+
+
+async def test_a_single_server_is_not_degraded_unless_replication_is_expected(
+    settings: Settings, database: DatabaseTarget
+) -> None:
+    app = create_app(settings, target=database, migrate=False)
+    async with TestClient(TestServer(app)) as c:
+        body = await (await c.get("/readyz")).json()
+        assert body["ready"] is True and body["degraded"] is False, body

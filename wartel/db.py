@@ -223,6 +223,19 @@ async def acquire(pool: asyncpg.Pool, wait_s: float) -> AsyncIterator[asyncpg.Co
             logging.getLogger("wartel.db").warning("pooled connection dropped on release: %s", type(exc).__name__)
 
 
+async def replication_state(conn: asyncpg.Connection) -> dict[str, object]:
+    """Whether commits on this server wait for a synchronous standby (Patroni names one in
+    ``synchronous_standby_names`` while it is connected and clears it when none is left), and, on a standby,
+    how far behind its replay is. Readable by the service's role; no statistics privilege needed."""
+    row = await conn.fetchrow(
+        """SELECT pg_is_in_recovery() AS standby,
+                  current_setting('synchronous_standby_names') <> '' AS synchronous,
+                  CASE WHEN pg_is_in_recovery()
+                       THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END AS replay_lag_s""")
+    assert row is not None
+    return dict(row)
+
+
 # PostgreSQL rolled the whole transaction back (two changes locking the same rows in opposite orders, or a
 # serialization failure): nothing of it stands, so running it again from the start is safe.
 RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
