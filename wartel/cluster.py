@@ -109,14 +109,15 @@ class Cluster:
             time.sleep(0.2)
         raise ClusterError(f"no primary within {timeout_s:.0f} s; see the logs under {self.root}")
 
-    def wait_for_sync_standby(self, timeout_s: float) -> str:
-        """The name of the synchronous standby once there is one (writes are then acknowledged only after it)."""
+    def wait_for_sync_standby(self, timeout_s: float, exclude: str | None = None) -> str:
+        """The name of the synchronous standby (other than ``exclude``) once there is one: writes are then
+        acknowledged only after it has them."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             for node in self.nodes:
                 status = self.node_status(node)
                 for rep in (status or {}).get("replication", []) or []:
-                    if rep.get("sync_state") == "sync":
+                    if rep.get("sync_state") == "sync" and rep.get("application_name") != exclude:
                         return str(rep.get("application_name"))
             time.sleep(0.3)
         raise ClusterError(f"no synchronous standby within {timeout_s:.0f} s; see the logs under {self.root}")

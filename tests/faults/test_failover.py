@@ -192,3 +192,91 @@ async def test_kill_9_the_primary_during_a_booking_rush(deployment: PatroniDeplo
     assert found["double_bookings"] == 0, found
     assert not tally.server_errors, tally.server_errors[:10]
     assert verify_ok, (verify.stdout, verify.stderr[-2000:], structural)
+
+
+async def _readyz(url: str) -> dict[str, Any]:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/readyz") as r:
+        return {"status": r.status, **(await r.json())}
+
+
+async def _wait_degraded(url: str, timeout_s: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        with contextlib.suppress(Exception):
+            if (await _readyz(url)).get("degraded") is True:
+                return round(time.monotonic() - started, 2)
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"/readyz never said degraded within {timeout_s} s")
+
+
+async def test_losing_the_standbys_under_a_booking_rush_is_visible(deployment: PatroniDeployment) -> None:
+    conn = await deployment.owner()
+    try:
+        workload = await booking_world(conn)
+    finally:
+        await conn.close()
+    service = deployment.spawn(expect_synchronous_replication="true")
+    await deployment.wait_ready(service)
+    primary = deployment.ha.leader()
+    assert primary is not None
+    first_sync = deployment.ha.wait_for_sync_standby(10)
+    before = await _readyz(service.url)
+    assert before["synchronous_replication"] is True and before["degraded"] is False, before
+
+    stop = asyncio.Event()
+    load = asyncio.create_task(rush(workload, [service.url], clients=CLIENTS, stop=stop))
+    await asyncio.sleep(2)
+    by_name = {n.name: n for n in deployment.ha.nodes}
+    # The synchronous standby's machine dies: Patroni makes the other standby synchronous; nothing degrades.
+    killed_at = time.monotonic()
+    deployment.kill_node(by_name[first_sync])
+    second_sync = await asyncio.to_thread(deployment.ha.wait_for_sync_standby, FAILOVER_BUDGET_S, first_sync)
+    resync_s = round(time.monotonic() - killed_at, 2)
+    mid = await _readyz(service.url)
+    await asyncio.sleep(2)
+    # Then the last standby: commits go on unreplicated (non-strict), and /readyz and /metrics say so.
+    deployment.kill_node(by_name[second_sync])
+    degraded_after_s = await _wait_degraded(service.url, FAILOVER_BUDGET_S)
+    await asyncio.sleep(2)
+    stop.set()
+    tally = await load
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http, http.get(f"{service.url}/metrics") as r:
+        metrics = await r.text()
+
+    conn = await deployment.owner()
+    try:
+        found = await workload.check(conn, tally.acknowledged)
+        structural_ok, structural = await audit_consistent(conn)
+    finally:
+        await conn.close()
+    verify = audit_verify(deployment)
+    verify_ok = verify.returncode == 0 and structural_ok
+    record(
+        "failover_lose_standbys",
+        acknowledged=found["acknowledged"],
+        lost=found["lost"],
+        half_written=found["half_written"],
+        server_errors=len(tally.server_errors),
+        verify_ok=verify_ok,
+        double_bookings=found["double_bookings"],
+        primary=primary.name,
+        first_sync=first_sync,
+        second_sync=second_sync,
+        resync_s=resync_s,
+        degraded_after_s=degraded_after_s,
+        statuses=dict(tally.statuses),
+        verify=(verify.stdout.strip() or verify.stderr.strip()).splitlines()[-1:] + [structural],
+    )
+    assert second_sync != first_sync and resync_s <= FAILOVER_BUDGET_S
+    assert mid["synchronous_replication"] is True and mid["degraded"] is False, mid
+    assert "wartel_db_synchronous_replication 0.0" in metrics
+    assert deployment.ha.leader() is not None and deployment.ha.leader().name == primary.name
+    assert found["acknowledged"] > 0
+    assert found["lost"] == 0 and found["half_written"] == 0, found
+    assert found["double_bookings"] == 0, found
+    assert not tally.server_errors, tally.server_errors[:10]
+    assert verify_ok, (verify.stdout, verify.stderr[-2000:], structural)
