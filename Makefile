@@ -104,8 +104,9 @@ ha-packages:
 		exit 2; \
 	fi
 
-# Failover drill on a throwaway three-node cluster: kill -9 the primary's node during a booking rush; last
-# line is one JSON summary (acknowledged, lost, double_booked, server_errors, failover_s). Not in .ci/run.
+# Failover drills on a throwaway three-node cluster (~80 s): kill -9 the primary's node during a booking rush;
+# lose the synchronous standby, then the last one. Last line: the JSON summary of test-faults, with
+# failover_s. Not in .ci/run (CI time); see docs/operations.md.
 test-ha: $(STAMP) ha-packages
 	$(PY) tests/faults/run.py -m ha $(PYTEST_ARGS)
 
