@@ -146,6 +146,41 @@ async def ensure_target_database(target: DatabaseTarget) -> None:
         await ensure_database(target.owner_dsn, DATABASE_NAME)
 
 
+# A multi-host DSN (a Patroni cluster, docs/operations.md) is tried one host at a time with this budget each.
+# asyncpg gives its whole connect timeout to the first host, so a frozen primary (alive, its port accepting,
+# answering nothing) would use all of it and the new primary behind it would never be tried.
+CONNECT_TIMEOUT_PER_HOST_S = 2.0
+
+
+def split_hosts(dsn: str) -> list[str]:
+    """``postgresql://u@h1:p1,h2:p2/db?q`` as one single-host DSN per host, in order (one item if one host)."""
+    parts = urlsplit(dsn)
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    if "," not in hosts:
+        return [dsn]
+    prefix = f"{userinfo}@" if userinfo else ""
+    return [urlunsplit((parts.scheme, prefix + host, parts.path, parts.query, parts.fragment))
+            for host in hosts.split(",")]
+
+
+async def connect_host_by_host(dsn: str, **kwargs: object) -> asyncpg.Connection:
+    """``asyncpg.connect`` trying each host of a multi-host DSN in turn with its own short timeout; the
+    DSN's ``target_session_attrs`` is checked on each (a standby is refused for ``read-write``)."""
+    hosts = split_hosts(dsn)
+    if len(hosts) == 1:
+        return await asyncpg.connect(dsn, **kwargs)  # type: ignore[arg-type]
+    kwargs.setdefault("timeout", CONNECT_TIMEOUT_PER_HOST_S)
+    last: BaseException | None = None
+    for host_dsn in hosts:
+        try:
+            return await asyncpg.connect(host_dsn, **kwargs)  # type: ignore[arg-type]
+        except (OSError, TimeoutError, asyncpg.CannotConnectNowError,
+                asyncpg.TargetServerAttributeNotMatched) as exc:
+            last = exc
+    assert last is not None
+    raise last
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
@@ -164,6 +199,7 @@ async def create_pool(dsn: str, settings: Settings, *, min_size: int | None = No
         min_size=settings.db_pool_min if min_size is None else min_size,
         max_size=settings.db_pool_max if max_size is None else max_size,
         init=_init_connection,
+        connect=connect_host_by_host,
         # asyncpg's default reset sends UNLISTEN/RESET ALL/advisory unlock on every release: a round trip
         # per request. Our pooled connections set no session state (jobs unlock their advisory locks, the
         # board listener UNLISTENs before release, SET is only ever SET LOCAL), so an open transaction
@@ -181,7 +217,7 @@ async def create_pool(dsn: str, settings: Settings, *, min_size: int | None = No
 
 
 async def connect(dsn: str) -> asyncpg.Connection:
-    conn = await asyncpg.connect(dsn, server_settings={"timezone": "UTC", "application_name": "wartel"})
+    conn = await connect_host_by_host(dsn, server_settings={"timezone": "UTC", "application_name": "wartel"})
     await _init_connection(conn)
     return conn
 

