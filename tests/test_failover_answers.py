@@ -93,3 +93,42 @@ async def test_a_single_server_is_not_degraded_unless_replication_is_expected(
     async with TestClient(TestServer(app)) as c:
         body = await (await c.get("/readyz")).json()
         assert body["ready"] is True and body["degraded"] is False, body
+
+
+def test_a_multi_host_dsn_is_split_per_host_keeping_user_database_and_attributes() -> None:
+    from wartel.db import split_hosts
+
+    dsn = "postgresql://wartel_app@10.0.0.11:5432,10.0.0.12:5432/wartel?target_session_attrs=read-write"
+    assert split_hosts(dsn) == [
+        "postgresql://wartel_app@10.0.0.11:5432/wartel?target_session_attrs=read-write",
+        "postgresql://wartel_app@10.0.0.12:5432/wartel?target_session_attrs=read-write",
+    ]
+    assert split_hosts("postgresql://u@h:1/db?host=/tmp/s") == ["postgresql://u@h:1/db?host=/tmp/s"]
+
+
+async def test_a_frozen_first_host_costs_its_own_budget_not_the_whole_connect() -> None:
+    import socket
+    import time
+
+    from wartel.db import CONNECT_TIMEOUT_PER_HOST_S, connect_host_by_host
+
+    # A frozen server: the kernel completes the TCP handshake (listen backlog) and nothing ever answers.
+    frozen = socket.socket()
+    frozen.bind(("127.0.0.1", 0))
+    frozen.listen(8)
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, not listening: refused at once
+    try:
+        hosts = f"127.0.0.1:{frozen.getsockname()[1]},127.0.0.1:{closed.getsockname()[1]}"
+        started = time.monotonic()
+        try:
+            await connect_host_by_host(f"postgresql://u@{hosts}/db?target_session_attrs=read-write")
+        except (OSError, TimeoutError):
+            pass
+        else:
+            raise AssertionError("connected to nothing")
+        # Both hosts were tried, in about one host's budget (asyncpg alone would wait 60 s on the first).
+        assert time.monotonic() - started < CONNECT_TIMEOUT_PER_HOST_S + 2
+    finally:
+        frozen.close()
+        closed.close()
