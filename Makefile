@@ -104,8 +104,8 @@ ha-packages:
 		exit 2; \
 	fi
 
-# Failover drills on a throwaway three-node cluster (~80 s): kill -9 the primary's node during a booking rush;
-# lose the synchronous standby, then the last one. Last line: the JSON summary of test-faults, with
+# Failover drills on a throwaway three-node cluster (~2.5 min), each under a booking rush: kill -9 the
+# primary's node; stop its PostgreSQL cleanly; freeze it (SIGSTOP); lose the synchronous standby, then the last. Last line: the JSON summary of test-faults, with
 # failover_s. Not in .ci/run (CI time); see docs/operations.md.
 test-ha: $(STAMP) ha-packages
 	$(PY) tests/faults/run.py -m ha $(PYTEST_ARGS)
