@@ -1,10 +1,11 @@
-"""Failover drill (``make test-ha``): the primary's node dies (kill -9) in the middle of a booking rush.
+"""Failover drills (``make test-ha``): the primary is lost, or the standbys are, in the middle of a booking rush.
 
-A throwaway three-node Patroni cluster (``wartel.cluster``, synchronous mode) with one etcd, two ``wartel
-serve`` processes on its multi-host DSN (``target_session_attrs=read-write``). Mid-rush, the Patroni process
-and the PostgreSQL server of the primary are both SIGKILLed, as when its machine dies. Then: a new primary
-within 30 s, the service writing again on its own (no restart), every acknowledged booking stored with its one
-audit record, no double booking, no 500, and ``wartel audit verify`` passes on the new primary.
+A throwaway three-node Patroni cluster (``wartel.cluster``, synchronous mode) with one etcd, ``wartel serve``
+processes on its multi-host DSN (``target_session_attrs=read-write``). Faults: the primary's node SIGKILLed
+(Patroni and PostgreSQL, as when its machine dies); its PostgreSQL stopped cleanly; the node frozen with
+SIGSTOP (alive, answering nothing); the synchronous standby lost, then the last standby. After each: a
+primary within 30 s, the service writing again on its own (no restart), every acknowledged booking stored
+with its one audit record, no double booking, no 500, and ``wartel audit verify`` passes.
 """
 
 from __future__ import annotations
