@@ -278,6 +278,11 @@ def start_cluster(root: Path, *, ports: dict[str, int] | None = None, timeout_s:
         return existing
     etcd, patroni, bin_dir = etcd_binary(), patroni_binary(), pg_bin_dir()
     root.mkdir(parents=True, exist_ok=True)
+    if ports is None and existing is not None:
+        # A cluster brought up again keeps its ports, so the DSN printed the first time stays valid.
+        ports = {"etcd": existing.etcd_port, "etcd_peer": existing.etcd_peer_port}
+        ports.update({f"pg:{n.name}": n.pg_port for n in existing.nodes})
+        ports.update({f"api:{n.name}": n.api_port for n in existing.nodes})
     ports = ports or {}
     cluster = Cluster(
         root=root,
@@ -287,13 +292,9 @@ def start_cluster(root: Path, *, ports: dict[str, int] | None = None, timeout_s:
     base = ports.get("pg")
     api_base = ports.get("api")
     for i, name in enumerate(NODES):
-        cluster.nodes.append(
-            Node(
-                name=name,
-                pg_port=base + i if base else _free_port(),
-                api_port=api_base + i if api_base else _free_port(),
-            )
-        )
+        pg_port = ports.get(f"pg:{name}") or (base + i if base else _free_port())
+        api_port = ports.get(f"api:{name}") or (api_base + i if api_base else _free_port())
+        cluster.nodes.append(Node(name=name, pg_port=pg_port, api_port=api_port))
     for sub in ("log", "sock", *(f"log/{n}" for n in NODES)):
         (root / sub).mkdir(parents=True, exist_ok=True)
         _hand_over(root / sub)
