@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # `make run` needs only the service's own dependencies; the dev extras (test, lint, browser) come with the rest.
 RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: install run test test-calendar chromium faketime test-faults test-hostile audit-deps test-browser lint format bench-booking bench-audit bench-detect bench-report clean db-stop
+.PHONY: cluster-up cluster-down ha-packages test-ha install run test test-calendar chromium faketime test-faults test-hostile audit-deps test-browser lint format bench-booking bench-audit bench-detect bench-report clean db-stop
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -71,8 +71,9 @@ faketime:
 	fi
 
 # Crash, database outage, overload and two-process scenarios; last line is one JSON summary.
+# The Patroni failover drill (marked ha too) runs only under `make test-ha`.
 test-faults: $(STAMP)
-	$(PY) tests/faults/run.py $(PYTEST_ARGS)
+	$(PY) tests/faults/run.py -m "faults and not ha" $(PYTEST_ARGS)
 
 # Hostile input: hand-made cases, generated requests (schemathesis, stateful links), cursors, page forms, scope
 # leaks and bounded cost; last line is one JSON summary (server_errors, writes_from_refused, over_budget,
@@ -84,6 +85,30 @@ test-hostile: $(STAMP)
 # Fails (exit 2) when dependencies could not be audited, instead of pip-audit's silent "none found".
 audit-deps: $(STAMP)
 	$(PY) tests/faults/audit_deps.py
+
+# A three-node Patroni cluster (synchronous replication) with one etcd on this machine, for trying failover
+# (docs/operations.md); prints the DSNs. Debian's etcd-server and patroni are installed here when root.
+cluster-up: $(RUN_STAMP) ha-packages
+	$(VENV)/bin/wartel cluster up $(CLUSTER_ARGS)
+
+cluster-down: $(RUN_STAMP)
+	$(VENV)/bin/wartel cluster down $(CLUSTER_ARGS)
+
+ha-packages:
+	@if [ -x /usr/bin/etcd ] && [ -x /usr/bin/patroni ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's etcd-server and patroni for the cluster"; \
+		$(APT_INSTALL) etcd-server patroni >/dev/null; \
+	else \
+		echo "the cluster needs etcd and Patroni: sudo apt-get install etcd-server patroni (Debian)" >&2; \
+		exit 2; \
+	fi
+
+# Failover drills on a throwaway three-node cluster (~2.5 min), each under a booking rush: kill -9 the
+# primary's node; stop its PostgreSQL cleanly; freeze it (SIGSTOP); lose the synchronous standby, then the last. Last line: the JSON summary of test-faults, with
+# failover_s. Not in .ci/run (CI time); see docs/operations.md.
+test-ha: $(STAMP) ha-packages
+	$(PY) tests/faults/run.py -m ha $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check wartel schedules audit tests bench

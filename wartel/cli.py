@@ -12,6 +12,7 @@ from typing import Any
 from audit import Actor
 from wartel import migrations
 from wartel.audit_cli import add_audit_commands
+from wartel.cluster import add_cluster_commands
 from wartel.commands import COMMANDS, command, owner_conn
 from wartel.config import Settings
 from wartel.db import connect, ensure_target_database, resolve_target, stop_embedded
@@ -243,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(cmd="db stop")
 
     # Subcommands of other areas (audit, detection, reports, simulation) register themselves here.
-    for extend in (add_audit_commands, add_detection_commands, add_report_commands):
+    for extend in (add_audit_commands, add_detection_commands, add_report_commands, add_cluster_commands):
         extend(sub)
     return parser
 

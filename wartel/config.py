@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # A heavy request that finds every heavy connection busy this long answers 503 with Retry-After.
     heavy_acquire_timeout_s: float = 2.0
 
+    # On a Patroni cluster (docs/operations.md): commits are expected to wait for a synchronous standby, so
+    # /readyz reports "degraded" when they do not (the standbys are gone and writes have one copy).
+    expect_synchronous_replication: bool = False
+
     host: str = "127.0.0.1"
     port: int = 8080
     # Serving processes on the one port (SO_REUSEPORT); 0: one per CPU core.

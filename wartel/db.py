@@ -146,6 +146,41 @@ async def ensure_target_database(target: DatabaseTarget) -> None:
         await ensure_database(target.owner_dsn, DATABASE_NAME)
 
 
+# A multi-host DSN (a Patroni cluster, docs/operations.md) is tried one host at a time with this budget each.
+# asyncpg gives its whole connect timeout to the first host, so a frozen primary (alive, its port accepting,
+# answering nothing) would use all of it and the new primary behind it would never be tried.
+CONNECT_TIMEOUT_PER_HOST_S = 2.0
+
+
+def split_hosts(dsn: str) -> list[str]:
+    """``postgresql://u@h1:p1,h2:p2/db?q`` as one single-host DSN per host, in order (one item if one host)."""
+    parts = urlsplit(dsn)
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    if "," not in hosts:
+        return [dsn]
+    prefix = f"{userinfo}@" if userinfo else ""
+    return [urlunsplit((parts.scheme, prefix + host, parts.path, parts.query, parts.fragment))
+            for host in hosts.split(",")]
+
+
+async def connect_host_by_host(dsn: str, **kwargs: object) -> asyncpg.Connection:
+    """``asyncpg.connect`` trying each host of a multi-host DSN in turn with its own short timeout; the
+    DSN's ``target_session_attrs`` is checked on each (a standby is refused for ``read-write``)."""
+    hosts = split_hosts(dsn)
+    if len(hosts) == 1:
+        return await asyncpg.connect(dsn, **kwargs)  # type: ignore[arg-type]
+    kwargs.setdefault("timeout", CONNECT_TIMEOUT_PER_HOST_S)
+    last: BaseException | None = None
+    for host_dsn in hosts:
+        try:
+            return await asyncpg.connect(host_dsn, **kwargs)  # type: ignore[arg-type]
+        except (OSError, TimeoutError, asyncpg.CannotConnectNowError,
+                asyncpg.TargetServerAttributeNotMatched) as exc:
+            last = exc
+    assert last is not None
+    raise last
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
@@ -164,6 +199,7 @@ async def create_pool(dsn: str, settings: Settings, *, min_size: int | None = No
         min_size=settings.db_pool_min if min_size is None else min_size,
         max_size=settings.db_pool_max if max_size is None else max_size,
         init=_init_connection,
+        connect=connect_host_by_host,
         # asyncpg's default reset sends UNLISTEN/RESET ALL/advisory unlock on every release: a round trip
         # per request. Our pooled connections set no session state (jobs unlock their advisory locks, the
         # board listener UNLISTENs before release, SET is only ever SET LOCAL), so an open transaction
@@ -181,7 +217,7 @@ async def create_pool(dsn: str, settings: Settings, *, min_size: int | None = No
 
 
 async def connect(dsn: str) -> asyncpg.Connection:
-    conn = await asyncpg.connect(dsn, server_settings={"timezone": "UTC", "application_name": "wartel"})
+    conn = await connect_host_by_host(dsn, server_settings={"timezone": "UTC", "application_name": "wartel"})
     await _init_connection(conn)
     return conn
 
@@ -191,11 +227,20 @@ async def acquire(pool: asyncpg.Pool, wait_s: float) -> AsyncIterator[asyncpg.Co
     """A pooled connection, or :class:`DatabaseUnavailable` when none comes in ``wait_s`` seconds."""
     try:
         conn = await pool.acquire(timeout=wait_s)
-    except (TimeoutError, OSError, asyncpg.CannotConnectNowError,
-            asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError) as exc:
+    except (TimeoutError, OSError, asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError,
+            asyncpg.InterfaceError, asyncpg.TargetServerAttributeNotMatched) as exc:
+        # TargetServerAttributeNotMatched: a multi-host DSN with target_session_attrs=read-write found only
+        # standbys (a failover is under way, docs/operations.md): no primary yet, so 503 and retry later.
         raise DatabaseUnavailable(str(exc) or type(exc).__name__) from exc
     try:
         yield conn
+    except asyncpg.ReadOnlySQLTransactionError as exc:
+        # This pooled connection was opened to a primary that has since been demoted to a standby: the
+        # statement was refused, so nothing committed. Drop the connection (the pool's next one finds the
+        # new primary through target_session_attrs) and answer 503 rather than retrying a write here.
+        logging.getLogger("wartel.db").warning("connection reached a read-only server; dropped")
+        conn.terminate()
+        raise DatabaseUnavailable("the database server is no longer the primary") from exc
     except asyncpg.InternalClientError as exc:
         # The protocol is stuck in a state it cannot leave: the server ended the session (shutdown, restart)
         # between two messages of this request. Nothing committed; the connection is useless, so drop it and
@@ -212,6 +257,19 @@ async def acquire(pool: asyncpg.Pool, wait_s: float) -> AsyncIterator[asyncpg.Co
             # terminated that connection and the pool replaces it. The request's own outcome stands (its
             # transaction committed or rolled back before this point), so this must not turn into a 500.
             logging.getLogger("wartel.db").warning("pooled connection dropped on release: %s", type(exc).__name__)
+
+
+async def replication_state(conn: asyncpg.Connection) -> dict[str, object]:
+    """Whether commits on this server wait for a synchronous standby (Patroni names one in
+    ``synchronous_standby_names`` while it is connected and clears it when none is left), and, on a standby,
+    how far behind its replay is. Readable by the service's role; no statistics privilege needed."""
+    row = await conn.fetchrow(
+        """SELECT pg_is_in_recovery() AS standby,
+                  current_setting('synchronous_standby_names') <> '' AS synchronous,
+                  CASE WHEN pg_is_in_recovery()
+                       THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END AS replay_lag_s""")
+    assert row is not None
+    return dict(row)
 
 
 # PostgreSQL rolled the whole transaction back (two changes locking the same rows in opposite orders, or a

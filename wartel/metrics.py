@@ -53,6 +53,10 @@ class Metrics:
                                multiprocess_mode="liveall")
         self.pool_idle = Gauge("wartel_db_pool_idle", "Idle connections in the pool", registry=self.registry,
                                multiprocess_mode="liveall")
+        # 1 while commits wait for a synchronous standby, 0 while they do not (set at each scrape).
+        self.synchronous_replication = Gauge("wartel_db_synchronous_replication",
+                                             "Commits wait for a synchronous standby (1) or not (0)",
+                                             registry=self.registry, multiprocess_mode="liveall")
         self.job_runs = Counter("wartel_job_runs_total", "Scheduled job runs", ["job", "outcome"],
                                 registry=self.registry)
 
