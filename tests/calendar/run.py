@@ -125,6 +125,7 @@ CALENDAR_TESTS = (
     "tests/test_reports_api.py::test_the_scheduled_job_stores_last_month_for_every_region",
     "tests/test_detection_rules.py::test_every_rule_finds_its_injected_pattern_and_nothing_else",
     "tests/test_detection_incremental.py::test_first_pass_starts_from_now_and_sweeps_absence_rules",
+    "tests/test_detection_cli.py::test_evaluate_over_seeds_reports_the_target",
     "tests/test_detection_watchlist.py::test_blocking_a_number_cancels_its_upcoming_bookings_and_gives_the_calls_back",
     "tests/test_pages_officer.py::test_officer_books_starts_and_ends_a_call",
     "tests/test_pages_officer.py::test_a_refused_booking_says_why_and_keeps_the_form",

@@ -35,6 +35,9 @@ async def evaluate(conn: asyncpg.Connection, truth: dict[str, Any]) -> dict[str,
     tolerated: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for e in truth["tolerated"]:
         tolerated[e["rule"]].add((e["subject_type"], e["subject_key"]))
+    tolerated["rights_starvation"] |= await _really_starved(
+        conn, [k for t, k in flagged["rights_starvation"] - expected["rights_starvation"] if t == "inmate"]
+    )
     per_rule: dict[str, Any] = {}
     for rule in RULES:
         f, e, t = flagged[rule.id], expected[rule.id], tolerated[rule.id]
@@ -81,6 +84,33 @@ async def evaluate(conn: asyncpg.Connection, truth: dict[str, Any]) -> dict[str,
         "precision_at_20": await precision_at(conn, truth, 20),
         "recall": round(total_hits / total_expected, 3) if total_expected else None,
     }
+
+
+async def _really_starved(conn: asyncpg.Connection, keys: list[str]) -> set[tuple[str, str]]:
+    """Of the inmates ``keys``, those who really went more than 14 days without a completed call.
+
+    Rights starvation is a fact of the data, not a pattern the simulator plants: ordinary sparse callers can
+    reach it by chance, depending on the weekday the simulated period ends. Such a flag is true and counts
+    neither way; it is judged here by a plain gap count, independent of the rule's own query, and never for
+    an inmate under a suspension (whose silence the rule must explain away itself).
+    """
+    if not keys:
+        return set()
+    rows = await conn.fetch(
+        """WITH t AS (
+               SELECT i.id, c.started_at AS t FROM inmates i
+                 JOIN calls c ON c.inmate_id = i.id AND c.outcome IN ('completed', 'time_limited')
+                WHERE i.id = ANY($1::bigint[])
+               UNION ALL SELECT i.id, i.admitted_on::timestamptz FROM inmates i WHERE i.id = ANY($1::bigint[])
+               UNION ALL SELECT i.id, coalesce(i.released_on::timestamptz, now()) FROM inmates i
+                WHERE i.id = ANY($1::bigint[])),
+           g AS (SELECT id, t - lag(t) OVER (PARTITION BY id ORDER BY t) AS gap FROM t)
+         SELECT id FROM g
+          WHERE NOT EXISTS (SELECT 1 FROM sanctions s WHERE s.inmate_id = g.id AND s.kind = 'suspend')
+          GROUP BY id HAVING max(gap) > interval '14 days'""",
+        [int(k) for k in keys if k.isdigit()],
+    )
+    return {("inmate", str(r["id"])) for r in rows}
 
 
 async def precision_at(conn: asyncpg.Connection, truth: dict[str, Any], k: int) -> dict[str, Any]:
