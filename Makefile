@@ -141,4 +141,4 @@ test-browser: $(STAMP) chromium
 	$(PY) -m pytest -q -m browser $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .wartel-calendar
+	rm -rf $(VENV) .pytest_cache .wartel-calendar .wartel-calendar-*
