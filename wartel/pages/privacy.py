@@ -14,6 +14,7 @@ from wartel.pages.framework import PageCtx, add_nav, attempt, page, redirect
 from wartel.privacy import erasure, retention
 from wartel.privacy.access import AccessRecord, unusual_readers, who_accessed
 from wartel.privacy.numbers import number_ref
+from wartel.registry import inmates as inmate_registry
 from wartel.registry.phones import normalise_phone
 from wartel.scope import Act, roles
 
@@ -44,12 +45,10 @@ async def access_page(req: web.Request, pc: PageCtx) -> web.StreamResponse:
             raise InvalidInput("inmate_id must be a number", code="validation_failed", field="inmate_id")
         if len(inmate_raw) > 18:  # beyond bigint: no such inmate
             raise NotFound(f"inmate {inmate_raw} not found", code="inmate_not_found", field="inmate_id")
-        await pc.scope.require_inmate(pc.conn, int(inmate_raw))
+        # The registry's scoped lookup: a foreign inmate and a missing one answer alike.
+        inmate = await inmate_registry.get_inmate(pc.conn, pc.user, int(inmate_raw))
         records = await who_accessed(pc.conn, pc.scope, "inmate", inmate_raw)
-        label = await pc.conn.fetchrow(
-            "SELECT full_name, registration_no FROM inmates WHERE id = $1", int(inmate_raw)
-        )
-        subject = f"{label['full_name']} ({label['registration_no']})"
+        subject = f"{inmate['full_name']} ({inmate['registration_no']})"
     # Without a person chosen, the page shows who reads far more people than their peers (7 days).
     unusual = await unusual_readers(pc.conn, pc.scope) if records is None else []
     return pc.render(
